@@ -1,0 +1,6 @@
+//! Building blocks with no application data of their own.
+
+#[cfg(feature = "ssr")]
+pub mod plain_page;
+pub mod quota_bar;
+pub mod error_view;

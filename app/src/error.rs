@@ -1,0 +1,108 @@
+//! The errors a page can show. Each variant is a sentence a person can act
+//! on; internal detail is logged where the error is made and never crosses
+//! to the browser.
+
+use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// No session, or it ended.
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    /// Kubernetes (or the portal's own rules) refused; the text says what is lacking.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Someone changed the object meanwhile, or it already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong; the text says how.
+    #[error("{0}")]
+    Invalid(String),
+    /// A quota or limit refused the request.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The Kubernetes API could not be reached.
+    #[error("The Kubernetes API cannot be reached right now. Your work is safe; please try again in a moment.")]
+    KubernetesUnavailable,
+    /// The identity provider could not be reached.
+    #[error("The identity provider cannot be reached right now, so signing in is not possible. Please try again in a moment.")]
+    IdentityProviderUnavailable,
+    /// Anything else; details are in the server log under this reference.
+    #[error("Something went wrong on our side (reference {0}). Please try again; if it keeps happening, tell your platform team.")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status a page showing this error is served with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Invalid(_) => 422,
+            AppError::QuotaExceeded(_) => 403,
+            AppError::KubernetesUnavailable => 503,
+            AppError::IdentityProviderUnavailable => 503,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    /// A short title for an error page.
+    pub fn title(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "Signed out",
+            AppError::Forbidden(_) => "Not allowed",
+            AppError::NotFound(_) => "Not found",
+            AppError::Conflict(_) => "Changed meanwhile",
+            AppError::Invalid(_) => "Cannot do that",
+            AppError::QuotaExceeded(_) => "Over quota",
+            AppError::KubernetesUnavailable => "Kubernetes unreachable",
+            AppError::IdentityProviderUnavailable => "Sign-in unavailable",
+            AppError::Internal(_) => "Something went wrong",
+        }
+    }
+
+    /// Logs `detail` with a fresh reference and returns the generic error
+    /// that names it.
+    #[cfg(feature = "ssr")]
+    pub fn internal(detail: impl std::fmt::Display) -> AppError {
+        let reference = reference_id();
+        tracing::error!(reference = %reference, error = %detail, "internal error");
+        AppError::Internal(reference)
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn reference_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}", (nanos as u64) ^ n.rotate_left(48))
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // Transport and decoding failures: the browser could not talk to us.
+        AppError::Internal(match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => "network".into(),
+            _ => "server-function".into(),
+        })
+    }
+}
+
+impl From<ServerFnErrorErr> for AppError {
+    fn from(value: ServerFnErrorErr) -> Self {
+        <AppError as FromServerFnError>::from_server_fn_error(value)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

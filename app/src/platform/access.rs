@@ -1,0 +1,113 @@
+//! Asks Kubernetes, as the user, which areas of the portal they may use, and
+//! keeps the answer briefly so navigation does not cost API calls per page.
+
+use super::kube::{UserClient, explain};
+use crate::access::{NavArea, Rule, allows};
+use crate::error::AppResult;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
+    SelfSubjectRulesReviewSpec,
+};
+use kube::api::{Api, PostParams};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct AccessCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Vec<NavArea>)>>,
+}
+
+impl AccessCache {
+    pub fn new(ttl: Duration) -> Self {
+        AccessCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The areas `client`'s user may use in any of `namespaces`; `key`
+    /// identifies the session the answer is cached for.
+    pub async fn nav_areas(&self, client: &UserClient, key: &str, namespaces: &[String]) -> AppResult<Vec<NavArea>> {
+        if let Some(hit) = self.get(key) {
+            return Ok(hit);
+        }
+        let areas = ask(client, namespaces).await?;
+        let mut entries = self.entries.lock().expect("access cache");
+        if entries.len() > 10_000 {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        entries.insert(key.to_owned(), (Instant::now(), areas.clone()));
+        Ok(areas)
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<NavArea>> {
+        let entries = self.entries.lock().expect("access cache");
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, a)| a.clone())
+    }
+
+    /// Forgets a session's answers (at sign-in and sign-out).
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().expect("access cache").remove(key);
+    }
+}
+
+async fn ask(client: &UserClient, namespaces: &[String]) -> AppResult<Vec<NavArea>> {
+    let reviews = namespaces.iter().map(|ns| rules_in(client, ns));
+    let (rules, admin) = futures::join!(futures::future::try_join_all(reviews), may_create_namespaces(client));
+    let rules: Vec<Rule> = rules?.into_iter().flatten().collect();
+    let mut areas: Vec<NavArea> = NavArea::ALL
+        .into_iter()
+        .filter(|a| *a != NavArea::Admin && allows(&rules, &a.permission()))
+        .collect();
+    if admin? {
+        areas.push(NavArea::Admin);
+    }
+    Ok(areas)
+}
+
+async fn rules_in(client: &UserClient, namespace: &str) -> AppResult<Vec<Rule>> {
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec { namespace: Some(namespace.to_owned()) },
+        ..Default::default()
+    };
+    let answer = Api::<SelfSubjectRulesReview>::all(client.client())
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(|e| explain(e, "your permissions"))?;
+    let rules = answer.status.map(|s| s.resource_rules).unwrap_or_default();
+    Ok(rules
+        .into_iter()
+        .map(|r| Rule {
+            verbs: r.verbs,
+            groups: r.api_groups.unwrap_or_default(),
+            resources: r.resources.unwrap_or_default(),
+            named_only: r.resource_names.is_some_and(|n| !n.is_empty()),
+        })
+        .collect())
+}
+
+/// One access review, as the user, for a cluster-scoped permission.
+pub async fn may(client: &UserClient, group: &str, resource: &str, verb: &str, namespace: Option<&str>) -> AppResult<bool> {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some(group.to_owned()),
+                resource: Some(resource.to_owned()),
+                verb: Some(verb.to_owned()),
+                namespace: namespace.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = Api::<SelfSubjectAccessReview>::all(client.client())
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(|e| explain(e, "your permissions"))?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+async fn may_create_namespaces(client: &UserClient) -> AppResult<bool> {
+    let p = NavArea::Admin.permission();
+    may(client, p.group, p.resource, p.verb, None).await
+}

@@ -1,0 +1,193 @@
+//! The Kubernetes adapter. The portal's own identity is used for nothing but
+//! impersonation (and the API server's public `/readyz`): every call made for
+//! a person goes through a [`UserClient`], which can only be built from a
+//! verified session and carries `Impersonate-User` / `Impersonate-Group`.
+
+use crate::auth::SignedIn;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::identity::is_impersonable;
+use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use kube::client::{Body, ConfigExt};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::time::Duration;
+use tower::{BoxError, ServiceBuilder};
+
+type SharedHttp = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+
+/// One connection pool to the API server, shared by every user's client.
+#[derive(Clone)]
+pub struct KubeGateway {
+    base: kube::Config,
+    http: SharedHttp,
+}
+
+/// Why the gateway could not be set up (at start-up only).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot read kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("cannot configure the in-cluster client: {0}")]
+    InCluster(#[from] kube::config::InClusterError),
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+impl KubeGateway {
+    pub async fn new(config: &Config) -> Result<KubeGateway, GatewayError> {
+        let mut base = match &config.kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path)?;
+                kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?
+            }
+            None => kube::Config::incluster()?,
+        };
+        // The portal never acts on its own behalf, whatever the kubeconfig says.
+        base.auth_info.impersonate = None;
+        base.auth_info.impersonate_groups = None;
+        base.read_timeout = Some(Duration::from_secs(30));
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_nodelay(true);
+        let https = base.rustls_https_connector_with_connector(connector)?;
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(KubeGateway { base, http })
+    }
+
+    /// A client acting as the signed-in person.
+    pub fn for_user(&self, who: &SignedIn) -> Result<UserClient, AppError> {
+        let identity = who.identity();
+        self.impersonating(&identity.username, &identity.groups)
+    }
+
+    fn impersonating(&self, user: &str, groups: &[String]) -> Result<UserClient, AppError> {
+        if !is_impersonable(user) {
+            return Err(AppError::Forbidden("This account cannot be used with the portal.".into()));
+        }
+        let mut cfg = self.base.clone();
+        cfg.auth_info.impersonate = Some(user.to_owned());
+        cfg.auth_info.impersonate_groups =
+            Some(groups.iter().filter(|g| is_impersonable(g)).cloned().collect());
+        let client = self.client_with(&cfg).map_err(AppError::internal)?;
+        Ok(UserClient { client, username: user.to_owned() })
+    }
+
+    fn client_with(&self, cfg: &kube::Config) -> kube::Result<kube::Client> {
+        let service = ServiceBuilder::new()
+            .layer(cfg.base_uri_layer())
+            .option_layer(cfg.auth_layer()?)
+            .layer(cfg.extra_headers_layer()?)
+            .map_err(BoxError::from)
+            .service(self.http.clone());
+        Ok(kube::Client::new(service, cfg.default_namespace.clone()))
+    }
+
+    /// Asks the API server's public `/readyz` with the portal's own identity.
+    pub async fn ready(&self) -> Result<(), String> {
+        let client = self.client_with(&self.base).map_err(|e| e.to_string())?;
+        let req = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
+        client.request_text(req).await.map(|_| ()).map_err(|e| match e {
+            kube::Error::Api(s) => format!("not ready ({})", s.code),
+            _ => "unreachable".to_string(),
+        })
+    }
+
+    /// Test support: a client for an arbitrary user, as if signed in.
+    #[cfg(feature = "test-support")]
+    pub fn for_test_user(&self, user: &str, groups: &[String]) -> Result<UserClient, AppError> {
+        self.impersonating(user, groups)
+    }
+}
+
+/// A Kubernetes client bound to one signed-in person. It exists only for a
+/// verified session; Kubernetes RBAC decides every call made with it.
+#[derive(Clone)]
+pub struct UserClient {
+    client: kube::Client,
+    username: String,
+}
+
+impl UserClient {
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+/// Turns a Kubernetes refusal into a sentence; `what` names the object in
+/// the user's words ("team “team-a”"). Unexpected errors are logged.
+pub fn explain(err: kube::Error, what: &str) -> AppError {
+    match err {
+        kube::Error::Api(status) => {
+            tracing::info!(code = status.code, reason = %status.reason, message = %status.message, "kubernetes refused");
+            match status.code {
+                403 if status.message.contains("exceeded quota") => AppError::QuotaExceeded(format!(
+                    "This would exceed your team's quota: {}",
+                    quota_detail(&status.message)
+                )),
+                403 => AppError::Forbidden(format!("You do not have access to {what}.")),
+                404 => AppError::NotFound(format!("There is no {what}, or it was removed.")),
+                409 => AppError::Conflict(format!(
+                    "{} was changed by someone else or already exists. Reload and try again.",
+                    capitalise(what)
+                )),
+                422 => AppError::Invalid(format!("Kubernetes did not accept {what}: {}", invalid_detail(&status.message))),
+                401 => AppError::Internal("auth".into()),
+                _ => AppError::internal(format!("kubernetes {}: {}", status.code, status.message)),
+            }
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            tracing::warn!(error = %err, "kubernetes unreachable");
+            AppError::KubernetesUnavailable
+        }
+        other => AppError::internal(other),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// The part of a quota refusal a person needs: which resource, asked, used, limited.
+fn quota_detail(message: &str) -> String {
+    message
+        .split_once("exceeded quota:")
+        .and_then(|(_, rest)| rest.split_once(','))
+        .map(|(_, detail)| detail.trim().to_string())
+        .unwrap_or_else(|| "the request is larger than what is left.".into())
+}
+
+/// Validation messages name fields; keep what follows the object's name.
+fn invalid_detail(message: &str) -> String {
+    message.rsplit_once("is invalid: ").map(|(_, d)| d).unwrap_or(message).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_refusals_keep_the_numbers() {
+        let m = "pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: pods=1, used: pods=40, limited: pods=40";
+        assert_eq!(quota_detail(m), "requested: pods=1, used: pods=40, limited: pods=40");
+    }
+
+    #[test]
+    fn invalid_messages_drop_the_prefix() {
+        let m = "Namespace \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of";
+        assert!(invalid_detail(m).starts_with("metadata.name: Invalid value"));
+    }
+
+    #[test]
+    fn capitalises_first_letter() {
+        assert_eq!(capitalise("team “a”"), "Team “a”");
+    }
+}

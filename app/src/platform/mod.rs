@@ -1,0 +1,6 @@
+//! Adapters to the systems behind the portal: Kubernetes and the database.
+//! Server-only; components never reach in here.
+
+pub mod access;
+pub mod db;
+pub mod kube;

@@ -1,0 +1,67 @@
+//! Kubernetes resource quantities ("500m", "64Gi", "2") as numbers, for
+//! showing used-versus-limit. Parsing is strict: anything unparsable is None.
+
+/// The value of a quantity in base units (cores, bytes, counts).
+pub fn parse(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let value: f64 = num.parse().ok()?;
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    let factor = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        _ => {
+            let exp = suffix.strip_prefix(['e', 'E'])?.parse::<i32>().ok()?;
+            10f64.powi(exp)
+        }
+    };
+    Some(value * factor)
+}
+
+/// used / hard, clamped to 0..=1; None when either is unparsable or hard is 0.
+pub fn fraction(used: &str, hard: &str) -> Option<f64> {
+    let (u, h) = (parse(used)?, parse(hard)?);
+    (h > 0.0).then(|| (u / h).clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_binary_and_milli() {
+        assert_eq!(parse("2"), Some(2.0));
+        assert_eq!(parse("500m"), Some(0.5));
+        assert_eq!(parse("1Gi"), Some(1073741824.0));
+        assert_eq!(parse("1.5k"), Some(1500.0));
+        assert_eq!(parse("1e3"), Some(1000.0));
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        for bad in ["", "2 cores", "-1", "10Qi", "Gi", "1..2"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fractions() {
+        assert_eq!(fraction("500m", "2"), Some(0.25));
+        assert_eq!(fraction("3", "2"), Some(1.0));
+        assert_eq!(fraction("1", "0"), None);
+        assert_eq!(fraction("x", "2"), None);
+    }
+}

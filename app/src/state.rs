@@ -1,0 +1,35 @@
+//! What every request handler and server function can reach.
+
+use crate::auth::oidc::Provider;
+use crate::config::Config;
+use crate::platform::{access::AccessCache, db::Db, kube::KubeGateway};
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: Arc<Services>,
+}
+
+pub struct Services {
+    pub config: Config,
+    pub kube: KubeGateway,
+    pub oidc: Provider,
+    pub db: Db,
+    pub access: AccessCache,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}

@@ -1,0 +1,123 @@
+//! Teams: the namespaces a person works in, and each team's quota at a glance.
+
+use crate::components::error_view::ErrorView;
+use crate::components::quota_bar::QuotaBars;
+use crate::error::AppError;
+use crate::identity::Persona;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Label that marks a namespace as an Atrium team.
+pub const TEAM_LABEL: &str = "atrium.io/team";
+/// Annotation holding a team's display name.
+pub const DISPLAY_NAME: &str = "atrium.io/display-name";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSummary {
+    pub name: String,
+    pub display_name: String,
+}
+
+/// One line of a quota: what is used against what is allowed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuotaLine {
+    pub resource: String,
+    pub used: String,
+    pub hard: String,
+    /// used / hard in 0..=1, when both parse.
+    pub fraction: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeamOverview {
+    pub team: TeamSummary,
+    pub your_personas: Vec<Persona>,
+    pub quota: Vec<QuotaLine>,
+}
+
+#[server(endpoint = "team-overview")]
+pub async fn get_team_overview(team: String) -> Result<TeamOverview, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    server::overview(&client, &who, &team).await
+}
+
+#[component]
+pub fn TeamsPage() -> impl IntoView {
+    let shell = expect_context::<crate::shell::ShellResource>();
+    view! {
+        <Title text="Teams"/>
+        <h1 class="page-title">"Teams"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
+            {move || Suspend::new(async move {
+                match shell.await {
+                    Ok(d) if d.teams.is_empty() => view! {
+                        <p class="muted" data-testid="teams-empty">"You are not a member of any team yet. Ask a team admin to add you."</p>
+                    }.into_any(),
+                    Ok(d) => view! { <TeamList teams=d.teams/> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn TeamList(teams: Vec<TeamSummary>) -> impl IntoView {
+    view! {
+        <ul class="team-list" data-testid="team-list">
+            {teams.into_iter().map(|t| {
+                let href = format!("/teams/{}", t.name);
+                let testid = format!("team-{}", t.name);
+                view! {
+                <li>
+                    <A href=href attr:class="team-card" attr:data-testid=testid>
+                        <span class="team-name">{t.display_name}</span>
+                        <span class="muted mono">{t.name}</span>
+                    </A>
+                </li>
+            }}).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let params = use_params_map();
+    let team = move || params.read().get("team").unwrap_or_default();
+    let overview = Resource::new(team, get_team_overview);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading team…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <TeamOverviewView overview=o/> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TeamOverviewView(overview: TeamOverview) -> impl IntoView {
+    let personas = overview.your_personas.iter().map(|p| view! { <span class="chip">{p.label()}</span> }).collect_view();
+    view! {
+        <Title text=overview.team.display_name.clone()/>
+        <h1 class="page-title" data-testid="team-title">{overview.team.display_name.clone()}</h1>
+        <p class="muted mono">{overview.team.name.clone()}</p>
+        <section class="card" aria-labelledby="your-role">
+            <h2 id="your-role" class="section-title">"Your role here"</h2>
+            <div class="chips" data-testid="team-personas">{personas}</div>
+        </section>
+        <section class="card" aria-labelledby="quota">
+            <h2 id="quota" class="section-title">"Quota"</h2>
+            <QuotaBars lines=overview.quota/>
+        </section>
+    }
+}

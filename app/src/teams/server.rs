@@ -1,0 +1,94 @@
+//! Teams as Kubernetes sees them, always asked as the user.
+
+use super::{DISPLAY_NAME, QuotaLine, TEAM_LABEL, TeamOverview, TeamSummary};
+use crate::auth::SignedIn;
+use crate::error::{AppError, AppResult};
+use crate::identity::{Memberships, is_dns1123_label};
+use crate::platform::kube::{UserClient, explain};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use kube::api::{Api, ListParams};
+
+/// The teams this person can see. Platform admins list every team; others
+/// get each team their groups name, kept only if Kubernetes lets them read it.
+pub async fn list_teams(client: &UserClient, memberships: &Memberships) -> AppResult<Vec<TeamSummary>> {
+    let api: Api<Namespace> = Api::all(client.client());
+    if memberships.platform_admin {
+        match api.list(&ListParams::default().labels(&format!("{TEAM_LABEL}=true"))).await {
+            Ok(list) => return Ok(sorted(list.items.iter().map(summary).collect())),
+            Err(e) => match explain(e, "the list of teams") {
+                AppError::Forbidden(_) => {} // fall back to the groups' teams
+                other => return Err(other),
+            },
+        }
+    }
+    let gets = memberships.teams.keys().map(|team| {
+        let api = api.clone();
+        async move { api.get_opt(team).await }
+    });
+    let mut teams = Vec::new();
+    for result in futures::future::join_all(gets).await {
+        match result {
+            Ok(Some(ns)) if is_team(&ns) => teams.push(summary(&ns)),
+            Ok(_) => {}
+            Err(e) => match explain(e, "a team") {
+                AppError::Forbidden(_) | AppError::NotFound(_) => {}
+                other => return Err(other),
+            },
+        }
+    }
+    Ok(sorted(teams))
+}
+
+/// A team's page: refused by Kubernetes unless the person may read it.
+pub async fn overview(client: &UserClient, who: &SignedIn, team: &str) -> AppResult<TeamOverview> {
+    if !is_dns1123_label(team) {
+        return Err(AppError::NotFound("There is no such team.".into()));
+    }
+    let what = "this team";
+    let ns = Api::<Namespace>::all(client.client()).get(team).await.map_err(|e| explain(e, what))?;
+    if !is_team(&ns) {
+        return Err(AppError::NotFound("There is no such team.".into()));
+    }
+    let quotas = Api::<ResourceQuota>::namespaced(client.client(), team)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| explain(e, "this team's quota"))?;
+    let your_personas = who.identity().memberships.teams.get(team).cloned().unwrap_or_default();
+    Ok(TeamOverview { team: summary(&ns), your_personas, quota: quota_lines(&quotas.items) })
+}
+
+pub fn quota_lines(quotas: &[ResourceQuota]) -> Vec<QuotaLine> {
+    let mut lines = Vec::new();
+    for q in quotas {
+        let Some(status) = &q.status else { continue };
+        let used = status.used.clone().unwrap_or_default();
+        for (resource, hard) in status.hard.clone().unwrap_or_default() {
+            let used = used.get(&resource).map(|u| u.0.clone()).unwrap_or_else(|| "0".into());
+            let fraction = crate::quantity::fraction(&used, &hard.0);
+            lines.push(QuotaLine { resource, used, hard: hard.0, fraction });
+        }
+    }
+    lines.sort_by(|a, b| a.resource.cmp(&b.resource));
+    lines
+}
+
+fn is_team(ns: &Namespace) -> bool {
+    ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true")
+}
+
+fn summary(ns: &Namespace) -> TeamSummary {
+    let name = ns.metadata.name.clone().unwrap_or_default();
+    let display_name = ns
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DISPLAY_NAME))
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    TeamSummary { name, display_name }
+}
+
+fn sorted(mut teams: Vec<TeamSummary>) -> Vec<TeamSummary> {
+    teams.sort_by(|a, b| a.name.cmp(&b.name));
+    teams
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Atrium's local stack: a real Kubernetes control plane built from Go modules
+# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok for
+# simulated nodes, and Keycloak with the demo realm. Everything on loopback.
+#
+#   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
+#   deploy/local/stack.sh down     stop every process of the stack
+#   deploy/local/stack.sh status   what runs
+#   deploy/local/stack.sh reset    down, then forget all state (cluster data, Keycloak data)
+#
+# State lives in $ATRIUM_STACK_DIR (default: <checkout>/.stack); built binaries
+# and downloads in $ATRIUM_CACHE (default: ~/.cache/atrium), keyed by version.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/versions.env"
+cache=${ATRIUM_CACHE:-$HOME/.cache/atrium}
+state=${ATRIUM_STACK_DIR:-$repo/.stack}
+etcd_port=${ATRIUM_ETCD_PORT:-23790}
+api_port=${ATRIUM_APISERVER_PORT:-16443}
+kc_port=${ATRIUM_KEYCLOAK_PORT:-18080}
+java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+pki="$state/pki"
+logs="$state/logs"
+run="$state/run"
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
+# start NAME CMD... — runs CMD in its own session, logging to $logs/NAME.log.
+start() {
+  local name=$1; shift
+  if alive "$name"; then return 0; fi
+  say "starting $name"
+  setsid "$@" >"$logs/$name.log" 2>&1 < /dev/null &
+  echo $! >"$run/$name.pid"
+}
+
+# wait_for NAME SECONDS CMD... — polls CMD until it succeeds.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "$name"; then tail -n 30 "$logs/$name.log" >&2 || true; die "$name exited"; fi
+    if (( SECONDS - t0 > secs )); then tail -n 30 "$logs/$name.log" >&2 || true; die "$name not ready after ${secs}s"; fi
+    sleep 0.5
+  done
+  say "$name ready ($(( SECONDS - t0 ))s)"
+}
+
+cert() { # cert NAME CN [O] [SAN] — a certificate signed by the local CA.
+  local name=$1 cn=$2 org=${3:-} san=${4:-}
+  [ -f "$pki/$name.crt" ] && return 0
+  local subj="/CN=$cn"; [ -n "$org" ] && subj="/O=$org$subj"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
+  local ext="$pki/$name.ext"
+  if [ -n "$san" ]; then
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$san" >"$ext"
+  else
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$ext"
+  fi
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$ext"
+}
+
+kubeconfig() { # kubeconfig NAME — $state/NAME.kubeconfig for the client cert NAME.
+  local name=$1
+  cat >"$state/$name.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: atrium-local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority-data: $(base64 -w0 <"$pki/ca.crt")
+users:
+- name: $name
+  user:
+    client-certificate-data: $(base64 -w0 <"$pki/$name.crt")
+    client-key-data: $(base64 -w0 <"$pki/$name.key")
+contexts:
+- name: atrium-local
+  context: {cluster: atrium-local, user: $name}
+current-context: atrium-local
+EOF
+}
+
+make_pki() {
+  mkdir -p "$pki"
+  if [ ! -f "$pki/ca.crt" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" \
+      -days 3650 -subj "/CN=atrium-local-ca" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  fi
+  cert apiserver kube-apiserver "" "IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default.svc"
+  cert admin atrium-admin system:masters
+  cert portal atrium-portal
+  cert controller-manager system:kube-controller-manager
+  cert scheduler system:kube-scheduler
+  [ -f "$pki/sa.key" ] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  [ -f "$pki/sa.pub" ] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  for n in admin portal controller-manager scheduler; do kubeconfig "$n"; done
+}
+
+keycloak_home() { echo "$state/keycloak-$KEYCLOAK_VERSION"; }
+
+install_keycloak() {
+  local zip="$cache/keycloak/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
+  if [ ! -f "$zip" ]; then
+    say "downloading Keycloak $KEYCLOAK_VERSION from Maven Central"
+    mvn -q dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
+      -DoutputDirectory="$cache/keycloak"
+  fi
+  local home; home=$(keycloak_home)
+  if [ ! -x "$home/bin/kc.sh" ]; then
+    rm -rf "$state/kc-unpack" && mkdir -p "$state/kc-unpack"
+    unzip -q "$zip" -d "$state/kc-unpack"
+    mv "$state/kc-unpack"/keycloak-* "$home" && rmdir "$state/kc-unpack"
+  fi
+  # The realm is imported once; a changed realm file means a fresh Keycloak database.
+  local realm="$here/keycloak/atrium-realm.json" sum
+  sum=$(sha256sum "$realm" | cut -d' ' -f1)
+  if [ "$(cat "$home/data/realm.sha256" 2>/dev/null)" != "$sum" ]; then
+    rm -rf "$home/data/h2"
+    mkdir -p "$home/data/import"
+    cp "$realm" "$home/data/import/atrium-realm.json"
+    echo "$sum" >"$home/data/realm.sha256"
+  fi
+}
+
+up() {
+  mkdir -p "$logs" "$run"
+  local bin; bin=$("$here/build-controlplane.sh" | tail -n 1)
+  local kwok="$cache/bin/kwok-$KWOK_VERSION/kwok"
+  make_pki
+  install_keycloak
+  local kc; kc=$(keycloak_home)
+  # Keycloak starts slowest: start it first, wait for it last.
+  start keycloak env JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" \
+    KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin \
+    JAVA_OPTS_KC_HEAP="-Xms128m -Xmx768m -XX:MaxMetaspaceSize=256m" \
+    "$kc/bin/kc.sh" start-dev --http-host=127.0.0.1 --http-port="$kc_port" \
+    --hostname="http://localhost:$kc_port" --import-realm --health-enabled=false
+  start etcd env ETCD_UNSAFE_NO_FSYNC=true "$bin" etcd --data-dir "$state/etcd" \
+    --listen-client "http://127.0.0.1:$etcd_port" --listen-peer "http://127.0.0.1:$((etcd_port + 1))"
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
+  start kube-apiserver "$bin" kube-apiserver \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" --cert-dir="$state/apiserver-certs" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+    --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
+    --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
+    --enable-priority-and-fairness=false
+  wait_for kube-apiserver 120 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    "https://127.0.0.1:$api_port/readyz"
+  start kube-controller-manager "$bin" kube-controller-manager \
+    --kubeconfig="$state/controller-manager.kubeconfig" --root-ca-file="$pki/ca.crt" \
+    --service-account-private-key-file="$pki/sa.key" --use-service-account-credentials=true \
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --cert-dir="$state/kcm-certs" \
+    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller'
+  start kube-scheduler "$bin" kube-scheduler --kubeconfig="$state/scheduler.kubeconfig" \
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port=0
+  kubectl() { "$bin" kubectl --kubeconfig="$state/admin.kubeconfig" "$@"; }
+  say "bootstrapping the cluster"
+  kubectl apply -f "$repo/deploy/base/" -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
+  start kwok "$kwok" --kubeconfig="$state/admin.kubeconfig" --config="$here/kwok/stages.yaml" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --cidr=10.244.0.0/16 --node-ip=10.250.0.1 --server-address=127.0.0.1:0
+  wait_for kwok 60 bash -c "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' wait --for=condition=Ready node --all --timeout=1s"
+  # ResourceQuota admission refuses creates until the controller-manager has filled the status.
+  wait_for kube-controller-manager 60 bash -c \
+    "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' get resourcequota -n team-a atrium-quota -o jsonpath='{.status.hard.pods}' | grep -q ."
+  wait_for keycloak 240 curl -sf "http://localhost:$kc_port/realms/atrium/.well-known/openid-configuration"
+  write_env
+  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak http://localhost:$kc_port (admin/admin)"
+}
+
+# stack.env: what the portal and the tests need to reach the stack.
+write_env() {
+  cat >"$state/stack.env" <<EOF
+ATRIUM_KUBECONFIG=$state/portal.kubeconfig
+ATRIUM_ADMIN_KUBECONFIG=$state/admin.kubeconfig
+ATRIUM_OIDC__ISSUER_URL=http://localhost:$kc_port/realms/atrium
+ATRIUM_OIDC__CLIENT_ID=atrium-portal
+ATRIUM_OIDC__CLIENT_SECRET=atrium-dev-secret
+ATRIUM_KUBECTL=$("$here/build-controlplane.sh" | tail -n 1) kubectl --kubeconfig=$state/admin.kubeconfig
+EOF
+}
+
+down() {
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak; do
+    if alive "$name"; then
+      say "stopping $name"
+      kill -TERM -- "-$(cat "$run/$name.pid")" 2>/dev/null || kill -TERM "$(cat "$run/$name.pid")" || true
+      for _ in $(seq 1 40); do alive "$name" || break; sleep 0.25; done
+      alive "$name" && kill -KILL -- "-$(cat "$run/$name.pid")" 2>/dev/null || true
+    fi
+    rm -f "$run/$name.pid"
+  done
+}
+
+status() {
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok keycloak; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  reset) down; rm -rf "$state"; say "state removed" ;;
+  *) echo "usage: $0 up|down|status|reset" >&2; exit 2 ;;
+esac

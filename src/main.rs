@@ -1,0 +1,52 @@
+//! `atrium`: serves the portal. Configuration comes from defaults, an
+//! optional `atrium.toml` and `ATRIUM_*` environment variables.
+
+use app::config::Config;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("atrium: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    atrium::telemetry::init(&config.log_format);
+    tracing::info!(config = ?config, "starting");
+    let listen = config.listen;
+    let (router, _state) = match atrium::build(config).await {
+        Ok(built) => built,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, %listen, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%listen, "listening");
+    let served = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown()).await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

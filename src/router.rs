@@ -1,0 +1,99 @@
+//! Builds the application: services from configuration, then the router.
+
+use crate::{health, middleware};
+use app::auth::oidc::Provider;
+use app::config::Config;
+use app::platform::{access::AccessCache, db::Db, kube::KubeGateway};
+use app::state::{AppState, Services};
+use app::{App, shell};
+use axum::Router;
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx_error::Error),
+    #[error("kubernetes: {0}")]
+    Kubernetes(#[from] app::platform::kube::GatewayError),
+    #[error("identity provider: {0}")]
+    Oidc(#[from] app::auth::oidc::OidcError),
+}
+
+mod sqlx_error {
+    /// The database error, kept opaque to this crate's dependencies.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct Error(pub String);
+}
+
+/// Connects everything the portal needs and returns its router.
+pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
+    let db = Db::connect(&config.database_url).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
+    let sessions = db.session_store().await.map_err(|e| sqlx_error::Error(e.to_string()))?;
+    tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(600)));
+    let kube = KubeGateway::new(&config).await?;
+    let oidc = Provider::new(&config)?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("atrium")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let access = AccessCache::new(Duration::from_secs(config.access_cache_seconds));
+    let state = AppState { leptos_options, services: Arc::new(Services { config, kube, oidc, db, access }) };
+    // Warm discovery in the background; sign-in retries it if this fails.
+    let warm = state.oidc.clone();
+    tokio::spawn(async move {
+        let _ = warm.check().await;
+    });
+
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name("atrium_session")
+        .with_secure(state.config.secure_cookies())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(state.config.session.idle_minutes))));
+
+    let routes = generate_route_list(App);
+    let pkg = ServeDir::new(state.config.site_root.join("pkg")).precompressed_gzip();
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/auth/login", get(app::auth::routes::login))
+        .route("/auth/callback", get(app::auth::routes::callback))
+        .route("/auth/logout", post(app::auth::routes::logout))
+        .route("/signed-out", get(app::auth::routes::signed_out))
+        .nest_service("/pkg", pkg)
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_session))
+        .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty)
+        }))
+        .with_state(state.clone());
+    Ok((router, state))
+}
