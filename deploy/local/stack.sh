@@ -185,11 +185,11 @@ up() {
 write_env() {
   cat >"$state/stack.env" <<EOF
 ATRIUM_KUBECONFIG=$state/portal.kubeconfig
-ATRIUM_ADMIN_KUBECONFIG=$state/admin.kubeconfig
+STACK_ADMIN_KUBECONFIG=$state/admin.kubeconfig
 ATRIUM_OIDC__ISSUER_URL=http://localhost:$kc_port/realms/atrium
 ATRIUM_OIDC__CLIENT_ID=atrium-portal
 ATRIUM_OIDC__CLIENT_SECRET=atrium-dev-secret
-ATRIUM_KUBECTL=$("$here/build-controlplane.sh" | tail -n 1) kubectl --kubeconfig=$state/admin.kubeconfig
+STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
 EOF
 }
 

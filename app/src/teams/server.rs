@@ -53,7 +53,11 @@ pub async fn overview(client: &UserClient, who: &SignedIn, team: &str) -> AppRes
         .list(&ListParams::default())
         .await
         .map_err(|e| explain(e, "this team's quota"))?;
-    let your_personas = who.identity().memberships.teams.get(team).cloned().unwrap_or_default();
+    let memberships = &who.identity().memberships;
+    let mut your_personas = memberships.teams.get(team).cloned().unwrap_or_default();
+    if memberships.platform_admin {
+        your_personas.push(crate::identity::Persona::PlatformAdmin);
+    }
     Ok(TeamOverview { team: summary(&ns), your_personas, quota: quota_lines(&quotas.items) })
 }
 

@@ -1,0 +1,25 @@
+import { expect, test } from "@playwright/test";
+import { HomePage } from "../pages/home";
+import { Shell } from "../pages/shell";
+
+// Each demo persona sees exactly the navigation Kubernetes allows them and
+// exactly their teams, listed by calling Kubernetes as that person.
+const personas = [
+  { user: "alice", name: "Alice Scientist", nav: ["Notebooks", "Experiments"], personas: ["Data scientist"], teams: ["Team A"] },
+  { user: "dave", name: "Dave Engineer", nav: ["Pipelines"], personas: ["Data engineer"], teams: ["Team A"] },
+  { user: "maria", name: "Maria Mlops", nav: ["Experiments", "Models"], personas: ["ML engineer"], teams: ["Team B"] },
+  { user: "tom", name: "Tom Admin", nav: ["Team"], personas: ["Team admin"], teams: ["Team A"] },
+  { user: "paula", name: "Paula Platform", nav: ["Team", "Admin"], personas: ["Platform admin"], teams: ["Team A", "Team B"] },
+];
+
+for (const p of personas) {
+  test(`${p.user} signs in and sees the ${p.personas[0]} portal`, async ({ page }) => {
+    const shell = new Shell(page);
+    await shell.signInAt("/", p.user);
+    const home = new HomePage(page);
+    await expect(home.greeting).toHaveText(`Welcome, ${p.name}`);
+    expect(await shell.navLabels()).toEqual(p.nav);
+    await expect(home.personas).toHaveText(p.personas);
+    await expect(home.teams).toHaveText(p.teams);
+  });
+}

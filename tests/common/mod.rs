@@ -1,0 +1,142 @@
+//! Shared test support: the running local stack (`deploy/local/stack.sh up`),
+//! an in-process portal on loopback, and a browserless sign-in through the
+//! real Keycloak login form.
+#![allow(dead_code)]
+
+use app::config::{Config, Secret};
+use app::identity::IdentityMapping;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+pub const PASSWORD: &str = "atrium-demo";
+
+/// What `stack.sh up` wrote to `.stack/stack.env`.
+pub fn stack_env() -> &'static HashMap<String, String> {
+    static ENV: OnceLock<HashMap<String, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let dir = std::env::var("ATRIUM_STACK_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".stack"));
+        let text = std::fs::read_to_string(dir.join("stack.env")).unwrap_or_else(|e| {
+            panic!("the local stack is not running ({e}); start it with `deploy/local/stack.sh up` or run ./test.sh")
+        });
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    })
+}
+
+pub fn stack(key: &str) -> String {
+    stack_env().get(key).cloned().unwrap_or_else(|| panic!("{key} missing from stack.env"))
+}
+
+/// A portal configuration on the local stack, with its own SQLite file.
+pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
+    let mut c = Config::default();
+    c.listen = ([127, 0, 0, 1], port).into();
+    c.public_url = format!("http://localhost:{port}");
+    c.site_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/site");
+    c.database_url = format!("sqlite://{}?mode=rwc", db_dir.path().join("atrium.db").display());
+    c.kubeconfig = Some(stack("ATRIUM_KUBECONFIG").into());
+    c.oidc.issuer_url = stack("ATRIUM_OIDC__ISSUER_URL");
+    c.oidc.client_id = stack("ATRIUM_OIDC__CLIENT_ID");
+    c.oidc.client_secret = Secret::new(stack("ATRIUM_OIDC__CLIENT_SECRET"));
+    c.identity = IdentityMapping::default();
+    c
+}
+
+pub struct Portal {
+    pub base: String,
+    pub state: app::state::AppState,
+    _db: tempfile::TempDir,
+    _serve: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the portal in-process on `port`. Ports named in Keycloak's
+/// redirect URIs (3101) allow a real sign-in; hold [`login_port`] for them.
+pub async fn start_portal(port: u16, tweak: impl FnOnce(&mut Config)) -> Portal {
+    let db = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(port, &db);
+    tweak(&mut cfg);
+    let (router, state) = atrium::build(cfg).await.expect("portal builds");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("port free");
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service()).await.expect("serve");
+    });
+    Portal { base: format!("http://localhost:{port}"), state, _db: db, _serve: serve }
+}
+
+/// One test at a time may use the port Keycloak redirects back to.
+pub async fn login_port() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+pub const LOGIN_PORT: u16 = 3101;
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a
+/// careful browser we can inspect.
+pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    (client, jar)
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// The portal's session cookie, as the jar holds it for `base`.
+pub fn session_cookie(jar: &reqwest::cookie::Jar, base: &str) -> Option<String> {
+    use reqwest::cookie::CookieStore;
+    let header = jar.cookies(&base.parse().unwrap())?;
+    header
+        .to_str()
+        .ok()?
+        .split("; ")
+        .find_map(|c| c.strip_prefix("atrium_session=").map(str::to_string))
+}
+
+/// Signs in through the real Keycloak form; returns the callback URL the
+/// provider sent the browser to (to try replaying it).
+pub async fn sign_in(client: &reqwest::Client, base: &str, user: &str, next: &str) -> (String, reqwest::Response) {
+    let res = client.get(format!("{base}/auth/login?next={next}")).send().await.expect("login");
+    assert!(res.status().is_redirection(), "login should redirect, got {}", res.status());
+    let form_page = client.get(location(&res)).send().await.expect("keycloak page").text().await.unwrap();
+    let action = form_action(&form_page).expect("Keycloak login form");
+    let res = client
+        .post(action)
+        .form(&[("username", user), ("password", PASSWORD), ("credentialId", "")])
+        .send()
+        .await
+        .expect("submit credentials");
+    let callback = location(&res);
+    assert!(callback.starts_with(&format!("{base}/auth/callback")), "Keycloak did not redirect back: {callback}");
+    let res = client.get(&callback).send().await.expect("callback");
+    (callback, res)
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let form = &html[html.find("id=\"kc-form-login\"")?..];
+    let start = form.find("action=\"")? + "action=\"".len();
+    let end = form[start..].find('"')? + start;
+    Some(form[start..end].replace("&amp;", "&"))
+}
+
+/// Groups as Keycloak puts them in the demo users' tokens.
+pub fn groups_of(user: &str) -> Vec<String> {
+    let g = match user {
+        "alice" => "team-a-data-scientists",
+        "dave" => "team-a-data-engineers",
+        "maria" => "team-b-ml-engineers",
+        "tom" => "team-a-admins",
+        "paula" => "platform-admins",
+        other => panic!("no demo user {other}"),
+    };
+    vec![g.to_string()]
+}
