@@ -128,8 +128,9 @@ impl Config {
     pub fn load() -> Result<Config, ConfigError> {
         let file = std::env::var("ATRIUM_CONFIG").unwrap_or_else(|_| "atrium.toml".into());
         let mut figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file));
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            figment = figment.merge(("database_url", url));
+        // The conventional DATABASE_URL, unless ATRIUM_DATABASE_URL says otherwise.
+        if let (Ok(url), Err(_)) = (std::env::var("DATABASE_URL"), std::env::var("ATRIUM_DATABASE_URL")) {
+            figment = figment.merge(Serialized::default("database_url", url));
         }
         Self::from_figment(figment.merge(Env::prefixed("ATRIUM_").split("__")))
     }
@@ -187,6 +188,7 @@ mod tests {
     #[test]
     fn defaults_then_file_then_environment() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file(
                 "atrium.toml",
                 r#"
@@ -214,6 +216,7 @@ mod tests {
     #[test]
     fn database_url_is_honoured_and_prefixed_env_wins() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://db/atrium");
             assert_eq!(Config::load().unwrap().database_url, "postgres://db/atrium");
             jail.set_env("ATRIUM_DATABASE_URL", "sqlite://other.db");
@@ -225,6 +228,7 @@ mod tests {
     #[test]
     fn secret_from_file_and_redacted_in_debug() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("secret.txt", "s3cr3t-value\n")?;
             jail.set_env("ATRIUM_OIDC__CLIENT_SECRET_FILE", "secret.txt");
             let c = Config::load().unwrap();
@@ -239,17 +243,20 @@ mod tests {
     #[test]
     fn unreadable_secret_file_and_bad_values_are_refused() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ATRIUM_OIDC__CLIENT_SECRET_FILE", "missing.txt");
             let err = Config::load().unwrap_err().to_string();
             assert!(err.contains("missing.txt"), "{err}");
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ATRIUM_SESSION__IDLE_MINUTES", "soon");
             assert!(matches!(Config::load(), Err(ConfigError::Invalid(_))));
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ATRIUM_OIDC__ISSUER_URL", "http://kc/realms/a/");
             let err = Config::load().unwrap_err().to_string();
             assert!(err.contains("must not end with '/'"), "{err}");

@@ -56,16 +56,35 @@ pub struct Portal {
 
 /// Starts the portal in-process on `port`. Ports named in Keycloak's
 /// redirect URIs (3101) allow a real sign-in; hold [`login_port`] for them.
+/// Port 0 picks a free port.
 pub async fn start_portal(port: u16, tweak: impl FnOnce(&mut Config)) -> Portal {
     let db = tempfile::tempdir().expect("temp dir");
+    let listener = bind(port).await;
+    let port = listener.local_addr().expect("bound").port();
     let mut cfg = config(port, &db);
     tweak(&mut cfg);
     let (router, state) = atrium::build(cfg).await.expect("portal builds");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("port free");
     let serve = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service()).await.expect("serve");
     });
     Portal { base: format!("http://localhost:{port}"), state, _db: db, _serve: serve }
+}
+
+/// Binds, waiting briefly for a previous test's server on the same port to
+/// finish shutting down (its runtime closes the socket after the test ends).
+async fn bind(port: u16) -> tokio::net::TcpListener {
+    let mut tries = 0;
+    loop {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => return l,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("port {port} stays busy: {e}"),
+        }
+    }
 }
 
 /// One test at a time may use the port Keycloak redirects back to.

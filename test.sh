@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test of Atrium on real parts: unit and integration tests
+# (cargo test) against the local stack (Kubernetes from Go modules, kwok,
+# Keycloak), SQLite and PostgreSQL, then end-to-end tests in Debian's
+# Chromium driven by Playwright. Installs and starts whatever is missing.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")" && pwd)
+cd "$repo"
+logs="$repo/.stack/test-logs"
+mkdir -p "$logs"
+t0=$SECONDS
+step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - t0))"; }
+fail() { echo "test.sh: $*" >&2; exit 1; }
+
+step "system packages"
+bash scripts/install-system-deps.sh || fail "cannot install system packages"
+step "local stack"
+bash deploy/local/stack.sh up || fail "the local stack did not start"
+step "site (WASM, JS, CSS)"
+bash scripts/build-site.sh || fail "the site did not build"
+step "PostgreSQL for the store tests"
+ATRIUM_TEST_POSTGRES_URL=$(bash scripts/test-postgres.sh start) || fail "PostgreSQL did not start"
+export ATRIUM_TEST_POSTGRES_URL
+
+step "unit and integration tests (cargo test)"
+cargo test --workspace --no-fail-fast --color never 2>&1 | tee "$logs/cargo-test.log"
+cargo_rc=${PIPESTATUS[0]}
+
+step "end-to-end tests (Playwright, Chromium)"
+e2e_port=${ATRIUM_E2E_PORT:-3100}
+portal_log="$logs/portal-e2e.log"
+rm -f "$repo/.stack/e2e.db"*
+set -a
+. "$repo/.stack/stack.env"
+set +a
+ATRIUM_LISTEN=127.0.0.1:$e2e_port ATRIUM_PUBLIC_URL=http://localhost:$e2e_port \
+  ATRIUM_DATABASE_URL="sqlite://$repo/.stack/e2e.db?mode=rwc" ATRIUM_LOG_FORMAT=json \
+  "${CARGO_TARGET_DIR:-$repo/target}/debug/atrium" >"$portal_log" 2>&1 &
+portal_pid=$!
+trap 'kill $portal_pid 2>/dev/null' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$e2e_port/readyz" >/dev/null && break
+  kill -0 $portal_pid 2>/dev/null || break
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:$e2e_port/readyz" >/dev/null || { tail -n 30 "$portal_log"; fail "the portal did not become ready"; }
+ATRIUM_E2E_BASE_URL=http://localhost:$e2e_port npx playwright test -c end2end/playwright.config.ts
+e2e_rc=$?
+kill $portal_pid 2>/dev/null; wait $portal_pid 2>/dev/null
+bash scripts/test-postgres.sh stop
+
+# One closing line over both runners.
+read -r rust_passed rust_failed < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$logs/cargo-test.log")
+read -r e2e_passed e2e_failed < <(node -e '
+  try { const s = require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky); }
+  catch { console.log(0, 1); }' "$repo/end2end/test-results/results.json")
+passed=$((rust_passed + e2e_passed))
+failed=$((rust_failed + e2e_failed))
+[ "$cargo_rc" = 0 ] || [ "$failed" -gt 0 ] || failed=1
+[ "$e2e_rc" = 0 ] || [ "$e2e_failed" -gt 0 ] || failed=$((failed + 1))
+printf '\ncargo: %s passed, %s failed; end-to-end: %s passed, %s failed; %ss in all\n' \
+  "$rust_passed" "$rust_failed" "$e2e_passed" "$e2e_failed" "$((SECONDS - t0))"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
