@@ -29,3 +29,14 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     });
     (status, Json(body))
 }
+
+/// `/metrics` in the Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP atrium_kubernetes_calls_total Calls made to the Kubernetes API server.\n\
+         # TYPE atrium_kubernetes_calls_total counter\n\
+         atrium_kubernetes_calls_total {}\n",
+        state.kube.calls()
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 /// Paths served without a session.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/signed-out" | "/favicon.ico")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/signed-out" | "/favicon.ico")
         || path.starts_with("/auth/")
         || path.starts_with("/pkg/")
 }

@@ -39,6 +39,7 @@ mod sqlx_error {
 /// Connects everything the portal needs and returns its router.
 pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let db = Db::connect(&config.database_url).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
+    db.migrate().await.map_err(|e| sqlx_error::Error(e.to_string()))?;
     let sessions = db.session_store().await.map_err(|e| sqlx_error::Error(e.to_string()))?;
     tokio::spawn(sessions.clone().continuously_delete_expired(tokio::time::Duration::from_secs(600)));
     let kube = KubeGateway::new(&config).await?;
@@ -69,10 +70,12 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/auth/login", get(app::auth::routes::login))
         .route("/auth/callback", get(app::auth::routes::callback))
         .route("/auth/logout", post(app::auth::routes::logout))
         .route("/signed-out", get(app::auth::routes::signed_out))
+        .route("/export/audit.csv", get(app::audit::server::export_csv))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &state,
@@ -92,7 +95,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty)
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty, team = tracing::field::Empty)
         }))
         .with_state(state.clone());
     Ok((router, state))

@@ -26,6 +26,39 @@ impl Persona {
         Persona::PlatformAdmin,
     ];
 
+    /// The ClusterRole that grants this persona (see `deploy/base/personas.yaml`).
+    pub fn cluster_role(self) -> &'static str {
+        match self {
+            Persona::DataScientist => "atrium-data-scientist",
+            Persona::DataEngineer => "atrium-data-engineer",
+            Persona::MlEngineer => "atrium-ml-engineer",
+            Persona::TeamAdmin => "atrium-team-admin",
+            Persona::PlatformAdmin => "atrium-platform-admin",
+        }
+    }
+
+    pub fn from_cluster_role(role: &str) -> Option<Persona> {
+        Persona::ALL.into_iter().find(|p| p.cluster_role() == role)
+    }
+
+    /// Personas a team admin can grant inside a team.
+    pub const TEAM: [Persona; 4] = [Persona::DataScientist, Persona::DataEngineer, Persona::MlEngineer, Persona::TeamAdmin];
+
+    /// The short name used in object names and forms.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Persona::DataScientist => "data-scientist",
+            Persona::DataEngineer => "data-engineer",
+            Persona::MlEngineer => "ml-engineer",
+            Persona::TeamAdmin => "team-admin",
+            Persona::PlatformAdmin => "platform-admin",
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Persona> {
+        Persona::ALL.into_iter().find(|p| p.slug() == s)
+    }
+
     /// The words a person reads.
     pub fn label(self) -> &'static str {
         match self {

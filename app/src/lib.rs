@@ -13,6 +13,7 @@ pub mod quantity;
 pub mod shell;
 pub mod teams;
 pub mod admin;
+pub mod audit;
 
 #[cfg(feature = "ssr")]
 pub mod config;
@@ -60,7 +61,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage/>
                     <Route path=path!("/teams") view=teams::TeamsPage/>
                     <Route path=path!("/teams/:team") view=teams::TeamPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/members") view=teams::members::MembersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/quota") view=teams::quota::QuotaPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/audit") view=audit::TeamAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/requests") view=admin::requests::RequestsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=audit::AdminAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/notebooks") view=areas::NotebooksPage/>
                     <Route path=path!("/experiments") view=areas::ExperimentsPage/>
                     <Route path=path!("/pipelines") view=areas::PipelinesPage/>

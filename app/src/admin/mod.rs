@@ -9,6 +9,47 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
+pub mod requests;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Refuses unless Kubernetes lets this person create namespaces (platform admins).
+#[cfg(feature = "ssr")]
+pub async fn require_platform_admin(client: &crate::platform::kube::UserClient) -> Result<(), AppError> {
+    if crate::platform::access::may(client, "", "namespaces", "create", None).await? {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only platform admins can do this.".into()))
+    }
+}
+
+/// Creates a team with its quota, default limits and first team admin.
+#[server(endpoint = "admin-team-create")]
+pub async fn create_team(name: String, display_name: String, admin: String) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let name = name.trim().to_string();
+    server::check_new_team(&name, &display_name)?;
+    crate::teams::members_server::check_name(crate::teams::members::SubjectKind::User, admin.trim())?;
+    if !state.db.person_exists(admin.trim()).await.map_err(AppError::internal)? {
+        return Err(AppError::Invalid(format!(
+            "No one called “{}” has signed in to Atrium yet; the first team admin must have signed in once.",
+            admin.trim()
+        )));
+    }
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let object = format!("team {name} (admin {})", admin.trim());
+    audited(
+        &state.db,
+        Action { actor: &actor, team: Some(&name), action: "team.create", object: &object },
+        server::create_team(&client, &name, &display_name, admin.trim()),
+    )
+    .await?;
+    state.access.forget_all();
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TeamRow {
     pub team: TeamSummary,
@@ -50,12 +91,54 @@ pub async fn all_teams() -> Result<Vec<TeamRow>, AppError> {
     Ok(rows)
 }
 
+/// What retiring the team would delete.
+#[server(endpoint = "admin-team-holdings")]
+pub async fn team_holdings(team: String) -> Result<Vec<(String, usize)>, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    require_platform_admin(&client).await?;
+    server::holdings(&client, &team).await
+}
+
+/// Deletes the team's namespace and everything in it, once the name is typed.
+#[server(endpoint = "admin-team-retire")]
+pub async fn retire_team(team: String, typed: String) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let object = format!("team {team}");
+    audited(
+        &state.db,
+        Action { actor: &actor, team: Some(&team), action: "team.retire", object: &object },
+        server::retire_team(&client, &team, typed.trim()),
+    )
+    .await?;
+    state.access.forget_all();
+    Ok(())
+}
+
+#[component]
+pub fn AdminTabs() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Admin">
+            <A href="/admin" exact=true attr:class="tab" attr:data-testid="tab-teams">"Teams"</A>
+            <A href="/admin/requests" attr:class="tab" attr:data-testid="tab-requests">"Quota requests"</A>
+            <A href="/admin/audit" attr:class="tab" attr:data-testid="tab-audit">"Audit"</A>
+        </nav>
+    }
+}
+
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let rows = Resource::new(|| (), |_| all_teams());
+    let create = ServerAction::<CreateTeam>::new();
+    let retire = ServerAction::<RetireTeam>::new();
+    let rows = Resource::new(move || (create.version().get(), retire.version().get()), |_| all_teams());
     view! {
         <Title text="Admin"/>
-        <h1 class="page-title">"All teams"</h1>
+        <h1 class="page-title">"Platform"</h1>
+        <AdminTabs/>
+        <CreateTeamForm create=create/>
         <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
             {move || Suspend::new(async move {
                 match rows.await {
@@ -67,6 +150,7 @@ pub fn AdminPage() -> impl IntoView {
                                         <A href=format!("/teams/{}", r.team.name)>{r.team.display_name}</A>
                                     </h2>
                                     <QuotaBars lines=r.quota/>
+                                    <Retire team=r.team.name.clone() retire=retire/>
                                 </section>
                             }).collect_view()}
                         </div>
@@ -75,5 +159,84 @@ pub fn AdminPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn CreateTeamForm(create: ServerAction<CreateTeam>) -> impl IntoView {
+    let (name, display, admin) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let valid = move || crate::identity::is_dns1123_label(&name.get());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch(CreateTeam { name: name.get(), display_name: display.get(), admin: admin.get() });
+    };
+    view! {
+        <details class="card">
+            <summary class="section-title cursor-pointer" data-testid="create-team-open">"Create a team"</summary>
+            <form class="form mt-3" on:submit=submit data-testid="create-team">
+                <div class="form-row">
+                    <label for="team-name">"Name"</label>
+                    <input id="team-name" class="input mono" data-testid="team-name" prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <span class="hint" class:text-rose-600=move || !name.get().is_empty() && !valid()>
+                        "Lowercase letters, digits and dashes; becomes the team's namespace."
+                    </span>
+                </div>
+                <div class="form-row">
+                    <label for="team-display">"Display name"</label>
+                    <input id="team-display" class="input" data-testid="team-display" prop:value=display on:input=move |ev| display.set(event_target_value(&ev))/>
+                </div>
+                <div class="form-row">
+                    <label for="team-admin">"First team admin (user name)"</label>
+                    <input id="team-admin" class="input" data-testid="team-admin" prop:value=admin on:input=move |ev| admin.set(event_target_value(&ev))/>
+                </div>
+                <button type="submit" class="btn-primary" data-testid="create-team-submit" disabled=move || create.pending().get()>"Create team"</button>
+                {move || create.value().get().map(|r| match r {
+                    Ok(()) => view! { <p class="notice-ok" role="status" data-testid="create-team-result">"Team created."</p> }.into_any(),
+                    Err(e) => view! { <p class="notice-error" role="alert" data-testid="create-team-result">{e.to_string()}</p> }.into_any(),
+                })}
+            </form>
+        </details>
+    }
+}
+
+#[component]
+fn Retire(team: String, retire: ServerAction<RetireTeam>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let t = team.clone();
+    let holdings = Resource::new(move || open.get().then(|| t.clone()), |t| async move {
+        match t { Some(t) => team_holdings(t).await.map(Some), None => Ok(None) }
+    });
+    let name = team.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        retire.dispatch(RetireTeam { team: name.clone(), typed: typed.get() });
+    };
+    let placeholder = team.clone();
+    view! {
+        <details class="mt-4" on:toggle=move |_| open.set(true)>
+            <summary class="btn-quiet" data-testid=format!("retire-open-{team}")>"Retire this team…"</summary>
+            <form class="form mt-2" on:submit=submit>
+                <Suspense fallback=|| view! { <p class="muted">"Counting what it holds…"</p> }>
+                    {move || Suspend::new(async move {
+                        match holdings.await {
+                            Ok(Some(h)) => view! {
+                                <p class="text-sm">"Retiring deletes the team and everything in it:"</p>
+                                <ul class="list-disc pl-5 text-sm" data-testid="holdings">
+                                    {h.into_iter().map(|(what, n)| view! { <li>{format!("{n} {what}")}</li> }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            Ok(None) => ().into_any(),
+                            Err(e) => view! { <p class="notice-error">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <label class="form-row">"Type the team's name to confirm"
+                    <input class="input mono" placeholder=placeholder data-testid="retire-typed" prop:value=typed on:input=move |ev| typed.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" class="btn-danger" data-testid="retire-submit">"Retire team"</button>
+                {move || retire.value().get().and_then(|r| r.err()).map(|e| view! { <p class="notice-error" role="alert">{e.to_string()}</p> })}
+            </form>
+        </details>
     }
 }

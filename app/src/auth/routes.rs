@@ -92,6 +92,10 @@ pub async fn callback(State(state): State<AppState>, session: Session, Query(q):
         return internal(e);
     }
     tracing::info!(user = %user.identity.username, groups = ?user.identity.groups, "signed in");
+    let id = &user.identity;
+    if let Err(e) = state.db.person_seen(&id.username, &id.display_name, &id.groups, now() * 1000).await {
+        return internal(e);
+    }
     match session.insert(USER_KEY, &user).await {
         Ok(()) => Redirect::to(&next).into_response(),
         Err(e) => internal(e),

@@ -44,9 +44,9 @@ impl AccessCache {
         entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, a)| a.clone())
     }
 
-    /// Forgets a session's answers (at sign-in and sign-out).
-    pub fn forget(&self, key: &str) {
-        self.entries.lock().expect("access cache").remove(key);
+    /// Forgets every answer: after a change to who may do what.
+    pub fn forget_all(&self) {
+        self.entries.lock().expect("access cache").clear();
     }
 }
 

@@ -11,6 +11,8 @@ use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tower::{BoxError, ServiceBuilder};
 
@@ -21,6 +23,8 @@ type SharedHttp = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Body>
 pub struct KubeGateway {
     base: kube::Config,
     http: SharedHttp,
+    /// Calls made to the API server since start (for metrics and benchmarks).
+    calls: Arc<AtomicU64>,
 }
 
 /// Why the gateway could not be set up (at start-up only).
@@ -55,7 +59,7 @@ impl KubeGateway {
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(https);
-        Ok(KubeGateway { base, http })
+        Ok(KubeGateway { base, http, calls: Arc::default() })
     }
 
     /// A client acting as the signed-in person.
@@ -76,8 +80,19 @@ impl KubeGateway {
         Ok(UserClient { client, username: user.to_owned() })
     }
 
+    /// How many calls the portal has made to the API server.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     fn client_with(&self, cfg: &kube::Config) -> kube::Result<kube::Client> {
+        let calls = self.calls.clone();
         let service = ServiceBuilder::new()
+            .map_request(move |req: http::Request<Body>| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(method = %req.method(), uri = %req.uri(), "kubernetes call");
+                req
+            })
             .layer(cfg.base_uri_layer())
             .option_layer(cfg.auth_layer()?)
             .layer(cfg.extra_headers_layer()?)

@@ -2,5 +2,8 @@
 //! Server-only; components never reach in here.
 
 pub mod access;
+pub mod audit_store;
 pub mod db;
 pub mod kube;
+pub mod people_store;
+pub mod requests_store;

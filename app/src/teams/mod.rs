@@ -8,8 +8,35 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+
+/// Overview, Members, Quota and Audit of the team in the address.
+#[component]
+pub fn TeamTabs() -> impl IntoView {
+    let params = use_params_map();
+    let team = move || params.read().get("team").unwrap_or_default();
+    let tab = move |suffix: &'static str, label: &'static str| {
+        view! {
+            <A href=move || format!("/teams/{}{suffix}", team()) exact=true attr:class="tab"
+                attr:data-testid=format!("tab-{}", label.to_lowercase())>{label}</A>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Team">
+            {tab("", "Overview")}
+            {tab("/members", "Members")}
+            {tab("/quota", "Quota")}
+            {tab("/audit", "Audit")}
+        </nav>
+    }
+}
 use serde::{Deserialize, Serialize};
 
+pub mod members;
+#[cfg(feature = "ssr")]
+pub mod members_server;
+pub mod quota;
+#[cfg(feature = "ssr")]
+pub mod quota_server;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -44,6 +71,7 @@ pub struct TeamOverview {
 #[server(endpoint = "team-overview")]
 pub async fn get_team_overview(team: String) -> Result<TeamOverview, AppError> {
     let (state, who) = crate::auth::current().await?;
+    tracing::Span::current().record("team", team.as_str());
     let client = state.kube.for_user(&who)?;
     server::overview(&client, &who, &team).await
 }
@@ -93,6 +121,7 @@ pub fn TeamPage() -> impl IntoView {
     let team = move || params.read().get("team").unwrap_or_default();
     let overview = Resource::new(team, get_team_overview);
     view! {
+        <TeamTabs/>
         <Suspense fallback=|| view! { <p class="muted">"Loading team…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {

@@ -1,0 +1,107 @@
+//! Quota requests waiting for a platform admin's decision.
+
+use crate::components::error_view::ErrorView;
+use crate::components::quota_bar::resource_label;
+use crate::error::AppError;
+use crate::teams::quota::QuotaRequest;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[server(endpoint = "admin-requests")]
+pub async fn pending_requests() -> Result<Vec<QuotaRequest>, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    super::require_platform_admin(&client).await?;
+    state.db.requests_list(None, true).await.map_err(AppError::internal)
+}
+
+/// Approves (applying the new limit as the approving admin) or denies.
+#[server(endpoint = "admin-request-decide")]
+pub async fn decide_request(id: i64, approve: bool, reason: String) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    super::require_platform_admin(&client).await?;
+    if !approve && reason.trim().len() < 3 {
+        return Err(AppError::Invalid("Say why the request is denied; the team admin will read it.".into()));
+    }
+    let request = state
+        .db
+        .request_get(id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::NotFound("There is no such request.".into()))?;
+    let actor = who.identity().username.clone();
+    let object = format!("request {id}: {}={}", request.resource, request.amount);
+    let action = if approve { "quota.approve" } else { "quota.deny" };
+    let now = crate::teams::quota::now_ms();
+    audited(&state.db, Action { actor: &actor, team: Some(&request.team), action, object: &object }, async {
+        // Claim the decision first, so two admins cannot both act on it.
+        if !state.db.request_decide(id, approve, &actor, reason.trim(), now).await.map_err(AppError::internal)? {
+            return Err(AppError::Conflict("Another admin has already decided this request.".into()));
+        }
+        if approve && let Err(e) = super::server::grant(&client, &request).await {
+            // Not applied: back to pending, so it can be decided again.
+            let _ = reopen(&state.db, id).await;
+            return Err(e);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+async fn reopen(db: &crate::platform::db::Db, id: i64) -> Result<(), sqlx::Error> {
+    use crate::platform::db::Db;
+    const SQL: &str = "UPDATE quota_requests SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL WHERE id = $1";
+    match db {
+        Db::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
+        Db::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
+    }
+}
+
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    let decide = ServerAction::<DecideRequest>::new();
+    let requests = Resource::new(move || decide.version().get(), |_| pending_requests());
+    view! {
+        <Title text="Quota requests"/>
+        <h1 class="page-title">"Platform"</h1>
+        <super::AdminTabs/>
+        {move || decide.value().get().map(|r| match r {
+            Ok(()) => view! { <p class="notice-ok" role="status" data-testid="decide-result">"Decided."</p> }.into_any(),
+            Err(e) => view! { <p class="notice-error" role="alert" data-testid="decide-result">{e.to_string()}</p> }.into_any(),
+        })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
+            {move || Suspend::new(async move {
+                match requests.await {
+                    Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-requests">"No requests are waiting."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <div class="grid gap-4" data-testid="pending-requests">
+                            {list.into_iter().map(|r| view! { <RequestCard request=r decide=decide/> }).collect_view()}
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RequestCard(request: QuotaRequest, decide: ServerAction<DecideRequest>) -> impl IntoView {
+    let reason = RwSignal::new(String::new());
+    let id = request.id;
+    view! {
+        <section class="card space-y-2" data-testid=format!("pending-{}", request.team)>
+            <h2 class="section-title">{format!("{}: {} → {}", request.team, resource_label(&request.resource), request.amount)}</h2>
+            <p class="muted">{format!("Asked by {}: “{}”", request.requested_by, request.reason)}</p>
+            <div class="flex flex-wrap items-center gap-2">
+                <button class="btn-primary" data-testid="approve" on:click=move |_| { decide.dispatch(DecideRequest { id, approve: true, reason: reason.get() }); }>"Approve"</button>
+                <input class="input" placeholder="Reason to deny" aria-label="Reason to deny" data-testid="deny-reason"
+                    prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))/>
+                <button class="btn-quiet" data-testid="deny" on:click=move |_| { decide.dispatch(DecideRequest { id, approve: false, reason: reason.get() }); }>"Deny"</button>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,230 @@
+//! Platform administration as the platform admin: creating and retiring
+//! teams, ceilings, and deciding quota requests.
+
+use crate::error::{AppError, AppResult};
+use crate::identity::{Persona, is_dns1123_label};
+use crate::platform::kube::{UserClient, explain};
+use crate::teams::members::SubjectKind;
+use crate::teams::members_server::binding_for;
+use crate::teams::quota::QuotaRequest;
+use crate::teams::quota_server::{LIMITS_NAME, QUOTA_NAME, ceiling_key, explain_quota};
+use crate::teams::{DISPLAY_NAME, TEAM_LABEL};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaSpec,
+    Secret,
+};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use std::collections::BTreeMap;
+
+/// A new team's quota and ceiling, as the demo teams have.
+pub const DEFAULT_QUOTA: [(&str, &str, &str); 8] = [
+    ("requests.cpu", "16", "32"),
+    ("limits.cpu", "32", "64"),
+    ("requests.memory", "64Gi", "128Gi"),
+    ("limits.memory", "128Gi", "256Gi"),
+    ("requests.nvidia.com/gpu", "2", "4"),
+    ("requests.storage", "200Gi", "500Gi"),
+    ("persistentvolumeclaims", "20", "40"),
+    ("pods", "40", "80"),
+];
+
+pub fn check_new_team(name: &str, display_name: &str) -> AppResult<()> {
+    if !is_dns1123_label(name) {
+        return Err(AppError::Invalid(format!(
+            "“{name}” cannot be a team name: use up to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit."
+        )));
+    }
+    if name.starts_with("kube-") || matches!(name, "default" | "atrium") {
+        return Err(AppError::Invalid(format!("“{name}” is reserved.")));
+    }
+    if display_name.trim().is_empty() {
+        return Err(AppError::Invalid("Give the team a display name.".into()));
+    }
+    Ok(())
+}
+
+/// Namespace, quota, default limits and the first team admin — all or
+/// nothing: if any part is refused, the namespace (and what it holds) goes.
+pub async fn create_team(client: &UserClient, name: &str, display_name: &str, admin: &str) -> AppResult<()> {
+    let namespaces: Api<Namespace> = Api::all(client.client());
+    let mut annotations = BTreeMap::from([(DISPLAY_NAME.to_string(), display_name.trim().to_string())]);
+    for (resource, _, ceiling) in DEFAULT_QUOTA {
+        annotations.insert(ceiling_key(resource), ceiling.to_string());
+    }
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([
+                (TEAM_LABEL.to_string(), "true".to_string()),
+                ("app.kubernetes.io/part-of".to_string(), "atrium".to_string()),
+            ])),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let what = format!("team “{name}”");
+    namespaces.create(&PostParams { dry_run: true, ..Default::default() }, &ns).await.map_err(|e| explain(e, &what))?;
+    namespaces.create(&PostParams::default(), &ns).await.map_err(|e| explain(e, &what))?;
+    if let Err(e) = fill_team(client, name, admin).await {
+        if let Err(cleanup) = namespaces.delete(name, &DeleteParams::default()).await {
+            tracing::error!(team = name, error = %cleanup, "could not remove a half-created team");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+async fn fill_team(client: &UserClient, team: &str, admin: &str) -> AppResult<()> {
+    let q = |s: &str| Quantity(s.to_string());
+    let quota = ResourceQuota {
+        metadata: ObjectMeta { name: Some(QUOTA_NAME.into()), ..Default::default() },
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(DEFAULT_QUOTA.iter().map(|(r, v, _)| (r.to_string(), q(v))).collect()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let limits = LimitRange {
+        metadata: ObjectMeta { name: Some(LIMITS_NAME.into()), ..Default::default() },
+        spec: Some(LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: "Container".into(),
+                default_request: Some(BTreeMap::from([("cpu".into(), q("500m")), ("memory".into(), q("1Gi"))])),
+                default: Some(BTreeMap::from([("cpu".into(), q("1")), ("memory".into(), q("2Gi"))])),
+                ..Default::default()
+            }],
+        }),
+    };
+    let binding = binding_for(team, SubjectKind::User, admin, Persona::TeamAdmin);
+    let pp = PostParams::default();
+    Api::<ResourceQuota>::namespaced(client.client(), team).create(&pp, &quota).await.map_err(explain_quota)?;
+    Api::<LimitRange>::namespaced(client.client(), team)
+        .create(&pp, &limits)
+        .await
+        .map_err(|e| explain(e, "the team's default limits"))?;
+    Api::<RoleBinding>::namespaced(client.client(), team)
+        .create(&pp, &binding)
+        .await
+        .map_err(|e| explain(e, "the team admin's access"))?;
+    Ok(())
+}
+
+/// What retiring a team would delete, counted as the platform admin sees it.
+pub async fn holdings(client: &UserClient, team: &str) -> AppResult<Vec<(String, usize)>> {
+    let (pods, pvcs, secrets, sets) = futures::join!(
+        count::<Pod>(client, team),
+        count::<PersistentVolumeClaim>(client, team),
+        count::<Secret>(client, team),
+        count::<StatefulSet>(client, team),
+    );
+    Ok(vec![
+        ("notebooks and other stateful sets".into(), sets?),
+        ("pods".into(), pods?),
+        ("volumes".into(), pvcs?),
+        ("secrets".into(), secrets?),
+    ])
+}
+
+async fn count<K>(client: &UserClient, team: &str) -> AppResult<usize>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.client(), team);
+    let list = api.list_metadata(&ListParams::default()).await.map_err(|e| explain(e, "what this team holds"))?;
+    Ok(list.items.len())
+}
+
+pub async fn retire_team(client: &UserClient, team: &str, typed: &str) -> AppResult<()> {
+    if typed != team {
+        return Err(AppError::Invalid(format!("Type the team's name, “{team}”, to confirm.")));
+    }
+    let ns = Api::<Namespace>::all(client.client()).get(team).await.map_err(|e| explain(e, "this team"))?;
+    if !ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true") {
+        return Err(AppError::NotFound("There is no such team.".into()));
+    }
+    Api::<Namespace>::all(client.client())
+        .delete(team, &DeleteParams::default())
+        .await
+        .map_err(|e| explain(e, "this team"))?;
+    Ok(())
+}
+
+/// Sets a ceiling; refuses one under the team's current limit.
+pub async fn set_ceiling(client: &UserClient, team: &str, resource: &str, value: &str) -> AppResult<()> {
+    let Some(v) = crate::quantity::parse(value) else {
+        return Err(AppError::Invalid(format!("“{value}” is not a quantity. Use numbers like 4, 500m, 16Gi.")));
+    };
+    let quota = Api::<ResourceQuota>::namespaced(client.client(), team)
+        .get_opt(QUOTA_NAME)
+        .await
+        .map_err(|e| explain(e, "this team's quota"))?;
+    let hard = quota.and_then(|q| q.spec).and_then(|s| s.hard).and_then(|h| h.get(resource).cloned());
+    if let Some(h) = hard
+        && crate::quantity::parse(&h.0).is_some_and(|h| v < h)
+    {
+        return Err(AppError::Invalid(format!(
+            "The ceiling cannot be under the team's current limit ({}); lower the limit first.",
+            h.0
+        )));
+    }
+    raise_ceiling(client, team, resource, value).await
+}
+
+async fn raise_ceiling(client: &UserClient, team: &str, resource: &str, value: &str) -> AppResult<()> {
+    let patch = serde_json::json!({ "metadata": { "annotations": { ceiling_key(resource): value } } });
+    Api::<Namespace>::all(client.client())
+        .patch(team, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| explain(e, "this team's ceiling"))?;
+    Ok(())
+}
+
+/// Applies an approved request: the ceiling first (if needed), then the limit.
+pub async fn grant(client: &UserClient, r: &QuotaRequest) -> AppResult<()> {
+    let ns = Api::<Namespace>::all(client.client()).get(&r.team).await.map_err(|e| explain(e, "this team"))?;
+    let ceilings = crate::teams::quota_server::ceilings(&ns);
+    let amount = crate::quantity::parse(&r.amount).ok_or_else(|| AppError::Invalid("The request's amount is not a quantity.".into()))?;
+    if ceilings.get(&r.resource).and_then(|c| crate::quantity::parse(c)).is_some_and(|c| c < amount) {
+        raise_ceiling(client, &r.team, &r.resource, &r.amount).await?;
+    }
+    let patch = serde_json::json!({ "spec": { "hard": { r.resource.clone(): r.amount.clone() } } });
+    let quotas = Api::<ResourceQuota>::namespaced(client.client(), &r.team);
+    // NB: admission reads namespaces from a cache, so a just-raised ceiling
+    // can take a moment to count; retry the ceiling refusal briefly.
+    let mut tries = 0;
+    loop {
+        match quotas.patch(QUOTA_NAME, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.message.contains("quota ceiling") && tries < 30 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(explain_quota(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_names() {
+        assert!(check_new_team("risk-models", "Risk models").is_ok());
+        assert!(check_new_team("Risk", "x").unwrap_err().to_string().contains("lowercase"));
+        assert!(check_new_team("kube-system", "x").unwrap_err().to_string().contains("reserved"));
+        assert!(check_new_team("ok", " ").unwrap_err().to_string().contains("display name"));
+    }
+
+    #[test]
+    fn default_quota_fits_its_ceiling() {
+        for (r, v, c) in DEFAULT_QUOTA {
+            assert!(crate::quantity::parse(v).unwrap() <= crate::quantity::parse(c).unwrap(), "{r}");
+        }
+    }
+}

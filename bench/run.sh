@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmarks the portal on the local stack: idle memory of a release build,
+# then load on the signed-in home page (bench/home_page.rs), then asset sizes.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bash deploy/local/stack.sh up
+bash scripts/build-site.sh >/dev/null
+cargo build --release --bin atrium --quiet
+target=${CARGO_TARGET_DIR:-$repo/target}
+set -a; . .stack/stack.env; set +a
+port=3101
+ATRIUM_LISTEN=127.0.0.1:$port ATRIUM_PUBLIC_URL=http://localhost:$port RUST_LOG=warn \
+  ATRIUM_DATABASE_URL="sqlite://$repo/.stack/bench.db?mode=rwc" "$target/release/atrium" >.stack/logs/bench-portal.log 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
+sleep 2
+echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench home_page --quiet
+echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+cd target/site/pkg && for f in atrium_bg.wasm atrium.js atrium.css; do
+  echo "$f: $(stat -c%s "$f") B, gzip $(stat -c%s "$f.gz") B"
+done
