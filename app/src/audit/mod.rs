@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn times_are_utc_calendar_dates() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_795_910_400_000), "2026-11-28 00:00:00 UTC");
+        assert_eq!(format_time(1_795_824_000_000), "2026-11-28 00:00:00 UTC");
         assert_eq!(format_time(951_782_400_000 + 3_661_000), "2000-02-29 01:01:01 UTC");
     }
 
