@@ -48,7 +48,7 @@ async fn data_scientist_reads_own_team_and_is_refused_the_other() {
 async fn team_list_follows_rbac_not_just_groups() {
     let alice = signed_in("alice");
     let client = gateway().await.for_user(&alice).unwrap();
-    let teams = app::teams::server::list_teams(&client, &alice.identity().memberships).await.unwrap();
+    let teams = app::teams::server::list_teams(&client, &alice.identity().memberships, &[]).await.unwrap();
     let names: Vec<_> = teams.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["team-a"]);
     assert_eq!(teams[0].display_name, "Team A");
@@ -56,12 +56,12 @@ async fn team_list_follows_rbac_not_just_groups() {
     // A group naming a team Kubernetes does not grant shows no team.
     let mut forged = alice.identity().memberships.clone();
     forged.teams.insert("team-b".into(), vec![app::identity::Persona::DataScientist]);
-    let teams = app::teams::server::list_teams(&client, &forged).await.unwrap();
+    let teams = app::teams::server::list_teams(&client, &forged, &[]).await.unwrap();
     assert_eq!(teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["team-a"]);
 
     let paula = signed_in("paula");
     let client = gateway().await.for_user(&paula).unwrap();
-    let teams = app::teams::server::list_teams(&client, &paula.identity().memberships).await.unwrap();
+    let teams = app::teams::server::list_teams(&client, &paula.identity().memberships, &[]).await.unwrap();
     assert_eq!(teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["team-a", "team-b"]);
 }
 
@@ -112,7 +112,7 @@ async fn system_groups_in_a_token_are_never_impersonated() {
 }
 
 #[tokio::test]
-async fn the_portal_identity_alone_can_do_nothing_but_impersonate() {
+async fn the_portal_identity_alone_reads_no_team() {
     // The portal's kubeconfig identity, without impersonation, reads no team.
     let kubeconfig = common::stack("ATRIUM_KUBECONFIG");
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();

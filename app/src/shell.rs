@@ -32,8 +32,15 @@ pub async fn get_shell() -> Result<ShellData, AppError> {
         // Cluster-wide rules show in the rules review of any namespace.
         scope.push("default".into());
     }
+    let bound = state.kube.bound_teams(&id.username, &id.groups).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read team memberships");
+        vec![]
+    });
+    scope.extend(bound.iter().take(10).cloned());
+    scope.sort();
+    scope.dedup();
     let (teams, nav) = futures::join!(
-        crate::teams::server::list_teams(&client, &id.memberships),
+        crate::teams::server::list_teams(&client, &id.memberships, &bound),
         state.access.nav_areas(&client, who.session_key(), &scope)
     );
     let mut banner = None;

@@ -73,6 +73,7 @@ pub async fn all_teams() -> Result<Vec<TeamRow>, AppError> {
     let mut rows: Vec<TeamRow> = teams
         .items
         .iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
         .map(|ns| {
             let name = ns.metadata.name.clone().unwrap_or_default();
             let mine: Vec<ResourceQuota> =

@@ -101,6 +101,30 @@ impl KubeGateway {
         Ok(kube::Client::new(service, cfg.default_namespace.clone()))
     }
 
+    /// Teams whose member RoleBindings (made by the portal) name this user or
+    /// one of their groups. Read with the portal's own identity, which may
+    /// list RoleBindings and nothing else; what the person may actually see
+    /// is then asked as the person.
+    pub async fn bound_teams(&self, user: &str, groups: &[String]) -> Result<Vec<String>, AppError> {
+        use k8s_openapi::api::rbac::v1::RoleBinding;
+        let client = self.client_with(&self.base).map_err(AppError::internal)?;
+        let lp = kube::api::ListParams::default().labels("atrium.io/member=true");
+        let list = kube::Api::<RoleBinding>::all(client).list(&lp).await.map_err(|e| explain(e, "team memberships"))?;
+        let mut teams: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|b| {
+                b.subjects.iter().flatten().any(|s| {
+                    (s.kind == "User" && s.name == user) || (s.kind == "Group" && groups.iter().any(|g| *g == s.name))
+                })
+            })
+            .filter_map(|b| b.metadata.namespace)
+            .collect();
+        teams.sort();
+        teams.dedup();
+        Ok(teams)
+    }
+
     /// Asks the API server's public `/readyz` with the portal's own identity.
     pub async fn ready(&self) -> Result<(), String> {
         let client = self.client_with(&self.base).map_err(|e| e.to_string())?;

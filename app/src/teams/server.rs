@@ -10,18 +10,21 @@ use kube::api::{Api, ListParams};
 
 /// The teams this person can see. Platform admins list every team; others
 /// get each team their groups name, kept only if Kubernetes lets them read it.
-pub async fn list_teams(client: &UserClient, memberships: &Memberships) -> AppResult<Vec<TeamSummary>> {
+pub async fn list_teams(client: &UserClient, memberships: &Memberships, bound: &[String]) -> AppResult<Vec<TeamSummary>> {
     let api: Api<Namespace> = Api::all(client.client());
     if memberships.platform_admin {
         match api.list(&ListParams::default().labels(&format!("{TEAM_LABEL}=true"))).await {
-            Ok(list) => return Ok(sorted(list.items.iter().map(summary).collect())),
+            Ok(list) => return Ok(sorted(list.items.iter().filter(|ns| is_team(ns)).map(summary).collect())),
             Err(e) => match explain(e, "the list of teams") {
                 AppError::Forbidden(_) => {} // fall back to the groups' teams
                 other => return Err(other),
             },
         }
     }
-    let gets = memberships.teams.keys().map(|team| {
+    let mut candidates: Vec<&String> = memberships.teams.keys().chain(bound.iter()).collect();
+    candidates.sort();
+    candidates.dedup();
+    let gets = candidates.into_iter().map(|team| {
         let api = api.clone();
         async move { api.get_opt(team).await }
     });
@@ -76,8 +79,10 @@ pub fn quota_lines(quotas: &[ResourceQuota]) -> Vec<QuotaLine> {
     lines
 }
 
+/// A live team: labelled, and not being deleted (retired).
 fn is_team(ns: &Namespace) -> bool {
-    ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true")
+    ns.metadata.deletion_timestamp.is_none()
+        && ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true")
 }
 
 fn summary(ns: &Namespace) -> TeamSummary {
