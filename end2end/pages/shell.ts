@@ -21,6 +21,13 @@ export class Shell {
     await new KeycloakLogin(this.page).signIn(username);
     await this.page.waitForURL((url) => url.pathname === path.split("?")[0]);
     await expect(this.userName).toBeVisible();
+    await this.page.locator("body[data-hydrated]").waitFor();
+  }
+
+  /** Opens `path` and waits until the page is interactive (hydrated). */
+  async open(path: string) {
+    await this.page.goto(path);
+    await this.page.locator("body[data-hydrated]").waitFor();
   }
 
   async navLabels(): Promise<string[]> {

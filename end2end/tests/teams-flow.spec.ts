@@ -1,24 +1,36 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { expect, test, type Browser } from "@playwright/test";
 import { Shell } from "../pages/shell";
 
 // The whole team life cycle across three people, each in their own browser:
 // platform admin creates a team, its admin adds a data scientist, asks for
 // more GPUs, the platform admin approves, and the audit trail shows it all.
 
-async function signedIn(browser: Browser, user: string, path = "/"): Promise<Page> {
+async function signedIn(browser: Browser, user: string, path = "/"): Promise<Shell> {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  await new Shell(page).signInAt(path, user);
-  return page;
+  const shell = new Shell(await context.newPage());
+  await shell.signInAt(path, user);
+  return shell;
 }
+
+const team = `e2e-${Date.now().toString(36)}`;
+
+// Whatever happens, the cluster is left as the other specs expect it.
+test.afterAll(() => {
+  const bin = process.env.STACK_BIN;
+  const kubeconfig = process.env.STACK_ADMIN_KUBECONFIG;
+  if (bin && kubeconfig) {
+    execFileSync(bin, ["kubectl", `--kubeconfig=${kubeconfig}`, "delete", "namespace", team, "--ignore-not-found", "--wait=false"]);
+  }
+});
 
 test("create a team, add a member, ask for GPUs, approve, audit", async ({ browser }) => {
   test.setTimeout(120_000);
-  const team = `e2e-${Date.now().toString(36)}`;
   // People are known to the portal once they have signed in.
-  const alice = await signedIn(browser, "alice");
-  const tom = await signedIn(browser, "tom");
-  const paula = await signedIn(browser, "paula", "/admin");
+  const aliceShell = await signedIn(browser, "alice");
+  const tomShell = await signedIn(browser, "tom");
+  const paulaShell = await signedIn(browser, "paula", "/admin");
+  const [alice, tom, paula] = [aliceShell.page, tomShell.page, paulaShell.page];
 
   await paula.getByTestId("create-team-open").click();
   await paula.getByTestId("team-name").fill(team);
@@ -28,7 +40,7 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   await expect(paula.getByTestId("create-team-result")).toHaveText("Team created.");
   await expect(paula.getByTestId(`admin-team-${team}`)).toBeVisible();
 
-  await tom.goto(`/teams/${team}/members`);
+  await tomShell.open(`/teams/${team}/members`);
   await expect(tom.getByTestId("member-tom")).toContainText("Team admin");
   await tom.getByTestId("add-name").fill("alice");
   await tom.getByTestId("add-persona-data-scientist").check();
@@ -42,10 +54,10 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   await tom.getByTestId("add-submit").click();
   await expect(tom.getByTestId("members-result")).toContainText("has signed in to Atrium yet");
 
-  await alice.goto("/");
+  await aliceShell.open("/");
   await expect(alice.getByTestId(`team-${team}`)).toContainText("E2E Team");
 
-  await tom.goto(`/teams/${team}/quota`);
+  await tomShell.open(`/teams/${team}/quota`);
   const gpus = tom.getByTestId("quota-row-requests.nvidia.com/gpu");
   await expect(gpus.getByTestId("ceiling")).toHaveText("4");
   // Over the ceiling is refused before anything is written.
@@ -59,22 +71,22 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   await expect(tom.getByTestId("request-result")).toHaveText("Saved.");
   await expect(tom.getByTestId("requests")).toContainText("pending");
 
-  await paula.goto("/admin/requests");
+  await paulaShell.open("/admin/requests");
   const card = paula.getByTestId(`pending-${team}`);
   await expect(card).toContainText("Fine-tuning needs six GPUs");
   await card.getByTestId("approve").click();
   await expect(paula.getByTestId("decide-result")).toHaveText("Decided.");
 
-  await tom.goto(`/teams/${team}/quota`);
+  await tomShell.open(`/teams/${team}/quota`);
   await expect(gpus.getByTestId("limit")).toHaveValue("6");
   await expect(tom.getByTestId("requests")).toContainText("approved");
 
-  await tom.goto(`/teams/${team}/audit`);
+  await tomShell.open(`/teams/${team}/audit`);
   const actions = tom.getByTestId("audit-row-action");
   await expect(actions).toContainText(["quota.approve", "quota.request", "member.add", "team.create"]);
 
   // Tidy up: retire the team, typing its name.
-  await paula.goto("/admin");
+  await paulaShell.open("/admin");
   await paula.getByTestId(`retire-open-${team}`).click();
   await expect(paula.getByTestId("holdings")).toContainText("volumes");
   await paula.getByTestId(`admin-team-${team}`).getByTestId("retire-typed").fill(team);

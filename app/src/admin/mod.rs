@@ -215,8 +215,8 @@ fn Retire(team: String, retire: ServerAction<RetireTeam>) -> impl IntoView {
     };
     let placeholder = team.clone();
     view! {
-        <details class="mt-4" on:toggle=move |_| open.set(true)>
-            <summary class="btn-quiet" data-testid=format!("retire-open-{team}")>"Retire this team…"</summary>
+        <details class="mt-4">
+            <summary class="btn-quiet" data-testid=format!("retire-open-{team}") on:click=move |_| open.set(true)>"Retire this team…"</summary>
             <form class="form mt-2" on:submit=submit>
                 <Suspense fallback=|| view! { <p class="muted">"Counting what it holds…"</p> }>
                     {move || Suspend::new(async move {
