@@ -48,6 +48,14 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   await expect(tom.getByTestId("members-result")).toHaveText("Saved.");
   await expect(tom.getByTestId("member-alice")).toContainText("Data scientist");
 
+  // Change her personas in place.
+  const aliceRow = tom.getByTestId("member-alice");
+  await aliceRow.getByTestId("edit-member").click();
+  await aliceRow.getByTestId("edit-persona-ml-engineer").check();
+  await aliceRow.getByTestId("save-member").click();
+  await expect(tom.getByTestId("member-alice")).toContainText("ML engineer");
+  await expect(tom.getByTestId("member-alice")).toContainText("Data scientist");
+
   // Someone who never signed in cannot be added.
   await tom.getByTestId("add-name").fill("nobody-here");
   await tom.getByTestId("add-persona-data-scientist").check();
@@ -83,7 +91,7 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
 
   await tomShell.open(`/teams/${team}/audit`);
   const actions = tom.getByTestId("audit-row-action");
-  await expect(actions).toContainText(["quota.approve", "quota.request", "member.add", "team.create"]);
+  await expect(actions).toContainText(["quota.approve", "quota.request", "member.change", "member.add", "team.create"]);
 
   // Tidy up: retire the team, typing its name.
   await paulaShell.open("/admin");

@@ -54,42 +54,38 @@ pub async fn create_team(name: String, display_name: String, admin: String) -> R
 pub struct TeamRow {
     pub team: TeamSummary,
     pub quota: Vec<QuotaLine>,
+    /// Users and groups holding a persona in the team.
+    pub members: usize,
+    pub notebooks: usize,
 }
 
-/// Every team with its quota use: two list calls, made as the user.
+/// Every team with its quota use, members and notebooks: four list calls
+/// in parallel, made as the platform admin.
 #[server(endpoint = "admin-teams")]
 pub async fn all_teams() -> Result<Vec<TeamRow>, AppError> {
-    use crate::platform::kube::explain;
-    use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
-    use kube::api::{Api, ListParams};
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
-    let (namespaces, all_quotas) = (Api::<Namespace>::all(client.client()), Api::<ResourceQuota>::all(client.client()));
-    let (team_params, quota_params) =
-        (ListParams::default().labels(&format!("{}=true", crate::teams::TEAM_LABEL)), ListParams::default());
-    let (teams, quotas) = futures::join!(namespaces.list(&team_params), all_quotas.list(&quota_params));
-    let teams = teams.map_err(|e| explain(e, "the list of all teams"))?;
-    let quotas = quotas.map_err(|e| explain(e, "the teams' quotas"))?;
-    let mut rows: Vec<TeamRow> = teams
-        .items
-        .iter()
-        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
-        .map(|ns| {
-            let name = ns.metadata.name.clone().unwrap_or_default();
-            let mine: Vec<ResourceQuota> =
-                quotas.items.iter().filter(|q| q.metadata.namespace.as_deref() == Some(name.as_str())).cloned().collect();
-            let display_name = ns
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(crate::teams::DISPLAY_NAME))
-                .cloned()
-                .unwrap_or_else(|| name.clone());
-            TeamRow { team: TeamSummary { name, display_name }, quota: crate::teams::server::quota_lines(&mine) }
-        })
-        .collect();
-    rows.sort_by(|a, b| a.team.name.cmp(&b.team.name));
-    Ok(rows)
+    server::team_rows(&client).await
+}
+
+/// Sets one ceiling of a team (never under its current limit).
+#[server(endpoint = "admin-team-ceiling")]
+pub async fn set_team_ceiling(team: String, resource: String, value: String) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    require_platform_admin(&client).await?;
+    if !crate::teams::quota::RESOURCES.contains(&resource.as_str()) {
+        return Err(AppError::Invalid(format!("“{resource}” is not a quota the portal manages.")));
+    }
+    let actor = who.identity().username.clone();
+    let object = format!("{resource}={}", value.trim());
+    audited(
+        &state.db,
+        Action { actor: &actor, team: Some(&team), action: "ceiling.update", object: &object },
+        server::set_ceiling(&client, &team, &resource, value.trim()),
+    )
+    .await
 }
 
 /// What retiring the team would delete.
@@ -134,7 +130,11 @@ pub fn AdminTabs() -> impl IntoView {
 pub fn AdminPage() -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
     let retire = ServerAction::<RetireTeam>::new();
-    let rows = Resource::new(move || (create.version().get(), retire.version().get()), |_| all_teams());
+    let ceiling = ServerAction::<SetTeamCeiling>::new();
+    let rows = Resource::new(
+        move || (create.version().get(), retire.version().get(), ceiling.version().get()),
+        |_| all_teams(),
+    );
     view! {
         <Title text="Admin"/>
         <h1 class="page-title">"Platform"</h1>
@@ -150,7 +150,9 @@ pub fn AdminPage() -> impl IntoView {
                                     <h2 class="section-title">
                                         <A href=format!("/teams/{}", r.team.name)>{r.team.display_name}</A>
                                     </h2>
+                                    <p class="muted" data-testid="team-counts">{format!("{} members · {} notebooks", r.members, r.notebooks)}</p>
                                     <QuotaBars lines=r.quota/>
+                                    <Ceiling team=r.team.name.clone() action=ceiling/>
                                     <Retire team=r.team.name.clone() retire=retire/>
                                 </section>
                             }).collect_view()}
@@ -238,6 +240,31 @@ fn Retire(team: String, retire: ServerAction<RetireTeam>) -> impl IntoView {
                 <button type="submit" class="btn-danger" data-testid="retire-submit">"Retire team"</button>
                 {move || retire.value().get().and_then(|r| r.err()).map(|e| view! { <p class="notice-error" role="alert">{e.to_string()}</p> })}
             </form>
+        </details>
+    }
+}
+
+#[component]
+fn Ceiling(team: String, action: ServerAction<SetTeamCeiling>) -> impl IntoView {
+    let resource = RwSignal::new(crate::teams::quota::RESOURCES[0].to_string());
+    let value = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        action.dispatch(SetTeamCeiling { team: team.clone(), resource: resource.get(), value: value.get() });
+    };
+    view! {
+        <details class="mt-4">
+            <summary class="btn-quiet">"Set a ceiling…"</summary>
+            <form class="mt-2 flex flex-wrap items-end gap-2" on:submit=submit>
+                <select class="select" aria-label="Resource" on:change=move |ev| resource.set(event_target_value(&ev))>
+                    {crate::teams::quota::RESOURCES.into_iter().map(|r| view! {
+                        <option value=r>{crate::components::quota_bar::resource_label(r)}</option>
+                    }).collect_view()}
+                </select>
+                <input class="input mono w-28" aria-label="Ceiling" placeholder="e.g. 8" prop:value=value on:input=move |ev| value.set(event_target_value(&ev))/>
+                <button type="submit" class="btn-primary">"Set"</button>
+            </form>
+            {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <p class="notice-error mt-2" role="alert">{e.to_string()}</p> })}
         </details>
     }
 }

@@ -31,6 +31,68 @@ pub const DEFAULT_QUOTA: [(&str, &str, &str); 8] = [
     ("pods", "40", "80"),
 ];
 
+/// The platform admin's overview of every team, from four list calls.
+pub async fn team_rows(client: &UserClient) -> AppResult<Vec<super::TeamRow>> {
+    use std::collections::{HashMap, HashSet};
+    let namespaces = Api::<Namespace>::all(client.client());
+    let quotas = Api::<ResourceQuota>::all(client.client());
+    let bindings = Api::<RoleBinding>::all(client.client());
+    let sets = Api::<StatefulSet>::all(client.client());
+    let (teams_lp, all, notebooks_lp) = (
+        ListParams::default().labels(&format!("{TEAM_LABEL}=true")),
+        ListParams::default(),
+        ListParams::default().labels("atrium.io/notebook"),
+    );
+    let (teams, quotas, bindings, sets) = futures::join!(
+        namespaces.list(&teams_lp),
+        quotas.list(&all),
+        bindings.list(&all),
+        sets.list_metadata(&notebooks_lp)
+    );
+    let teams = teams.map_err(|e| explain(e, "the list of all teams"))?;
+    let mut quotas_by: HashMap<String, Vec<ResourceQuota>> = HashMap::new();
+    for q in quotas.map_err(|e| explain(e, "the teams' quotas"))?.items {
+        quotas_by.entry(q.metadata.namespace.clone().unwrap_or_default()).or_default().push(q);
+    }
+    let mut members_by: HashMap<String, HashSet<(String, String)>> = HashMap::new();
+    for b in bindings.map_err(|e| explain(e, "the teams' members"))?.items {
+        if Persona::from_cluster_role(&b.role_ref.name).is_none() {
+            continue;
+        }
+        let entry = members_by.entry(b.metadata.namespace.clone().unwrap_or_default()).or_default();
+        for s in b.subjects.unwrap_or_default() {
+            entry.insert((s.kind, s.name));
+        }
+    }
+    let mut notebooks_by: HashMap<String, usize> = HashMap::new();
+    for s in sets.map_err(|e| explain(e, "the teams' notebooks"))?.items {
+        *notebooks_by.entry(s.metadata.namespace.unwrap_or_default()).or_default() += 1;
+    }
+    let mut rows: Vec<super::TeamRow> = teams
+        .items
+        .iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
+        .map(|ns| {
+            let name = ns.metadata.name.clone().unwrap_or_default();
+            let display_name = ns
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DISPLAY_NAME))
+                .cloned()
+                .unwrap_or_else(|| name.clone());
+            super::TeamRow {
+                quota: crate::teams::server::quota_lines(quotas_by.get(&name).map(Vec::as_slice).unwrap_or_default()),
+                members: members_by.get(&name).map_or(0, HashSet::len),
+                notebooks: notebooks_by.get(&name).copied().unwrap_or(0),
+                team: crate::teams::TeamSummary { name, display_name },
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.team.name.cmp(&b.team.name));
+    Ok(rows)
+}
+
 pub fn check_new_team(name: &str, display_name: &str) -> AppResult<()> {
     if !is_dns1123_label(name) {
         return Err(AppError::Invalid(format!(

@@ -160,21 +160,54 @@ fn MemberRow(member: Member, team: String, can: bool, set: ServerAction<SetMembe
     };
     let chips = member.personas.iter().map(|p| view! { <span class="chip">{p.label()}</span> }).collect_view();
     let testid = format!("member-{}", member.name);
-    let remove = can.then(|| {
-        let (team, name, kind) = (team.clone(), member.name.clone(), member.kind);
+    let editing = RwSignal::new(false);
+    let chosen = RwSignal::new(member.personas.clone());
+    let (name, kind) = (member.name.clone(), member.kind);
+    let actions = can.then(|| {
+        let (team2, name2) = (team.clone(), name.clone());
+        let save = move |_| {
+            set.dispatch(SetMember { team: team2.clone(), kind, name: name2.clone(), personas: chosen.get(), new: false });
+            editing.set(false);
+        };
+        let (team3, name3) = (team.clone(), name.clone());
+        let remove = move |_| {
+            set.dispatch(SetMember { team: team3.clone(), kind, name: name3.clone(), personas: vec![], new: false });
+        };
         view! {
-            <td>
-                <button class="btn-quiet" data-testid=format!("remove-{}", name.clone()) on:click=move |_| {
-                    set.dispatch(SetMember { team: team.clone(), kind, name: name.clone(), personas: vec![], new: false });
-                }>"Remove"</button>
+            <td class="whitespace-nowrap">
+                <Show when=move || editing.get() fallback=move || view! {
+                    <button class="btn-quiet" data-testid="edit-member" on:click=move |_| editing.set(true)>"Change"</button>
+                }>
+                    <button class="btn-primary" data-testid="save-member" on:click=save.clone()>"Save"</button>
+                </Show>
+                <button class="btn-quiet" data-testid=format!("remove-{}", name.clone()) on:click=remove>"Remove"</button>
             </td>
         }
     });
     view! {
         <tr data-testid=testid>
             <td><span class="font-medium">{member.name.clone()}</span>" "<span class="badge">{kind_label}</span></td>
-            <td><div class="chips">{chips}</div></td>
-            {remove}
+            <td>
+                <Show when=move || editing.get() fallback=move || ()>
+                    <div class="checks">
+                        {Persona::TEAM.into_iter().map(|p| view! {
+                            <label class="check">
+                                <input type="checkbox" data-testid=format!("edit-persona-{}", p.slug())
+                                    prop:checked=move || chosen.get().contains(&p)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        chosen.update(|c| { c.retain(|x| *x != p); if on { c.push(p); c.sort(); } });
+                                    }/>
+                                {p.label()}
+                            </label>
+                        }).collect_view()}
+                    </div>
+                </Show>
+                <Show when=move || !editing.get() fallback=|| ()>
+                    <div class="chips">{chips.clone()}</div>
+                </Show>
+            </td>
+            {actions}
         </tr>
     }
 }
