@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Atrium's pages, components and server functions. Areas mirror the
 //! navigation (`notebooks/`, `teams/`, `admin/`, …); `platform/` holds the
 //! server-only adapters to Kubernetes and the database.

@@ -137,7 +137,7 @@ fn MembersTable(view: MembersView, team: String, set: ServerAction<SetMember>) -
     let rows = view
         .members
         .into_iter()
-        .map(|m| view! { <MemberRow member=m team=team.clone() can=can set=set/> })
+        .map(|m| view! { <MemberRow member=m team=team.clone() can=can set=set/> }.into_any())
         .collect_view();
     view! {
         {result}
@@ -210,6 +210,7 @@ fn MemberRow(member: Member, team: String, can: bool, set: ServerAction<SetMembe
             {actions}
         </tr>
     }
+    .into_any()
 }
 
 #[component]
