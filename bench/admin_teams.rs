@@ -27,7 +27,7 @@ async fn main() {
     let html = client.get(format!("{base}/admin")).send().await.unwrap().text().await.unwrap();
     let shown = html.matches("data-testid=\"admin-team-bench-").count();
     assert_eq!(shown, teams, "every bench team is on the page");
-    let before = kube_calls(&base).await;
+    let before = common::kube_calls(&base).await;
     let mut times = Vec::with_capacity(views);
     for _ in 0..views {
         let t = Instant::now();
@@ -36,7 +36,7 @@ async fn main() {
         res.bytes().await.unwrap();
         times.push(t.elapsed());
     }
-    let calls = kube_calls(&base).await - before;
+    let calls = common::kube_calls(&base).await - before;
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
     println!("/admin with {} teams, {views} sequential views as paula", teams + 2);
@@ -87,12 +87,4 @@ async fn clean(admin: &kube::Client) {
     for ns in list.items {
         let _ = namespaces.delete(&ns.metadata.name.unwrap_or_default(), &DeleteParams::default()).await;
     }
-}
-
-async fn kube_calls(base: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("atrium_kubernetes_calls_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("metrics")
 }

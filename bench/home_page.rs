@@ -21,7 +21,7 @@ async fn main() {
     for _ in 0..20 {
         assert_eq!(client.get(format!("{base}/")).send().await.unwrap().status(), 200);
     }
-    let calls_before = kube_calls(&base).await;
+    let calls_before = common::kube_calls(&base).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     let started = Instant::now();
     let per_task = total / concurrency;
@@ -49,7 +49,7 @@ async fn main() {
         times.extend(t.await.unwrap());
     }
     let wall = started.elapsed();
-    let calls = kube_calls(&base).await - calls_before;
+    let calls = common::kube_calls(&base).await - calls_before;
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
     println!("home page, signed in as alice, {} requests at concurrency {concurrency}", times.len());
@@ -60,12 +60,4 @@ async fn main() {
 
 fn env_or(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-async fn kube_calls(base: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("atrium_kubernetes_calls_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("metrics")
 }

@@ -27,22 +27,29 @@ pub async fn get_shell() -> Result<ShellData, AppError> {
     let (state, who) = crate::auth::current().await?;
     let id = who.identity();
     let client = state.kube.for_user(&who)?;
-    let mut scope: Vec<String> = id.memberships.teams.keys().take(10).cloned().collect();
+    let key = who.session_key();
+    let teams = state
+        .access
+        .teams(key, async {
+            let bound = state.kube.bound_teams(&id.username, &id.groups).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read team memberships");
+                vec![]
+            });
+            crate::teams::server::list_teams(&client, &id.memberships, &bound).await
+        })
+        .await;
+    let mut scope: Vec<String> = id.memberships.teams.keys().cloned().collect();
+    if let Ok(teams) = &teams {
+        scope.extend(teams.iter().map(|t| t.name.clone()));
+    }
+    scope.sort();
+    scope.dedup();
+    scope.truncate(10);
     if scope.is_empty() {
         // Cluster-wide rules show in the rules review of any namespace.
         scope.push("default".into());
     }
-    let bound = state.kube.bound_teams(&id.username, &id.groups).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read team memberships");
-        vec![]
-    });
-    scope.extend(bound.iter().take(10).cloned());
-    scope.sort();
-    scope.dedup();
-    let (teams, nav) = futures::join!(
-        crate::teams::server::list_teams(&client, &id.memberships, &bound),
-        state.access.nav_areas(&client, who.session_key(), &scope)
-    );
+    let nav = state.access.nav_areas(&client, key, &scope).await;
     let mut banner = None;
     let teams = keep(teams, &mut banner).unwrap_or_default();
     let nav = keep(nav, &mut banner).unwrap_or_default();

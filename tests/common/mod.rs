@@ -159,3 +159,12 @@ pub fn groups_of(user: &str) -> Vec<String> {
     };
     vec![g.to_string()]
 }
+
+/// The portal's count of Kubernetes API calls, from `/metrics`.
+pub async fn kube_calls(base: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("atrium_kubernetes_calls_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("metrics")
+}

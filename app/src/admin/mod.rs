@@ -193,10 +193,7 @@ fn CreateTeamForm(create: ServerAction<CreateTeam>) -> impl IntoView {
                     <input id="team-admin" class="input" data-testid="team-admin" prop:value=admin on:input=move |ev| admin.set(event_target_value(&ev))/>
                 </div>
                 <button type="submit" class="btn-primary" data-testid="create-team-submit" disabled=move || create.pending().get()>"Create team"</button>
-                {move || create.value().get().map(|r| match r {
-                    Ok(()) => view! { <p class="notice-ok" role="status" data-testid="create-team-result">"Team created."</p> }.into_any(),
-                    Err(e) => view! { <p class="notice-error" role="alert" data-testid="create-team-result">{e.to_string()}</p> }.into_any(),
-                })}
+                <crate::components::notice::ActionNotice result=Signal::derive(move || create.value().get()) ok="Team created." testid="create-team-result"/>
             </form>
         </details>
     }

@@ -68,10 +68,7 @@ pub fn RequestsPage() -> impl IntoView {
         <Title text="Quota requests"/>
         <h1 class="page-title">"Platform"</h1>
         <super::AdminTabs/>
-        {move || decide.value().get().map(|r| match r {
-            Ok(()) => view! { <p class="notice-ok" role="status" data-testid="decide-result">"Decided."</p> }.into_any(),
-            Err(e) => view! { <p class="notice-error" role="alert" data-testid="decide-result">{e.to_string()}</p> }.into_any(),
-        })}
+        <crate::components::notice::ActionNotice result=Signal::derive(move || decide.value().get()) ok="Decided." testid="decide-result"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
             {move || Suspend::new(async move {
                 match requests.await {

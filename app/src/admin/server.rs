@@ -73,19 +73,12 @@ pub async fn team_rows(client: &UserClient) -> AppResult<Vec<super::TeamRow>> {
         .iter()
         .filter(|ns| ns.metadata.deletion_timestamp.is_none())
         .map(|ns| {
-            let name = ns.metadata.name.clone().unwrap_or_default();
-            let display_name = ns
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(DISPLAY_NAME))
-                .cloned()
-                .unwrap_or_else(|| name.clone());
+            let team = crate::teams::server::summary(ns);
             super::TeamRow {
-                quota: crate::teams::server::quota_lines(quotas_by.get(&name).map(Vec::as_slice).unwrap_or_default()),
-                members: members_by.get(&name).map_or(0, HashSet::len),
-                notebooks: notebooks_by.get(&name).copied().unwrap_or(0),
-                team: crate::teams::TeamSummary { name, display_name },
+                quota: crate::teams::server::quota_lines(quotas_by.get(&team.name).map(Vec::as_slice).unwrap_or_default()),
+                members: members_by.get(&team.name).map_or(0, HashSet::len),
+                notebooks: notebooks_by.get(&team.name).copied().unwrap_or(0),
+                team,
             }
         })
         .collect();

@@ -4,3 +4,4 @@
 pub mod plain_page;
 pub mod quota_bar;
 pub mod error_view;
+pub mod notice;

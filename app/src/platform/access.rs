@@ -4,6 +4,7 @@
 use super::kube::{UserClient, explain};
 use crate::access::{NavArea, Rule, allows};
 use crate::error::AppResult;
+use crate::teams::TeamSummary;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
     SelfSubjectRulesReviewSpec,
@@ -13,40 +14,69 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct AccessCache {
+/// Answers kept per session for a short time.
+struct TtlCache<T> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Vec<NavArea>)>>,
+    entries: Mutex<HashMap<String, (Instant, T)>>,
+}
+
+impl<T: Clone> TtlCache<T> {
+    fn new(ttl: Duration) -> Self {
+        TtlCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    async fn get_or_try(&self, key: &str, fetch: impl Future<Output = AppResult<T>>) -> AppResult<T> {
+        if let Some(hit) = self.get(key) {
+            return Ok(hit);
+        }
+        let value = fetch.await?;
+        let mut entries = self.entries.lock().expect("session cache");
+        if entries.len() > 10_000 {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        entries.insert(key.to_owned(), (Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    fn get(&self, key: &str) -> Option<T> {
+        let entries = self.entries.lock().expect("session cache");
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+    }
+
+    fn clear(&self) {
+        self.entries.lock().expect("session cache").clear();
+    }
+}
+
+/// What the frame of every page needs from Kubernetes, per session: the
+/// areas a person may use and the teams they see.
+pub struct AccessCache {
+    nav: TtlCache<Vec<NavArea>>,
+    teams: TtlCache<Vec<TeamSummary>>,
 }
 
 impl AccessCache {
     pub fn new(ttl: Duration) -> Self {
-        AccessCache { ttl, entries: Mutex::new(HashMap::new()) }
+        AccessCache { nav: TtlCache::new(ttl), teams: TtlCache::new(ttl) }
     }
 
     /// The areas `client`'s user may use in any of `namespaces`; `key`
     /// identifies the session the answer is cached for.
     pub async fn nav_areas(&self, client: &UserClient, key: &str, namespaces: &[String]) -> AppResult<Vec<NavArea>> {
-        if let Some(hit) = self.get(key) {
-            return Ok(hit);
-        }
-        let areas = ask(client, namespaces).await?;
-        let mut entries = self.entries.lock().expect("access cache");
-        if entries.len() > 10_000 {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-        }
-        entries.insert(key.to_owned(), (Instant::now(), areas.clone()));
-        Ok(areas)
+        self.nav.get_or_try(key, ask(client, namespaces)).await
     }
 
-    fn get(&self, key: &str) -> Option<Vec<NavArea>> {
-        let entries = self.entries.lock().expect("access cache");
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, a)| a.clone())
+    /// The session's teams, fetched by `fetch` when not known.
+    pub async fn teams(&self, key: &str, fetch: impl Future<Output = AppResult<Vec<TeamSummary>>>) -> AppResult<Vec<TeamSummary>> {
+        self.teams.get_or_try(key, fetch).await
     }
 
-    /// Forgets every answer: after a change to who may do what.
+    /// Forgets every answer: after a change to who may do what, or to teams.
+    /// NB: with several replicas, the others notice within the cache's TTL.
     pub fn forget_all(&self) {
-        self.entries.lock().expect("access cache").clear();
+        self.nav.clear();
+        self.teams.clear();
     }
 }
 

@@ -128,19 +128,13 @@ pub fn MembersPage() -> impl IntoView {
 #[component]
 fn MembersTable(view: MembersView, team: String, set: ServerAction<SetMember>) -> impl IntoView {
     let can = view.can_manage;
-    let result = move || {
-        set.value().get().map(|r| match r {
-            Ok(()) => view! { <p class="notice-ok" role="status" data-testid="members-result">"Saved."</p> }.into_any(),
-            Err(e) => view! { <p class="notice-error" role="alert" data-testid="members-result">{e.to_string()}</p> }.into_any(),
-        })
-    };
     let rows = view
         .members
         .into_iter()
         .map(|m| view! { <MemberRow member=m team=team.clone() can=can set=set/> }.into_any())
         .collect_view();
     view! {
-        {result}
+        <crate::components::notice::ActionNotice result=Signal::derive(move || set.value().get()) ok="Saved." testid="members-result"/>
         <section class="card">
             <h2 class="section-title">"Members"</h2>
             <table class="table" data-testid="members">
@@ -189,19 +183,7 @@ fn MemberRow(member: Member, team: String, can: bool, set: ServerAction<SetMembe
             <td><span class="font-medium">{member.name.clone()}</span>" "<span class="badge">{kind_label}</span></td>
             <td>
                 <Show when=move || editing.get() fallback=move || ()>
-                    <div class="checks">
-                        {Persona::TEAM.into_iter().map(|p| view! {
-                            <label class="check">
-                                <input type="checkbox" data-testid=format!("edit-persona-{}", p.slug())
-                                    prop:checked=move || chosen.get().contains(&p)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        chosen.update(|c| { c.retain(|x| *x != p); if on { c.push(p); c.sort(); } });
-                                    }/>
-                                {p.label()}
-                            </label>
-                        }).collect_view()}
-                    </div>
+                    <PersonaChecks chosen=chosen prefix="edit-persona"/>
                 </Show>
                 <Show when=move || !editing.get() fallback=|| ()>
                     <div class="chips">{chips.clone()}</div>
@@ -217,23 +199,7 @@ fn MemberRow(member: Member, team: String, can: bool, set: ServerAction<SetMembe
 fn AddMember(team: String, set: ServerAction<SetMember>) -> impl IntoView {
     let (kind, set_kind) = signal(SubjectKind::User);
     let (name, set_name) = signal(String::new());
-    let (chosen, set_chosen) = signal(Vec::<Persona>::new());
-    let boxes = Persona::TEAM
-        .into_iter()
-        .map(|p| {
-            view! {
-                <label class="check">
-                    <input type="checkbox" data-testid=format!("add-persona-{}", p.slug())
-                        prop:checked=move || chosen.get().contains(&p)
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            set_chosen.update(|c| { c.retain(|x| *x != p); if on { c.push(p); c.sort(); } });
-                        }/>
-                    {p.label()}
-                </label>
-            }
-        })
-        .collect_view();
+    let chosen = RwSignal::new(Vec::<Persona>::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         set.dispatch(SetMember { team: team.clone(), kind: kind.get(), name: name.get().trim().to_string(), personas: chosen.get(), new: true });
@@ -253,8 +219,28 @@ fn AddMember(team: String, set: ServerAction<SetMember>) -> impl IntoView {
                 <input id="member-name" class="input" data-testid="add-name" autocomplete="off"
                     prop:value=name on:input=move |ev| set_name.set(event_target_value(&ev))/>
             </div>
-            <fieldset class="form-row"><legend>"Personas"</legend><div class="checks">{boxes}</div></fieldset>
+            <fieldset class="form-row"><legend>"Personas"</legend><PersonaChecks chosen=chosen prefix="add-persona"/></fieldset>
             <button type="submit" class="btn-primary" data-testid="add-submit" disabled=move || set.pending().get()>"Add member"</button>
         </form>
+    }
+}
+
+/// One checkbox per team persona, bound to `chosen`.
+#[component]
+fn PersonaChecks(chosen: RwSignal<Vec<Persona>>, prefix: &'static str) -> impl IntoView {
+    view! {
+        <div class="checks">
+            {Persona::TEAM.into_iter().map(|p| view! {
+                <label class="check">
+                    <input type="checkbox" data-testid=format!("{prefix}-{}", p.slug())
+                        prop:checked=move || chosen.get().contains(&p)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            chosen.update(|c| { c.retain(|x| *x != p); if on { c.push(p); c.sort(); } });
+                        }/>
+                    {p.label()}
+                </label>
+            }).collect_view()}
+        </div>
     }
 }

@@ -2,6 +2,7 @@
 //! up to the ceiling, asking for more, and default container limits.
 
 use crate::components::error_view::ErrorView;
+use crate::components::notice::ActionNotice;
 use crate::components::quota_bar::resource_label;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -193,9 +194,9 @@ pub fn QuotaPage() -> impl IntoView {
     view! {
         <Title text="Quota"/>
         <super::TeamTabs/>
-        <ActionResult action=Signal::derive(move || save.value().get()) testid="quota-result"/>
-        <ActionResult action=Signal::derive(move || defaults.value().get()) testid="defaults-result"/>
-        <ActionResult action=Signal::derive(move || ask.value().get()) testid="request-result"/>
+        <ActionNotice result=Signal::derive(move || save.value().get()) ok="Saved." testid="quota-result"/>
+        <ActionNotice result=Signal::derive(move || defaults.value().get()) ok="Saved." testid="defaults-result"/>
+        <ActionNotice result=Signal::derive(move || ask.value().get()) ok="Saved." testid="request-result"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading quota…"</p> }>
             {move || Suspend::new(async move {
                 match quota.await {
@@ -204,17 +205,6 @@ pub fn QuotaPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// "Saved." or the refusal, in a live region.
-#[component]
-fn ActionResult(action: Signal<Option<Result<(), AppError>>>, testid: &'static str) -> impl IntoView {
-    move || {
-        action.get().map(|r| match r {
-            Ok(()) => view! { <p class="notice-ok" role="status" data-testid=testid>"Saved."</p> }.into_any(),
-            Err(e) => view! { <p class="notice-error" role="alert" data-testid=testid>{e.to_string()}</p> }.into_any(),
-        })
     }
 }
 

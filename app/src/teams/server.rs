@@ -85,7 +85,7 @@ fn is_team(ns: &Namespace) -> bool {
         && ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true")
 }
 
-fn summary(ns: &Namespace) -> TeamSummary {
+pub fn summary(ns: &Namespace) -> TeamSummary {
     let name = ns.metadata.name.clone().unwrap_or_default();
     let display_name = ns
         .metadata
