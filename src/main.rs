@@ -31,6 +31,13 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(%listen, "listening");
+    // NB: without TCP_NODELAY a response written in two segments waits on the
+    // client's delayed ACK (about 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

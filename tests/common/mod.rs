@@ -64,6 +64,9 @@ pub async fn start_portal(port: u16, tweak: impl FnOnce(&mut Config)) -> Portal 
     let mut cfg = config(port, &db);
     tweak(&mut cfg);
     let (router, state) = atrium::build(cfg).await.expect("portal builds");
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let serve = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service()).await.expect("serve");
     });
