@@ -95,6 +95,7 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
 
   // Tidy up: retire the team, typing its name.
   await paulaShell.open("/admin");
+  await paula.getByTestId(`manage-${team}`).click();
   await paula.getByTestId(`retire-open-${team}`).click();
   await expect(paula.getByTestId("holdings")).toContainText("volumes");
   await paula.getByTestId(`admin-team-${team}`).getByTestId("retire-typed").fill(team);

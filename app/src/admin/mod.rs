@@ -1,7 +1,6 @@
 //! Platform administration: every team at a glance.
 
 use crate::components::error_view::ErrorView;
-use crate::components::quota_bar::QuotaBars;
 use crate::error::AppError;
 use crate::teams::{QuotaLine, TeamSummary};
 use leptos::prelude::*;
@@ -144,19 +143,17 @@ pub fn AdminPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match rows.await {
                     Ok(rows) => view! {
-                        <div class="grid-cards" data-testid="admin-teams">
-                            {rows.into_iter().map(|r| view! {
-                                <section class="card" data-testid=format!("admin-team-{}", r.team.name)>
-                                    <h2 class="section-title">
-                                        <A href=format!("/teams/{}", r.team.name)>{r.team.display_name}</A>
-                                    </h2>
-                                    <p class="muted" data-testid="team-counts">{format!("{} members · {} notebooks", r.members, r.notebooks)}</p>
-                                    <QuotaBars lines=r.quota/>
-                                    <Ceiling team=r.team.name.clone() action=ceiling/>
-                                    <Retire team=r.team.name.clone() retire=retire/>
-                                </section>
-                            }).collect_view()}
-                        </div>
+                        <section class="card overflow-x-auto">
+                            <table class="table" data-testid="admin-teams">
+                                <thead><tr>
+                                    <th>"Team"</th><th>"Members"</th><th>"Notebooks"</th>
+                                    <th>"CPU requested"</th><th>"Memory requested"</th><th>"GPUs"</th><th>"Pods"</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| view! { <TeamRowView row=r ceiling=ceiling retire=retire/> }.into_any()).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
                     }.into_any(),
                     Err(e) => view! { <ErrorView error=e/> }.into_any(),
                 }
@@ -263,5 +260,45 @@ fn Ceiling(team: String, action: ServerAction<SetTeamCeiling>) -> impl IntoView 
             </form>
             {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <p class="notice-error mt-2" role="alert">{e.to_string()}</p> })}
         </details>
+    }
+}
+
+/// One team in the platform admin's list: counts, the four quotas people
+/// compare most as bars, and (opened on demand) ceilings and retiring.
+#[component]
+fn TeamRowView(row: TeamRow, ceiling: ServerAction<SetTeamCeiling>, retire: ServerAction<RetireTeam>) -> impl IntoView {
+    let bar = |resource: &str| {
+        let line = row.quota.iter().find(|l| l.resource == resource);
+        let pct = line.and_then(|l| l.fraction).map(|f| (f * 100.0).round() as u32).unwrap_or(0);
+        let text = line.map(|l| format!("{} / {}", l.used, l.hard)).unwrap_or_else(|| "—".into());
+        let level = if pct >= 90 { "bar-fill bar-high" } else if pct >= 70 { "bar-fill bar-mid" } else { "bar-fill" };
+        view! {
+            <td class="min-w-32">
+                <div class="bar" title=text.clone()><div class=level style=format!("width: {pct}%")></div></div>
+                <span class="mono text-xs">{text}</span>
+            </td>
+        }
+    };
+    let manage = RwSignal::new(false);
+    let name = row.team.name.clone();
+    view! {
+        <tr data-testid=format!("admin-team-{}", row.team.name)>
+            <td><A href=format!("/teams/{}", row.team.name)>{row.team.display_name.clone()}</A></td>
+            <td class="mono" data-testid="team-members">{row.members}</td>
+            <td class="mono" data-testid="team-notebooks">{row.notebooks}</td>
+            {bar("requests.cpu")}
+            {bar("requests.memory")}
+            {bar("requests.nvidia.com/gpu")}
+            {bar("pods")}
+            <td>
+                <details>
+                    <summary class="btn-quiet" data-testid=format!("manage-{}", row.team.name) on:click=move |_| manage.set(true)>"Manage"</summary>
+                    <Show when=move || manage.get() fallback=|| ()>
+                        <Ceiling team=name.clone() action=ceiling/>
+                        <Retire team=name.clone() retire=retire/>
+                    </Show>
+                </details>
+            </td>
+        </tr>
     }
 }
