@@ -38,10 +38,12 @@ pub async fn team_rows(client: &UserClient) -> AppResult<Vec<super::TeamRow>> {
     let quotas = Api::<ResourceQuota>::all(client.client());
     let bindings = Api::<RoleBinding>::all(client.client());
     let sets = Api::<StatefulSet>::all(client.client());
+    // NB: `match_any` lets the API server answer from its watch cache instead
+    // of a quorum read from etcd: milliseconds behind at most, many times faster.
     let (teams_lp, all, notebooks_lp) = (
-        ListParams::default().labels(&format!("{TEAM_LABEL}=true")),
-        ListParams::default(),
-        ListParams::default().labels("atrium.io/notebook"),
+        ListParams::default().labels(&format!("{TEAM_LABEL}=true")).match_any(),
+        ListParams::default().match_any(),
+        ListParams::default().labels("atrium.io/notebook").match_any(),
     );
     let (teams, quotas, bindings, sets) = futures::join!(
         namespaces.list(&teams_lp),
