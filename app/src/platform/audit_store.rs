@@ -52,29 +52,22 @@ impl Db {
              ORDER BY at_ms DESC, id DESC LIMIT $6";
         let action = filter.action.as_ref().map(|a| format!("{a}%"));
         type Row = (i64, i64, String, Option<String>, String, String, String, String);
+        macro_rules! run {
+            ($pool:expr) => {
+                sqlx::query_as(SQL)
+                    .bind(&filter.team)
+                    .bind(&filter.actor)
+                    .bind(&action)
+                    .bind(filter.since_ms)
+                    .bind(filter.until_ms)
+                    .bind(filter.limit)
+                    .fetch_all($pool)
+                    .await?
+            };
+        }
         let rows: Vec<Row> = match self {
-            Db::Sqlite(p) => {
-                sqlx::query_as(SQL)
-                    .bind(&filter.team)
-                    .bind(&filter.actor)
-                    .bind(&action)
-                    .bind(filter.since_ms)
-                    .bind(filter.until_ms)
-                    .bind(filter.limit)
-                    .fetch_all(p)
-                    .await?
-            }
-            Db::Postgres(p) => {
-                sqlx::query_as(SQL)
-                    .bind(&filter.team)
-                    .bind(&filter.actor)
-                    .bind(&action)
-                    .bind(filter.since_ms)
-                    .bind(filter.until_ms)
-                    .bind(filter.limit)
-                    .fetch_all(p)
-                    .await?
-            }
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
         };
         Ok(rows
             .into_iter()
