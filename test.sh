@@ -18,6 +18,8 @@ step "local stack"
 bash deploy/local/stack.sh up || fail "the local stack did not start"
 step "site (WASM, JS, CSS)"
 bash scripts/build-site.sh || fail "the site did not build"
+step "JupyterLab (PyPI) for the notebook tests"
+bash scripts/jupyter.sh install || fail "JupyterLab did not install"
 step "PostgreSQL for the store tests"
 ATRIUM_TEST_POSTGRES_URL=$(bash scripts/test-postgres.sh start) || fail "PostgreSQL did not start"
 export ATRIUM_TEST_POSTGRES_URL
@@ -30,11 +32,16 @@ step "end-to-end tests (Playwright, Chromium)"
 e2e_port=${ATRIUM_E2E_PORT:-3100}
 portal_log="$logs/portal-e2e.log"
 rm -f "$repo/.stack/e2e.db"*
+# The stack's pods do not really run: the notebook spec starts a JupyterLab
+# and writes its address here, which the portal reads per request.
+export ATRIUM_E2E_UPSTREAM_MAP="$repo/.stack/e2e-upstreams.json"
+echo '{}' >"$ATRIUM_E2E_UPSTREAM_MAP"
 set -a
 . "$repo/.stack/stack.env"
 set +a
 ATRIUM_LISTEN=127.0.0.1:$e2e_port ATRIUM_PUBLIC_URL=http://localhost:$e2e_port \
   ATRIUM_DATABASE_URL="sqlite://$repo/.stack/e2e.db?mode=rwc" ATRIUM_LOG_FORMAT=json \
+  ATRIUM_NOTEBOOKS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" \
   "${CARGO_TARGET_DIR:-$repo/target}/debug/atrium" >"$portal_log" 2>&1 &
 portal_pid=$!
 trap 'kill $portal_pid 2>/dev/null' EXIT

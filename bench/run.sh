@@ -19,6 +19,7 @@ sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench home_page --quiet
 ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench admin_teams --quiet
+ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench notebooks --quiet
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 cd target/site/pkg && for f in atrium_bg.wasm atrium.js atrium.css; do
   echo "$f: $(stat -c%s "$f") B, gzip $(stat -c%s "$f.gz") B"

@@ -3,11 +3,12 @@
 use crate::{health, middleware};
 use app::auth::oidc::Provider;
 use app::config::Config;
+use app::notebooks::ops::NotebookService;
 use app::platform::{access::AccessCache, db::Db, kube::KubeGateway};
 use app::state::{AppState, Services};
 use app::{App, shell};
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -27,6 +28,8 @@ pub enum StartError {
     Kubernetes(#[from] app::platform::kube::GatewayError),
     #[error("identity provider: {0}")]
     Oidc(#[from] app::auth::oidc::OidcError),
+    #[error("notebooks: {0}")]
+    Notebooks(String),
 }
 
 mod sqlx_error {
@@ -51,7 +54,10 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .site_addr(config.listen)
         .build();
     let access = AccessCache::new(Duration::from_secs(config.access_cache_seconds));
-    let state = AppState { leptos_options, services: Arc::new(Services { config, kube, oidc, db, access }) };
+    let portal = kube.portal_client().map_err(|e| StartError::Notebooks(e.to_string()))?;
+    let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone()).await;
+    let state = AppState { leptos_options, services: Arc::new(Services { config, kube, oidc, db, access, notebooks }) };
+    app::notebooks::live::spawn_culler(state.clone(), portal);
     // Warm discovery in the background; sign-in retries it if this fails.
     let warm = state.oidc.clone();
     tokio::spawn(async move {
@@ -76,6 +82,9 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .route("/auth/logout", post(app::auth::routes::logout))
         .route("/signed-out", get(app::auth::routes::signed_out))
         .route("/export/audit.csv", get(app::audit::server::export_csv))
+        .route("/api/notebooks/stream", get(app::notebooks::live::stream))
+        .route("/notebook/{team}/{name}", any(app::notebooks::live::proxy))
+        .route("/notebook/{team}/{name}/{*rest}", any(app::notebooks::live::proxy))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &state,

@@ -4,10 +4,8 @@
 mod common;
 
 use app::admin::server as admin;
-use app::auth::{Identity, SignedIn};
 use app::error::AppError;
-use app::identity::{IdentityMapping, Persona};
-use app::platform::kube::{KubeGateway, UserClient};
+use app::identity::Persona;
 use app::teams::members::SubjectKind;
 use app::teams::members_server::{list, set_personas};
 use app::teams::quota::{QuotaChange, QuotaRequest};
@@ -17,33 +15,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use std::time::Duration;
 
-async fn gateway() -> KubeGateway {
-    let db = tempfile::tempdir().unwrap();
-    KubeGateway::new(&common::config(0, &db)).await.unwrap()
-}
-
-async fn as_user(user: &str) -> UserClient {
-    let groups = if user.starts_with("it-") { vec![] } else { common::groups_of(user) };
-    let who = SignedIn::for_test(Identity {
-        subject: user.into(),
-        username: user.into(),
-        display_name: user.into(),
-        email: None,
-        memberships: IdentityMapping::default().memberships(&groups),
-        groups,
-    });
-    gateway().await.for_user(&who).unwrap()
-}
-
-async fn cluster_admin() -> kube::Client {
-    let kc = kube::config::Kubeconfig::read_from(common::stack("STACK_ADMIN_KUBECONFIG")).unwrap();
-    kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap()).unwrap()
-}
-
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
-    format!("{prefix}-{n}")
-}
+use common::{as_user, cluster_admin, unique};
 
 fn pod(name: &str) -> Pod {
     Pod {

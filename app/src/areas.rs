@@ -14,11 +14,6 @@ fn AreaIntro(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn NotebooksPage() -> impl IntoView {
-    view! { <AreaIntro title="Notebooks" text="Your team's notebooks will be listed here: create, start, stop and open them."/> }
-}
-
-#[component]
 pub fn ExperimentsPage() -> impl IntoView {
     view! { <AreaIntro title="Experiments" text="Experiments and runs from your team's tracking server will be listed here."/> }
 }

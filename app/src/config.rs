@@ -51,6 +51,24 @@ pub struct Config {
     pub access_cache_seconds: u64,
     /// `json` for machines, `pretty` for people.
     pub log_format: String,
+    pub notebooks: NotebooksConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotebooksConfig {
+    /// `auto` (Kubeflow `Notebook` when its CRD is installed, else
+    /// StatefulSets), `kubeflow` or `statefulset`.
+    pub backend: String,
+    /// The portal's namespace, holding the notebook catalog.
+    pub portal_namespace: String,
+    /// Where a notebook's server answers, `{team}` and `{name}` replaced:
+    /// its Service inside a cluster.
+    pub upstream: String,
+    /// A JSON file mapping "team/name" to an address, read on each request
+    /// (the local stack, where pods do not really run).
+    pub upstream_map_file: Option<PathBuf>,
+    /// How often idle notebooks are looked for, in seconds.
+    pub cull_interval_seconds: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -108,6 +126,13 @@ impl Default for Config {
             identity: IdentityMapping::default(),
             access_cache_seconds: 30,
             log_format: "pretty".into(),
+            notebooks: NotebooksConfig {
+                backend: "auto".into(),
+                portal_namespace: "atrium".into(),
+                upstream: "http://{name}.{team}.svc.cluster.local".into(),
+                upstream_map_file: None,
+                cull_interval_seconds: 60,
+            },
         }
     }
 }
@@ -154,6 +179,12 @@ impl Config {
         }
         if self.oidc.issuer_url.ends_with('/') {
             return Err(ConfigError::Check("oidc.issuer_url must not end with '/'".into()));
+        }
+        if !matches!(self.notebooks.backend.as_str(), "auto" | "kubeflow" | "statefulset") {
+            return Err(ConfigError::Check(format!(
+                "notebooks.backend must be auto, kubeflow or statefulset, not {:?}",
+                self.notebooks.backend
+            )));
         }
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(ConfigError::Check("session timeouts must be positive".into()));

@@ -15,6 +15,7 @@ pub mod shell;
 pub mod teams;
 pub mod admin;
 pub mod audit;
+pub mod notebooks;
 
 #[cfg(feature = "ssr")]
 pub mod config;
@@ -74,7 +75,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/requests") view=admin::requests::RequestsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=audit::AdminAuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks") view=areas::NotebooksPage/>
+                    <Route path=path!("/admin/catalog") view=notebooks::pages::CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks") view=notebooks::pages::NotebooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team") view=notebooks::pages::TeamNotebooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/new") view=notebooks::pages::NewNotebookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/:name") view=notebooks::pages::NotebookPage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments") view=areas::ExperimentsPage/>
                     <Route path=path!("/pipelines") view=areas::PipelinesPage/>
                     <Route path=path!("/models") view=areas::ModelsPage/>

@@ -28,16 +28,7 @@ pub async fn get_shell() -> Result<ShellData, AppError> {
     let id = who.identity();
     let client = state.kube.for_user(&who)?;
     let key = who.session_key();
-    let teams = state
-        .access
-        .teams(key, async {
-            let bound = state.kube.bound_teams(&id.username, &id.groups).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read team memberships");
-                vec![]
-            });
-            crate::teams::server::list_teams(&client, &id.memberships, &bound).await
-        })
-        .await;
+    let teams = my_teams(&state, &who).await;
     let mut scope: Vec<String> = id.memberships.teams.keys().cloned().collect();
     if let Ok(teams) = &teams {
         scope.extend(teams.iter().map(|t| t.name.clone()));
@@ -61,6 +52,26 @@ pub async fn get_shell() -> Result<ShellData, AppError> {
         nav,
         banner,
     })
+}
+
+/// The teams the session's person sees, cached per session.
+#[cfg(feature = "ssr")]
+pub async fn my_teams(
+    state: &crate::state::AppState,
+    who: &crate::auth::SignedIn,
+) -> Result<Vec<crate::teams::TeamSummary>, AppError> {
+    let id = who.identity();
+    let client = state.kube.for_user(who)?;
+    state
+        .access
+        .teams(who.session_key(), async {
+            let bound = state.kube.bound_teams(&id.username, &id.groups).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read team memberships");
+                vec![]
+            });
+            crate::teams::server::list_teams(&client, &id.memberships, &bound).await
+        })
+        .await
 }
 
 /// A failed part of the frame becomes the banner's text instead of an error page.

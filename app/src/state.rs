@@ -19,6 +19,7 @@ pub struct Services {
     pub oidc: Provider,
     pub db: Db,
     pub access: AccessCache,
+    pub notebooks: crate::notebooks::ops::NotebookService,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -32,10 +32,13 @@ alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 # start NAME CMD... — runs CMD in its own session, logging to $logs/NAME.log.
 start() {
   local name=$1; shift
-  if alive "$name"; then return 0; fi
+  # Running with the same command line: keep it; a changed one restarts it.
+  if alive "$name" && [ "$(cat "$run/$name.cmd" 2>/dev/null)" = "$*" ]; then return 0; fi
+  stop "$name"
   say "starting $name"
   setsid "$@" >"$logs/$name.log" 2>&1 < /dev/null &
   echo $! >"$run/$name.pid"
+  echo "$*" >"$run/$name.cmd"
 }
 
 # wait_for NAME SECONDS CMD... — polls CMD until it succeeds.
@@ -163,12 +166,18 @@ up() {
     --kubeconfig="$state/controller-manager.kubeconfig" --root-ca-file="$pki/ca.crt" \
     --service-account-private-key-file="$pki/sa.key" --use-service-account-credentials=true \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --cert-dir="$state/kcm-certs" \
-    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller'
+    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --enable-hostpath-provisioner --pvclaimbinder-sync-period=2s
   start kube-scheduler "$bin" kube-scheduler --kubeconfig="$state/scheduler.kubeconfig" \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0
   kubectl() { "$bin" kubectl --kubeconfig="$state/admin.kubeconfig" "$@"; }
   say "bootstrapping the cluster"
   kubectl apply -f "$repo/deploy/base/" -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
+  # Changed stages need a fresh kwok.
+  local stages_sum
+  stages_sum=$(sha256sum "$here/kwok/stages.yaml" | cut -d' ' -f1)
+  if [ "$(cat "$run/kwok.stages.sha256" 2>/dev/null)" != "$stages_sum" ]; then stop kwok; fi
+  echo "$stages_sum" >"$run/kwok.stages.sha256"
   start kwok "$kwok" --kubeconfig="$state/admin.kubeconfig" --config="$here/kwok/stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --cidr=10.244.0.0/16 --node-ip=10.250.0.1 --server-address=127.0.0.1:0
@@ -193,15 +202,20 @@ STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
 EOF
 }
 
+stop() {
+  local name=$1
+  if alive "$name"; then
+    say "stopping $name"
+    kill -TERM -- "-$(cat "$run/$name.pid")" 2>/dev/null || kill -TERM "$(cat "$run/$name.pid")" || true
+    for _ in $(seq 1 40); do alive "$name" || break; sleep 0.25; done
+    alive "$name" && kill -KILL -- "-$(cat "$run/$name.pid")" 2>/dev/null || true
+  fi
+  rm -f "$run/$name.pid"
+}
+
 down() {
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak; do
-    if alive "$name"; then
-      say "stopping $name"
-      kill -TERM -- "-$(cat "$run/$name.pid")" 2>/dev/null || kill -TERM "$(cat "$run/$name.pid")" || true
-      for _ in $(seq 1 40); do alive "$name" || break; sleep 0.25; done
-      alive "$name" && kill -KILL -- "-$(cat "$run/$name.pid")" 2>/dev/null || true
-    fi
-    rm -f "$run/$name.pid"
+    stop "$name"
   done
 }
 

@@ -171,3 +171,35 @@ pub async fn kube_calls(base: &str) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .expect("metrics")
 }
+
+/// A Kubernetes client for a person of the local stack, as if signed in.
+pub async fn as_user(user: &str) -> app::platform::kube::UserClient {
+    let groups = if user.starts_with("it-") { vec![] } else { groups_of(user) };
+    let db = tempfile::tempdir().unwrap();
+    let gateway = app::platform::kube::KubeGateway::new(&config(0, &db)).await.unwrap();
+    gateway.for_user(&signed_in(user, groups)).unwrap()
+}
+
+pub fn signed_in(user: &str, groups: Vec<String>) -> app::auth::SignedIn {
+    app::auth::SignedIn::for_test(app::auth::Identity {
+        subject: user.into(),
+        username: user.into(),
+        display_name: user.into(),
+        email: None,
+        memberships: IdentityMapping::default().memberships(&groups),
+        groups,
+    })
+}
+
+/// The stack's cluster admin (for what a controller would do, and clean-up).
+pub async fn cluster_admin() -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(stack("STACK_ADMIN_KUBECONFIG")).unwrap();
+    kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap()).unwrap()
+}
+
+/// A name no other run uses.
+pub fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
+    format!("{prefix}-{n}")
+}
+pub mod notebooks;

@@ -120,6 +120,7 @@ pub fn AdminTabs() -> impl IntoView {
         <nav class="tabs" aria-label="Admin">
             <A href="/admin" exact=true attr:class="tab" attr:data-testid="tab-teams">"Teams"</A>
             <A href="/admin/requests" attr:class="tab" attr:data-testid="tab-requests">"Quota requests"</A>
+            <A href="/admin/catalog" attr:class="tab" attr:data-testid="tab-catalog">"Notebook catalog"</A>
             <A href="/admin/audit" attr:class="tab" attr:data-testid="tab-audit">"Audit"</A>
         </nav>
     }

@@ -54,11 +54,22 @@ impl<T: Clone> TtlCache<T> {
 pub struct AccessCache {
     nav: TtlCache<Vec<NavArea>>,
     teams: TtlCache<Vec<TeamSummary>>,
+    decisions: TtlCache<bool>,
+}
+
+/// One permission asked of Kubernetes (an access review as the person).
+#[derive(Clone, Copy, Debug)]
+pub struct Ask<'a> {
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub verb: &'a str,
+    pub namespace: Option<&'a str>,
+    pub name: Option<&'a str>,
 }
 
 impl AccessCache {
     pub fn new(ttl: Duration) -> Self {
-        AccessCache { nav: TtlCache::new(ttl), teams: TtlCache::new(ttl) }
+        AccessCache { nav: TtlCache::new(ttl), teams: TtlCache::new(ttl), decisions: TtlCache::new(ttl) }
     }
 
     /// The areas `client`'s user may use in any of `namespaces`; `key`
@@ -72,11 +83,25 @@ impl AccessCache {
         self.teams.get_or_try(key, fetch).await
     }
 
+    /// Whether the session's person may do `ask`, reusing a recent answer.
+    pub async fn may(&self, client: &UserClient, key: &str, ask: Ask<'_>) -> AppResult<bool> {
+        let k = format!(
+            "{key}|{}|{}|{}|{}|{}",
+            ask.group,
+            ask.resource,
+            ask.verb,
+            ask.namespace.unwrap_or(""),
+            ask.name.unwrap_or("")
+        );
+        self.decisions.get_or_try(&k, review(client, ask)).await
+    }
+
     /// Forgets every answer: after a change to who may do what, or to teams.
     /// NB: with several replicas, the others notice within the cache's TTL.
     pub fn forget_all(&self) {
         self.nav.clear();
         self.teams.clear();
+        self.decisions.clear();
     }
 }
 
@@ -115,15 +140,20 @@ async fn rules_in(client: &UserClient, namespace: &str) -> AppResult<Vec<Rule>> 
         .collect())
 }
 
-/// One access review, as the user, for a cluster-scoped permission.
+/// One access review, as the user.
 pub async fn may(client: &UserClient, group: &str, resource: &str, verb: &str, namespace: Option<&str>) -> AppResult<bool> {
+    review(client, Ask { group, resource, verb, namespace, name: None }).await
+}
+
+async fn review(client: &UserClient, ask: Ask<'_>) -> AppResult<bool> {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
-                group: Some(group.to_owned()),
-                resource: Some(resource.to_owned()),
-                verb: Some(verb.to_owned()),
-                namespace: namespace.map(str::to_owned),
+                group: Some(ask.group.to_owned()),
+                resource: Some(ask.resource.to_owned()),
+                verb: Some(ask.verb.to_owned()),
+                namespace: ask.namespace.map(str::to_owned),
+                name: ask.name.map(str::to_owned),
                 ..Default::default()
             }),
             ..Default::default()

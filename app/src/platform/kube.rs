@@ -11,6 +11,7 @@ use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -78,6 +79,12 @@ impl KubeGateway {
             Some(groups.iter().filter(|g| is_impersonable(g)).cloned().collect());
         let client = self.client_with(&cfg).map_err(AppError::internal)?;
         Ok(UserClient { client, username: user.to_owned() })
+    }
+
+    /// The portal's own client, for what no person does: watching notebooks
+    /// for the live list and stopping idle ones (decision 0007).
+    pub fn portal_client(&self) -> Result<kube::Client, AppError> {
+        self.client_with(&self.base).map_err(AppError::internal)
     }
 
     /// How many calls the portal has made to the API server.
@@ -195,13 +202,44 @@ fn capitalise(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// The part of a quota refusal a person needs: which resource, asked, used, limited.
-fn quota_detail(message: &str) -> String {
-    message
-        .split_once("exceeded quota:")
-        .and_then(|(_, rest)| rest.split_once(','))
-        .map(|(_, detail)| detail.trim().to_string())
-        .unwrap_or_else(|| "the request is larger than what is left.".into())
+/// The part of a quota refusal a person needs: which resource, how much is
+/// asked and how much is left ("GPUs (requests.nvidia.com/gpu): asked 2, 1 left of 2").
+pub fn quota_detail(message: &str) -> String {
+    let Some(detail) = message.split_once("exceeded quota:").and_then(|(_, rest)| rest.split_once(',')).map(|(_, d)| d.trim())
+    else {
+        return "the request is larger than what is left.".into();
+    };
+    let section = |label: &str| -> BTreeMap<String, String> {
+        detail
+            .split_once(label)
+            .map(|(_, rest)| rest.split(", ").next().unwrap_or(""))
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|kv| kv.trim().split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect()
+    };
+    let (asked, used, limited) = (section("requested: "), section("used: "), section("limited: "));
+    let parts: Vec<String> = asked
+        .iter()
+        .filter_map(|(resource, amount)| {
+            let (used, limit) = (used.get(resource)?, limited.get(resource)?);
+            let left = crate::quantity::parse(limit)? - crate::quantity::parse(used)?;
+            let over = crate::quantity::parse(amount)? > left;
+            over.then(|| {
+                format!("{}: asked {amount}, {} left of {limit}", crate::components::quota_bar::resource_label(resource), fmt_left(left.max(0.0), limit))
+            })
+        })
+        .collect();
+    if parts.is_empty() { detail.to_string() } else { parts.join("; ") }
+}
+
+/// What is left, in the limit's unit where it has one.
+fn fmt_left(left: f64, limit: &str) -> String {
+    let unit = limit.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let factor = crate::quantity::parse(&format!("1{unit}")).unwrap_or(1.0);
+    let v = left / factor;
+    let v = if (v - v.round()).abs() < 1e-9 { format!("{}", v.round()) } else { format!("{v:.2}") };
+    format!("{v}{unit}")
 }
 
 /// Validation messages name fields; keep what follows the object's name.
@@ -214,9 +252,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quota_refusals_keep_the_numbers() {
+    fn quota_refusals_say_what_is_asked_and_left() {
         let m = "pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: pods=1, used: pods=40, limited: pods=40";
-        assert_eq!(quota_detail(m), "requested: pods=1, used: pods=40, limited: pods=40");
+        assert_eq!(quota_detail(m), format!("{}: asked 1, 0 left of 40", crate::components::quota_bar::resource_label("pods")));
+        let m = "pods \"nb-0\" is forbidden: exceeded quota: atrium-quota, requested: limits.memory=8Gi,requests.nvidia.com/gpu=2, used: limits.memory=2Gi,requests.nvidia.com/gpu=1, limited: limits.memory=128Gi,requests.nvidia.com/gpu=2";
+        let words = quota_detail(m);
+        assert!(words.contains("asked 2, 1 left of 2"), "{words}");
+        assert!(!words.contains("limits.memory") && !words.contains("Memory limit"), "only what is short: {words}");
+        let m = "exceeded quota: q, requested: requests.memory=8Gi, used: requests.memory=60Gi, limited: requests.memory=64Gi";
+        assert!(quota_detail(m).contains("asked 8Gi, 4Gi left of 64Gi"), "{}", quota_detail(m));
     }
 
     #[test]

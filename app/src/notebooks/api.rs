@@ -1,0 +1,269 @@
+//! Server functions of the notebook pages. Each asks Kubernetes, as the
+//! signed-in person, before showing or doing anything.
+
+use super::catalog::Catalog;
+use super::model::{NotebookForm, NotebookRow};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The list page: rows of the teams the person may see, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotebookList {
+    pub rows: Vec<NotebookRow>,
+    /// Teams shown (name, display name) and whether the person may create there.
+    pub teams: Vec<(String, String, bool)>,
+    /// Idle limit per team, in words ("stops after 30 min idle").
+    pub idle: Vec<(String, String)>,
+    /// Server time, so ages render the same on the server and in the browser.
+    pub now_ms: i64,
+    /// Whether the person may change the team's idle limit (one team only).
+    pub can_set_idle: bool,
+}
+
+/// What the create form offers for a team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormChoices {
+    pub catalog: Catalog,
+    pub claims: Vec<String>,
+    pub connections: Vec<String>,
+    /// GPUs left in the team's quota, when it has one.
+    pub gpus_left: Option<f64>,
+}
+
+/// One notebook in detail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotebookDetail {
+    pub row: NotebookRow,
+    /// (when, reason, message), newest first.
+    pub events: Vec<(String, String, String)>,
+    pub log: Option<Vec<String>>,
+    pub own_volume: Option<String>,
+    pub idle: Option<String>,
+    pub now_ms: i64,
+}
+
+#[cfg(feature = "ssr")]
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(feature = "ssr")]
+fn idle_words(seconds: u64) -> String {
+    if seconds % 60 == 0 { format!("stops after {} min idle", seconds / 60) } else { format!("stops after {seconds} s idle") }
+}
+
+/// The teams this session may list notebooks in (asked of Kubernetes, cached briefly).
+#[cfg(feature = "ssr")]
+pub async fn visible_teams(
+    state: &crate::state::AppState,
+    who: &crate::auth::SignedIn,
+    only: Option<&str>,
+) -> Result<Vec<(String, String, bool)>, AppError> {
+    use crate::platform::access::Ask;
+    let client = state.kube.for_user(who)?;
+    let key = who.session_key();
+    let teams: Vec<(String, String)> = match only {
+        Some(t) => vec![(t.to_string(), t.to_string())],
+        None => crate::shell::my_teams(state, who).await?.into_iter().map(|t| (t.name, t.display_name)).collect(),
+    };
+    let (group, resource) = state.notebooks.kinds();
+    let checks = teams.iter().map(|(t, _)| async {
+        let list = Ask { group, resource, verb: "list", namespace: Some(t), name: None };
+        let create = Ask { verb: "create", ..list };
+        let (l, c) = futures::join!(state.access.may(&client, key, list), state.access.may(&client, key, create));
+        Ok::<_, AppError>((l?, c?))
+    });
+    let answers = futures::future::try_join_all(checks).await?;
+    let visible: Vec<_> =
+        teams.into_iter().zip(answers).filter(|(_, (list, _))| *list).map(|((n, d), (_, c))| (n, d, c)).collect();
+    if let Some(t) = only
+        && visible.is_empty()
+    {
+        return Err(AppError::Forbidden(format!("You do not have access to the notebooks of team “{t}”.")));
+    }
+    Ok(visible)
+}
+
+#[server(endpoint = "notebooks")]
+pub async fn get_notebooks(team: Option<String>) -> Result<NotebookList, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let teams = visible_teams(&state, &who, team.as_deref()).await?;
+    let names: Vec<String> = teams.iter().map(|t| t.0.clone()).collect();
+    let idle = names.iter().filter_map(|t| state.notebooks.index.idle_limit(t).map(|s| (t.clone(), idle_words(s)))).collect();
+    let can_set_idle = match &team {
+        Some(t) => {
+            let client = state.kube.for_user(&who)?;
+            let ask = crate::platform::access::Ask { group: "", resource: "namespaces", verb: "patch", namespace: None, name: Some(t) };
+            state.access.may(&client, who.session_key(), ask).await?
+        }
+        None => false,
+    };
+    Ok(NotebookList { rows: state.notebooks.index.rows(&names), teams, idle, now_ms: now_ms(), can_set_idle })
+}
+
+#[server(endpoint = "notebook-choices")]
+pub async fn get_form_choices(team: String) -> Result<FormChoices, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let (claims, connections, quota) = futures::join!(
+        super::ops::claims(&client, &team),
+        super::ops::connections(&client, &team),
+        crate::teams::quota_server::view(&client, &team)
+    );
+    let gpus_left = quota.ok().and_then(|q| {
+        let row = q.rows.into_iter().find(|r| r.resource == "requests.nvidia.com/gpu")?;
+        Some(crate::quantity::parse(row.hard.as_deref()?)? - crate::quantity::parse(&row.used)?)
+    });
+    let mut catalog = state.notebooks.catalog();
+    catalog.images.retain(|i| i.enabled);
+    catalog.sizes.retain(|s| s.enabled);
+    Ok(FormChoices { catalog, claims: claims?, connections: connections?, gpus_left })
+}
+
+/// Checks the form, builds the manifests and dry-runs them on the server.
+#[cfg(feature = "ssr")]
+async fn prepare(
+    state: &crate::state::AppState,
+    client: &crate::platform::kube::UserClient,
+    form: &NotebookForm,
+) -> Result<super::manifest::Plan, AppError> {
+    let catalog = state.notebooks.catalog();
+    super::ops::check_form(form, &catalog).map_err(|p| AppError::Invalid(p.join(" ")))?;
+    super::ops::check_connections(client, form).await?;
+    let (Some(image), Some(size)) = (catalog.image(&form.image), catalog.size(&form.size)) else {
+        return Err(AppError::Invalid("Choose an image and a size from the catalog.".into()));
+    };
+    let plan = super::manifest::plan(form, image, size, client.username(), state.notebooks.backend());
+    super::ops::dry_run(client, &plan, form).await?;
+    Ok(plan)
+}
+
+/// The manifests that creating would apply, after a server-side dry-run.
+#[server(endpoint = "notebook-preview")]
+pub async fn preview_notebook(form: NotebookForm) -> Result<String, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    Ok(prepare(&state, &client, &form).await?.yaml())
+}
+
+#[server(endpoint = "notebook-create")]
+pub async fn create_notebook(form: NotebookForm) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let object = format!("notebook {} ({}, {}, {} GPUs)", form.name, form.image, form.size, form.gpus);
+    audited(&state.db, Action { actor: &actor, team: Some(&form.team), action: "notebook.create", object: &object }, async {
+        let plan = prepare(&state, &client, &form).await?;
+        super::ops::create(&client, &plan, &form, None).await
+    })
+    .await
+}
+
+#[server(endpoint = "notebook-running")]
+pub async fn set_notebook_running(team: String, name: String, running: bool) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let action = if running { "notebook.start" } else { "notebook.stop" };
+    let object = format!("notebook {name}");
+    audited(
+        &state.db,
+        Action { actor: &actor, team: Some(&team), action, object: &object },
+        super::ops::set_running(&client.client(), state.notebooks.backend(), &team, &name, running),
+    )
+    .await
+}
+
+#[server(endpoint = "notebook-delete")]
+pub async fn delete_notebook(team: String, name: String, keep_volume: bool) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let object = format!("notebook {name}{}", if keep_volume { " (volume kept)" } else { " and its volume" });
+    audited(
+        &state.db,
+        Action { actor: &actor, team: Some(&team), action: "notebook.delete", object: &object },
+        super::ops::delete(&client, state.notebooks.backend(), &team, &name, keep_volume),
+    )
+    .await
+}
+
+#[server(endpoint = "notebook")]
+pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, AppError> {
+    use super::model::Phase;
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let backend = state.notebooks.backend();
+    super::ops::check_visible(&client, backend, &team, &name).await?;
+    let row = state.notebooks.index.row(&team, &name).ok_or_else(|| {
+        AppError::NotFound(format!("Notebook “{name}” is being set up; reload in a moment."))
+    })?;
+    let (events, own_volume) =
+        futures::join!(super::ops::events(&client, &team, &name), super::ops::own_claim(&client, &team, &name));
+    let events = events?
+        .into_iter()
+        .take(15)
+        .map(|e| {
+            let when = e.last_timestamp.map(|t| t.0.to_string()).or(e.event_time.map(|t| t.0.to_string())).unwrap_or_default();
+            (when, e.reason.unwrap_or_default(), e.message.unwrap_or_default())
+        })
+        .collect();
+    let log = if row.phase == Phase::Failed { super::ops::last_log_lines(&client, &team, &name).await } else { None };
+    let idle = state.notebooks.index.idle_limit(&team).map(idle_words);
+    Ok(NotebookDetail { row, events, log, own_volume: own_volume?, idle, now_ms: now_ms() })
+}
+
+#[server(endpoint = "notebook-catalog")]
+pub async fn get_catalog() -> Result<Catalog, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    crate::admin::require_platform_admin(&client).await?;
+    Ok(state.notebooks.catalog())
+}
+
+#[server(endpoint = "notebook-catalog-save")]
+pub async fn save_catalog(catalog: Catalog) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let actor = who.identity().username.clone();
+    let object = format!("{} images, {} sizes", catalog.images.len(), catalog.sizes.len());
+    audited(
+        &state.db,
+        Action { actor: &actor, team: None, action: "catalog.update", object: &object },
+        super::ops::save_catalog(&client, &state.notebooks.config.portal_namespace, &catalog),
+    )
+    .await
+}
+
+/// Sets a team's idle limit ("" or "off" turns culling off), as the person.
+#[server(endpoint = "notebook-idle")]
+pub async fn set_idle_limit(team: String, minutes: String) -> Result<(), AppError> {
+    use crate::audit::server::{Action, audited};
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let value = match minutes.trim() {
+        "" | "off" | "0" => None,
+        m => match m.parse::<u32>() {
+            Ok(n) if (1..=10_080).contains(&n) => Some(format!("{n}m")),
+            _ => return Err(AppError::Invalid(format!("“{m}” is not a number of minutes between 1 and 10080 (a week)."))),
+        },
+    };
+    let actor = who.identity().username.clone();
+    let object = format!("idle stop {}", value.as_deref().unwrap_or("off"));
+    audited(&state.db, Action { actor: &actor, team: Some(&team), action: "notebook.idle-limit", object: &object }, async {
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::api::{Api, Patch, PatchParams};
+        let patch = serde_json::json!({ "metadata": { "annotations": { super::index::IDLE_ANNOTATION: value } } });
+        Api::<Namespace>::all(client.client())
+            .patch(&team, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| crate::platform::kube::explain(e, &format!("team “{team}”")))?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,160 @@
+//! The notebook endpoints that are not pages: the live status stream
+//! (Server-Sent Events), the proxy to a notebook's own server, and the idle
+//! culler that runs in the background.
+
+use super::api::visible_teams;
+use super::index::NotebookIndex;
+use super::model::{NotebookEvent, Phase};
+use crate::auth::SignedIn;
+use crate::error::AppError;
+use crate::platform::access::Ask;
+use crate::state::AppState;
+use axum::Extension;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(serde::Deserialize)]
+pub struct StreamQuery {
+    team: Option<String>,
+}
+
+/// A stream lives this long; the browser then reconnects, and access is asked again.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+
+fn refusal(e: AppError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, e.to_string()).into_response()
+}
+
+/// `GET /api/notebooks/stream?team=…`: every change to a row of the teams
+/// the person may see, starting with all current rows.
+pub async fn stream(State(state): State<AppState>, Extension(who): Extension<SignedIn>, Query(q): Query<StreamQuery>) -> Response {
+    let teams = match visible_teams(&state, &who, q.team.as_deref()).await {
+        Ok(t) => t.into_iter().map(|(name, _, _)| name).collect::<Vec<_>>(),
+        Err(e) => return refusal(e),
+    };
+    let index = state.notebooks.index.clone();
+    let rx = index.subscribe();
+    let allowed: HashSet<String> = teams.iter().cloned().collect();
+    let first = snapshot(&index, &teams);
+    let updates = futures::stream::unfold((rx, index, teams, allowed), |(mut rx, index, teams, allowed)| async move {
+        loop {
+            let event = match rx.recv().await {
+                Ok(NotebookEvent::Changed { row }) if allowed.contains(&row.team) => NotebookEvent::Changed { row },
+                Ok(NotebookEvent::Removed { team, name }) if allowed.contains(&team) => NotebookEvent::Removed { team, name },
+                Ok(_) => continue,
+                // Fell behind: send everything again.
+                Err(RecvError::Lagged(_)) => snapshot(&index, &teams),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((event, (rx, index, teams, allowed)));
+        }
+    });
+    let events = futures::stream::once(async move { first })
+        .chain(updates)
+        .map(|e| SseEvent::default().json_data(&e))
+        .take_until(tokio::time::sleep(STREAM_LIFETIME));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+fn snapshot(index: &NotebookIndex, teams: &[String]) -> NotebookEvent {
+    NotebookEvent::Snapshot { rows: index.rows(teams) }
+}
+
+/// `/notebook/{team}/{name}/…`: the notebook's own server, for people
+/// Kubernetes lets read the notebook (an access review as them, reused
+/// for a short time; JupyterLab makes many requests).
+pub async fn proxy(
+    State(state): State<AppState>,
+    Extension(who): Extension<SignedIn>,
+    Path(path): Path<Vec<(String, String)>>,
+    req: Request,
+) -> Response {
+    let get = |k: &str| path.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let (team, name) = (get("team").to_string(), get("name").to_string());
+    let client = match state.kube.for_user(&who) {
+        Ok(c) => c,
+        Err(e) => return refusal(e),
+    };
+    let (group, resource) = state.notebooks.kinds();
+    let ask = Ask { group, resource, verb: "get", namespace: Some(&team), name: Some(&name) };
+    match state.access.may(&client, who.session_key(), ask).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(team = %team, notebook = %name, "notebook proxy refused");
+            return refusal(AppError::Forbidden(format!("You do not have access to notebook “{name}” in team “{team}”.")));
+        }
+        Err(e) => return refusal(e),
+    }
+    if req.uri().path() == super::manifest::url_prefix(&team, &name) {
+        return Redirect::permanent(&format!("{}/", req.uri().path())).into_response();
+    }
+    let upstream = state.notebooks.upstream(&team, &name);
+    state.notebooks.proxy.forward(&upstream, req).await
+}
+
+/// Who the audit trail names for the culler's stops.
+pub const CULLER: &str = "atrium (idle stop)";
+
+/// Every `interval`, asks each running notebook of a team with an idle
+/// limit when it was last used (Jupyter's `/api/status`), and stops those
+/// idle for longer than the limit, with the portal's identity.
+pub fn spawn_culler(state: AppState, portal: kube::Client) {
+    let interval = Duration::from_secs(state.notebooks.config.cull_interval_seconds.max(1));
+    tokio::spawn(async move {
+        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<axum::body::Body>();
+        loop {
+            tokio::time::sleep(interval).await;
+            for (row, limit) in state.notebooks.index.cullable() {
+                let url = format!(
+                    "{}{}/api/status",
+                    state.notebooks.upstream(&row.team, &row.name).trim_end_matches('/'),
+                    super::manifest::url_prefix(&row.team, &row.name)
+                );
+                let Some(last) = last_activity(&http, &url).await else { continue };
+                state.notebooks.index.set_activity(&row.team, &row.name, (last.unix_timestamp_nanos() / 1_000_000) as i64);
+                let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                let last_ms = (last.unix_timestamp_nanos() / 1_000_000) as i64;
+                // A server that just (re)started is not idle, whatever it last reported.
+                let idle = (now_ms - last_ms.max(row.ready_since_ms.unwrap_or(0))) / 1000;
+                if idle < limit as i64 || row.phase != Phase::Running {
+                    continue;
+                }
+                let object = format!("notebook {} (idle {idle} s, limit {limit} s)", row.name);
+                let stop = crate::audit::server::audited(
+                    &state.db,
+                    crate::audit::server::Action { actor: CULLER, team: Some(&row.team), action: "notebook.stop", object: &object },
+                    super::ops::set_running(&portal, state.notebooks.backend(), &row.team, &row.name, false),
+                )
+                .await;
+                match stop {
+                    Ok(()) => tracing::info!(team = %row.team, notebook = %row.name, idle, "stopped idle notebook"),
+                    Err(e) => tracing::warn!(team = %row.team, notebook = %row.name, error = %e, "could not stop idle notebook"),
+                }
+            }
+        }
+    });
+}
+
+async fn last_activity(
+    http: &hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, axum::body::Body>,
+    url: &str,
+) -> Option<time::OffsetDateTime> {
+    let req = http::Request::get(url).body(axum::body::Body::empty()).ok()?;
+    let res = tokio::time::timeout(Duration::from_secs(5), http.request(req)).await.ok()?.ok()?;
+    if !res.status().is_success() {
+        tracing::debug!(url, status = %res.status(), "no activity report");
+        return None;
+    }
+    let body = axum::body::to_bytes(axum::body::Body::new(res.into_body()), 64 * 1024).await.ok()?;
+    let status: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let at = status.get("last_activity")?.as_str()?;
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+}

@@ -1,0 +1,129 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { expect, test } from "@playwright/test";
+import { Shell } from "../pages/shell";
+
+// A data scientist's notebook, start to end, in team A: created from the
+// catalog, seen going Running live, opened (JupyterLab through the portal,
+// a kernel over WebSockets), stopped, started, deleted keeping its volume.
+// The local stack's pods do not really run, so this spec starts a real
+// JupyterLab for the notebook's path and tells the portal its address.
+
+const team = "team-a";
+const name = `e2e-nb-${Date.now().toString(36)}`;
+const repo = resolve(__dirname, "../..");
+let lab: ChildProcess | undefined;
+
+function kubectl(...args: string[]): string {
+  const bin = process.env.STACK_BIN;
+  const kubeconfig = process.env.STACK_ADMIN_KUBECONFIG;
+  if (!bin || !kubeconfig) throw new Error("STACK_BIN and STACK_ADMIN_KUBECONFIG come from .stack/stack.env");
+  return execFileSync(bin, ["kubectl", `--kubeconfig=${kubeconfig}`, ...args], { encoding: "utf8" });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+test.beforeAll(async () => {
+  const port = await freePort();
+  lab = spawn("bash", [`${repo}/scripts/jupyter.sh`, "serve", team, name, String(port)], { stdio: "ignore" });
+  const map = process.env.ATRIUM_E2E_UPSTREAM_MAP!;
+  const current = JSON.parse(readFileSync(map, "utf8"));
+  current[`${team}/${name}`] = `http://127.0.0.1:${port}`;
+  writeFileSync(map, JSON.stringify(current));
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/notebook/${team}/${name}/api/status`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("JupyterLab did not start");
+});
+
+test.afterAll(() => {
+  lab?.kill();
+  for (const kind of ["statefulset", "service", "pvc"]) {
+    kubectl("delete", kind, "-n", team, "-l", `atrium.io/notebook=${name}`, "--ignore-not-found", "--wait=false");
+  }
+});
+
+test("create from the catalog, watch it run, open JupyterLab, stop, start, delete keeping the volume", async ({ browser }) => {
+  test.setTimeout(180_000);
+  const shell = new Shell(await (await browser.newContext()).newPage());
+  const page = shell.page;
+  await shell.signInAt(`/notebooks/${team}`, "alice");
+  await page.getByTestId("new-notebook").click();
+  await page.locator("body[data-hydrated]").waitFor();
+
+  // The name is checked as it is typed.
+  await page.getByTestId("nb-name").fill("My_Notebook");
+  await expect(page.getByTestId("nb-name-error")).toHaveText("Use lowercase letters only.");
+  await page.getByTestId("nb-name").fill(name);
+  await expect(page.getByTestId("nb-name-error")).toHaveCount(0);
+  await expect(page.getByTestId("nb-image")).toHaveCount(3);
+  await page.getByTestId("nb-vol-size").fill("2Gi");
+
+  await page.getByTestId("nb-show-yaml").click();
+  const yaml = page.getByTestId("nb-yaml");
+  await expect(yaml).toContainText("kind: StatefulSet");
+  await expect(yaml).toContainText(`name: ${name}-workspace`);
+  await expect(yaml).toContainText("storage: 2Gi");
+
+  await page.getByTestId("nb-create").click();
+  await page.waitForURL(`**/notebooks/${team}/${name}`);
+  await page.locator("body[data-hydrated]").waitFor();
+  // From here on the page is never reloaded: status arrives over the live stream.
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  await expect(page.getByTestId("nb-phase")).toHaveText("Running", { timeout: 30_000 });
+
+  // Open JupyterLab through the portal, with no second sign-in, and run a cell.
+  const [jupyter] = await Promise.all([page.context().waitForEvent("page"), page.getByTestId("nb-open").click()]);
+  await jupyter.waitForLoadState();
+  expect(new URL(jupyter.url()).pathname).toBe(`/notebook/${team}/${name}/lab`);
+  await jupyter.locator(".jp-LauncherCard[data-category='Notebook']").first().click({ timeout: 60_000 });
+  const cell = jupyter.locator(".jp-Notebook .jp-Cell .cm-content").first();
+  await cell.click();
+  await jupyter.keyboard.type("6 * 7");
+  await jupyter.keyboard.press("Shift+Enter");
+  await expect(jupyter.locator(".jp-OutputArea-output").first()).toHaveText("42", { timeout: 60_000 });
+  await jupyter.close();
+
+  await page.getByTestId("nb-stop").click();
+  await expect(page.getByTestId("nb-phase")).toHaveText("Stopped", { timeout: 30_000 });
+  await page.getByTestId("nb-start").click();
+  await expect(page.getByTestId("nb-phase")).toHaveText("Running", { timeout: 30_000 });
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+
+  await page.getByTestId("nb-delete").click();
+  await expect(page.getByTestId("nb-delete-dialog")).toContainText(`Keep the volume “${name}-workspace”`);
+  await expect(page.getByTestId("nb-keep-volume")).toBeChecked();
+  await page.getByTestId("nb-delete-confirm").click();
+  await page.waitForURL(`**/notebooks/${team}`);
+  await expect(page.locator(`[data-testid=nb-row][data-name=${name}]`)).toHaveCount(0);
+  expect(kubectl("get", "pvc", "-n", team, `${name}-workspace`, "-o", "name").trim()).toBe(
+    `persistentvolumeclaim/${name}-workspace`,
+  );
+});
+
+test("a notebook over the team's GPU quota is refused before anything is created", async ({ browser }) => {
+  const shell = new Shell(await (await browser.newContext()).newPage());
+  const page = shell.page;
+  const greedy = `${name}-gpu`;
+  await shell.signInAt(`/notebooks/${team}/new`, "alice");
+  await page.getByTestId("nb-name").fill(greedy);
+  await page.locator("[data-testid=nb-image][value=pytorch-cuda]").check();
+  await page.getByTestId("nb-gpus").fill("3");
+  await page.getByTestId("nb-create").click();
+  await expect(page.getByTestId("nb-create-error")).toContainText("GPUs: asked 3");
+  await expect(page.getByTestId("nb-create-error")).toContainText("left of 2");
+  expect(kubectl("get", "statefulset,service,pvc,pod", "-n", team, "-l", `atrium.io/notebook=${greedy}`, "-o", "name").trim()).toBe("");
+});

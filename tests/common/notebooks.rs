@@ -1,0 +1,111 @@
+//! Notebook test support: a team with a data scientist, the portal's live
+//! notebook index, forms, and waiting for what the index shows.
+
+use super::{as_user, cluster_admin, unique};
+use app::admin::server as admin;
+use app::config::NotebooksConfig;
+use app::identity::Persona;
+use app::notebooks::catalog::Catalog;
+use app::notebooks::model::{NotebookForm, NotebookRow, Phase, VolumeChoice};
+use app::notebooks::ops::{self, NotebookService};
+use app::platform::kube::UserClient;
+use app::teams::members::SubjectKind;
+use std::time::Duration;
+
+/// A fresh team: paula made it with tom as admin; alice is its data scientist.
+pub struct Team {
+    pub name: String,
+    pub alice: UserClient,
+}
+
+impl Team {
+    pub async fn new(prefix: &str) -> Team {
+        let name = unique(prefix);
+        let paula = as_user("paula").await;
+        admin::create_team(&paula, &name, "Notebook tests", "tom").await.expect("platform admin creates a team");
+        let tom = as_user("tom").await;
+        app::teams::members_server::set_personas(&tom, &name, SubjectKind::User, "alice", &[Persona::DataScientist])
+            .await
+            .expect("team admin adds alice");
+        Team { name, alice: as_user("alice").await }
+    }
+
+    pub async fn retire(self) {
+        let paula = as_user("paula").await;
+        admin::retire_team(&paula, &self.name, &self.name).await.expect("team retired");
+    }
+
+    pub fn form(&self, name: &str) -> NotebookForm {
+        NotebookForm {
+            team: self.name.clone(),
+            name: name.into(),
+            image: "minimal".into(),
+            size: "small".into(),
+            gpus: 0,
+            volume: VolumeChoice::New { size: "1Gi".into(), storage_class: None },
+            env: vec![("PROJECT".into(), "churn".into())],
+            connections: vec![],
+        }
+    }
+}
+
+/// The portal's notebook service on the local stack, with `backend` forced.
+pub async fn service(backend: &str, tweak: impl FnOnce(&mut NotebooksConfig)) -> NotebookService {
+    let db = tempfile::tempdir().unwrap();
+    let cfg = super::config(0, &db);
+    let gateway = app::platform::kube::KubeGateway::new(&cfg).await.unwrap();
+    let mut nb = cfg.notebooks.clone();
+    nb.backend = backend.into();
+    tweak(&mut nb);
+    let service = NotebookService::start(nb, gateway.portal_client().unwrap()).await;
+    service.index.wait_synced(Duration::from_secs(10)).await;
+    service
+}
+
+/// Checks, plans, dry-runs and creates as the portal's create action does.
+pub async fn create(service: &NotebookService, client: &UserClient, form: &NotebookForm) -> Result<(), app::error::AppError> {
+    let catalog = Catalog::starter();
+    ops::check_form(form, &catalog).map_err(|p| app::error::AppError::Invalid(p.join(" ")))?;
+    let plan = app::notebooks::manifest::plan(
+        form,
+        catalog.image(&form.image).unwrap(),
+        catalog.size(&form.size).unwrap(),
+        client.username(),
+        service.backend(),
+    );
+    ops::dry_run(client, &plan, form).await?;
+    ops::create(client, &plan, form, None).await
+}
+
+/// Waits until the index shows the notebook in `phase` (or gone, for None).
+pub async fn wait_for(service: &NotebookService, team: &str, name: &str, phase: Option<Phase>) -> Option<NotebookRow> {
+    let mut last = None;
+    for _ in 0..300 {
+        let row = service.index.row(team, name);
+        if row.as_ref().map(|r| r.phase) == phase {
+            return row;
+        }
+        last = row;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{team}/{name} never reached {phase:?}; last seen {last:?}");
+}
+
+/// Raises a team's GPU ceiling and quota (as the cluster admin would).
+pub async fn allow_gpus(team: &str, gpus: u32) {
+    use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+    use kube::api::{Api, Patch, PatchParams};
+    let admin = cluster_admin().await;
+    let n = gpus.to_string();
+    let ns = serde_json::json!({"metadata": {"annotations": {"ceiling.atrium.io/requests.nvidia.com_gpu": n}}});
+    Api::<Namespace>::all(admin.clone()).patch(team, &PatchParams::default(), &Patch::Merge(&ns)).await.unwrap();
+    let q = serde_json::json!({"spec": {"hard": {"requests.nvidia.com/gpu": n}}});
+    for _ in 0..30 {
+        // Admission reads namespaces from a cache: the new ceiling can lag.
+        match Api::<ResourceQuota>::namespaced(admin.clone(), team).patch("atrium-quota", &PatchParams::default(), &Patch::Merge(&q)).await {
+            Ok(_) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("could not raise the GPU quota of {team}");
+}

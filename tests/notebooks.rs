@@ -1,0 +1,164 @@
+//! Notebooks on StatefulSets against the real local stack: the API server,
+//! its admission (quota, RBAC), the StatefulSet controller, the scheduler
+//! and kwok's simulated kubelets decide; the portal shows and explains.
+
+mod common;
+
+use app::error::AppError;
+use app::notebooks::catalog::Catalog;
+use app::notebooks::manifest;
+use app::notebooks::model::{Phase, VolumeChoice};
+use app::notebooks::ops;
+use common::notebooks::{Team, allow_gpus, create, service, wait_for};
+use common::{as_user, cluster_admin};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use kube::api::{Api, ListParams};
+
+/// Every object in the team that carries the notebook label.
+async fn leftovers(team: &str) -> Vec<String> {
+    let admin = cluster_admin().await;
+    let lp = ListParams::default().labels(manifest::NOTEBOOK_LABEL);
+    let mut out = Vec::new();
+    for s in Api::<StatefulSet>::namespaced(admin.clone(), team).list_metadata(&lp).await.unwrap() {
+        out.push(format!("statefulset/{}", s.metadata.name.unwrap()));
+    }
+    for s in Api::<Service>::namespaced(admin.clone(), team).list_metadata(&lp).await.unwrap() {
+        out.push(format!("service/{}", s.metadata.name.unwrap()));
+    }
+    for s in Api::<PersistentVolumeClaim>::namespaced(admin.clone(), team).list_metadata(&lp).await.unwrap() {
+        out.push(format!("pvc/{}", s.metadata.name.unwrap()));
+    }
+    for s in Api::<Pod>::namespaced(admin, team).list_metadata(&lp).await.unwrap() {
+        out.push(format!("pod/{}", s.metadata.name.unwrap()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn create_run_stop_start_and_delete_keeping_the_volume() {
+    let team = Team::new("it-nb-life").await;
+    let nb = service("statefulset", |_| {}).await;
+    create(&nb, &team.alice, &team.form("churn")).await.expect("alice creates a notebook");
+
+    let row = wait_for(&nb, &team.name, "churn", Some(Phase::Running)).await.unwrap();
+    assert_eq!(row.owner, "alice");
+    assert_eq!(row.volume.as_deref(), Some("churn-workspace"));
+    assert_eq!(row.size, "Small");
+    assert_eq!(row.image, "Minimal Python");
+
+    ops::set_running(&team.alice.client(), nb.backend(), &team.name, "churn", false).await.expect("alice stops it");
+    wait_for(&nb, &team.name, "churn", Some(Phase::Stopped)).await;
+    let admin = cluster_admin().await;
+    assert!(Api::<Pod>::namespaced(admin.clone(), &team.name).get_opt("churn-0").await.unwrap().is_none(), "compute freed");
+
+    ops::set_running(&team.alice.client(), nb.backend(), &team.name, "churn", true).await.expect("alice starts it");
+    wait_for(&nb, &team.name, "churn", Some(Phase::Running)).await;
+
+    ops::delete(&team.alice, nb.backend(), &team.name, "churn", true).await.expect("alice deletes it, keeping the volume");
+    wait_for(&nb, &team.name, "churn", None).await;
+    let claims = Api::<PersistentVolumeClaim>::namespaced(admin.clone(), &team.name);
+    assert!(claims.get_opt("churn-workspace").await.unwrap().is_some(), "the volume is kept");
+    assert!(Api::<StatefulSet>::namespaced(admin.clone(), &team.name).get_opt("churn").await.unwrap().is_none());
+    assert!(Api::<Service>::namespaced(admin, &team.name).get_opt("churn").await.unwrap().is_none());
+
+    // A new notebook can use the kept volume; deleting it then leaves that volume alone.
+    let mut again = team.form("churn-2");
+    again.volume = VolumeChoice::Existing { claim: "churn-workspace".into() };
+    create(&nb, &team.alice, &again).await.expect("a notebook on the kept volume");
+    let row = wait_for(&nb, &team.name, "churn-2", Some(Phase::Running)).await.unwrap();
+    assert_eq!(row.volume.as_deref(), Some("churn-workspace"));
+    ops::delete(&team.alice, nb.backend(), &team.name, "churn-2", false).await.unwrap();
+    assert!(claims.get_opt("churn-workspace").await.unwrap().is_some(), "not its own volume: kept");
+    team.retire().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_quota_refusal_and_nothing_is_created() {
+    let team = Team::new("it-nb-quota").await;
+    let nb = service("statefulset", |_| {}).await;
+    let mut form = team.form("big");
+    form.image = "pytorch-cuda".into();
+    form.gpus = 3; // the team's quota allows 2
+    let err = create(&nb, &team.alice, &form).await.unwrap_err();
+    let AppError::QuotaExceeded(words) = &err else { panic!("expected a quota refusal, got {err:?}") };
+    assert!(words.contains("GPUs: asked 3, 2 left of 2"), "{words}");
+    assert_eq!(leftovers(&team.name).await, Vec::<String>::new(), "nothing was created");
+    team.retire().await;
+}
+
+#[tokio::test]
+async fn a_failure_part_way_through_a_create_leaves_nothing_behind() {
+    let team = Team::new("it-nb-undo").await;
+    let nb = service("statefulset", |_| {}).await;
+    let form = team.form("half");
+    let c = Catalog::starter();
+    let plan = manifest::plan(&form, c.image("minimal").unwrap(), c.size("small").unwrap(), "alice", nb.backend());
+    // Volume and Service are made, then the third object fails.
+    let err = ops::create(&team.alice, &plan, &form, Some(2)).await.unwrap_err();
+    assert!(matches!(err, AppError::Internal(_)), "{err:?}");
+    let mut left = leftovers(&team.name).await;
+    // A claim being deleted can linger for its protection finalizer; it must be going.
+    let admin = cluster_admin().await;
+    if let Some(c) = Api::<PersistentVolumeClaim>::namespaced(admin, &team.name).get_opt("half-workspace").await.unwrap() {
+        assert!(c.metadata.deletion_timestamp.is_some(), "the volume is being deleted");
+        left.retain(|o| o != "pvc/half-workspace");
+    }
+    assert_eq!(left, Vec::<String>::new());
+    team.retire().await;
+}
+
+#[tokio::test]
+async fn unschedulable_and_bad_image_are_explained() {
+    let team = Team::new("it-nb-why").await;
+    allow_gpus(&team.name, 8).await;
+    let nb = service("statefulset", |_| {}).await;
+    let mut form = team.form("greedy");
+    form.image = "pytorch-cuda".into();
+    form.gpus = 6; // the biggest node has 4
+    create(&nb, &team.alice, &form).await.expect("quota allows it");
+    let row = wait_for(&nb, &team.name, "greedy", Some(Phase::Pending)).await.unwrap();
+    let mut reason = row.reason.unwrap_or_default();
+    for _ in 0..100 {
+        if reason.starts_with("No node has enough") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        reason = nb.index.row(&team.name, "greedy").and_then(|r| r.reason).unwrap_or_default();
+    }
+    assert!(reason.starts_with("No node has enough GPUs (nvidia.com/gpu) free"), "{reason}");
+
+    let mut catalog = Catalog::starter();
+    catalog.images[0].image = "registry.invalid/atrium/missing".into();
+    catalog.images[0].tag = "1".into();
+    let form = team.form("typo");
+    let plan = manifest::plan(&form, &catalog.images[0], catalog.size("small").unwrap(), "alice", nb.backend());
+    ops::create(&team.alice, &plan, &form, None).await.unwrap();
+    let row = wait_for(&nb, &team.name, "typo", Some(Phase::Failed)).await.unwrap();
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("The image registry.invalid/atrium/missing:1 cannot be pulled: it does not exist (check the name and tag).")
+    );
+    team.retire().await;
+}
+
+#[tokio::test]
+async fn team_b_can_neither_see_stop_nor_delete_team_a_notebooks() {
+    let team = Team::new("it-nb-fence").await;
+    let nb = service("statefulset", |_| {}).await;
+    create(&nb, &team.alice, &team.form("private")).await.unwrap();
+    wait_for(&nb, &team.name, "private", Some(Phase::Running)).await;
+    let maria = as_user("maria").await;
+    let backend = nb.backend();
+    for (what, result) in [
+        ("see", ops::check_visible(&maria, backend, &team.name, "private").await),
+        ("stop", ops::set_running(&maria.client(), backend, &team.name, "private", false).await),
+        ("delete", ops::delete(&maria, backend, &team.name, "private", false).await),
+    ] {
+        assert!(matches!(result, Err(AppError::Forbidden(_))), "maria could {what}: {result:?}");
+    }
+    let list = app::platform::access::may(&maria, "apps", "statefulsets", "list", Some(&team.name)).await.unwrap();
+    assert!(!list, "Kubernetes refuses maria the list");
+    assert_eq!(wait_for(&nb, &team.name, "private", Some(Phase::Running)).await.unwrap().owner, "alice", "still running");
+    team.retire().await;
+}
