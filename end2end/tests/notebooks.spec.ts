@@ -90,6 +90,8 @@ test("create from the catalog, watch it run, open JupyterLab, stop, start, delet
   await jupyter.waitForLoadState();
   expect(new URL(jupyter.url()).pathname).toBe(`/notebook/${team}/${name}/lab`);
   await jupyter.locator(".jp-LauncherCard[data-category='Notebook']").first().click({ timeout: 60_000 });
+  // The kernel is reached over a WebSocket through the portal.
+  await expect(jupyter.locator(".jp-StatusBar-Widget", { hasText: "Idle" }).first()).toBeVisible({ timeout: 60_000 });
   const cell = jupyter.locator(".jp-Notebook .jp-Cell .cm-content").first();
   await cell.click();
   await jupyter.keyboard.type("6 * 7");

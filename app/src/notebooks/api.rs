@@ -140,14 +140,14 @@ async fn prepare(
 }
 
 /// The manifests that creating would apply, after a server-side dry-run.
-#[server(endpoint = "notebook-preview")]
+#[server(endpoint = "notebook-preview", input = leptos::server_fn::codec::Json)]
 pub async fn preview_notebook(form: NotebookForm) -> Result<String, AppError> {
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
     Ok(prepare(&state, &client, &form).await?.yaml())
 }
 
-#[server(endpoint = "notebook-create")]
+#[server(endpoint = "notebook-create", input = leptos::server_fn::codec::Json)]
 pub async fn create_notebook(form: NotebookForm) -> Result<(), AppError> {
     use crate::audit::server::{Action, audited};
     let (state, who) = crate::auth::current().await?;
@@ -225,7 +225,7 @@ pub async fn get_catalog() -> Result<Catalog, AppError> {
     Ok(state.notebooks.catalog())
 }
 
-#[server(endpoint = "notebook-catalog-save")]
+#[server(endpoint = "notebook-catalog-save", input = leptos::server_fn::codec::Json)]
 pub async fn save_catalog(catalog: Catalog) -> Result<(), AppError> {
     use crate::audit::server::{Action, audited};
     let (state, who) = crate::auth::current().await?;
