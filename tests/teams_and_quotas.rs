@@ -63,7 +63,7 @@ async fn a_team_at_its_pod_quota_gets_more_after_an_approved_request() {
     quota_settled(&admin_client, &team, "1").await;
     let refused = pods.create(&PostParams::default(), &pod("second")).await.expect_err("quota admission refuses");
     let explained = app::platform::kube::explain(refused, "a pod");
-    assert!(matches!(&explained, AppError::QuotaExceeded(m) if m.contains("limited: pods=1")), "{explained:?}");
+    assert!(matches!(&explained, AppError::QuotaExceeded(m) if m.contains("Pods: asked 1, 0 left of 1")), "{explained:?}");
 
     // Above the ceiling (80): granting raises the ceiling, then the limit.
     let request = QuotaRequest {

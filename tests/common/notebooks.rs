@@ -18,6 +18,16 @@ pub struct Team {
     pub alice: UserClient,
 }
 
+/// A failed test still removes its team, so other tests see the cluster they expect.
+impl Drop for Team {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(super::stack("STACK_BIN"))
+            .args(["kubectl", &format!("--kubeconfig={}", super::stack("STACK_ADMIN_KUBECONFIG"))])
+            .args(["delete", "namespace", &self.name, "--ignore-not-found", "--wait=false"])
+            .output();
+    }
+}
+
 impl Team {
     pub async fn new(prefix: &str) -> Team {
         let name = unique(prefix);
@@ -30,6 +40,7 @@ impl Team {
         Team { name, alice: as_user("alice").await }
     }
 
+    /// Retires the team as its platform admin would.
     pub async fn retire(self) {
         let paula = as_user("paula").await;
         admin::retire_team(&paula, &self.name, &self.name).await.expect("team retired");
