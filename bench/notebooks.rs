@@ -33,13 +33,15 @@ async fn main() {
     let t = Instant::now();
     fill(&admin, teams, notebooks).await;
     println!("{notebooks} notebooks in {teams} bench teams ({:.1} s)", t.elapsed().as_secs_f64());
+    settled(&admin).await;
+    println!("the StatefulSet controller has seen them all ({:.1} s)", t.elapsed().as_secs_f64());
 
     let (client, _jar) = common::browser();
     common::sign_in(&client, &base, "alice", "/notebooks").await;
     // Wait until the portal's watch holds them all.
     for _ in 0..600 {
         let html = client.get(format!("{base}/notebooks")).send().await.unwrap().text().await.unwrap();
-        if html.contains(&format!("{} notebooks,", notebooks + existing(&admin).await)) {
+        if html.contains(&format!("{} notebooks", notebooks + existing(&admin).await)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -49,6 +51,21 @@ async fn main() {
     }
     live_latency(&client, &base, &admin).await;
     clean(&admin).await;
+}
+
+/// Waits until the StatefulSet controller has caught up with the new objects
+/// (it is rate-limited; until then a scaled notebook waits in its queue).
+async fn settled(admin: &kube::Client) {
+    let all = Api::<StatefulSet>::all(admin.clone());
+    let lp = ListParams::default().labels("atrium.io/notebook");
+    for _ in 0..1200 {
+        let list = all.list(&lp).await.unwrap();
+        if list.items.iter().all(|s| s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the StatefulSet controller did not catch up");
 }
 
 /// Notebooks not made by the benchmark that alice sees (team-a's).
@@ -113,7 +130,11 @@ async fn live_latency(client: &reqwest::Client, base: &str, admin: &kube::Client
             }
             panic!("stream ended");
         };
-        let (ready, running) = tokio::time::timeout(Duration::from_secs(60), futures::future::join(ready_at, running_at)).await.expect("went Running");
+        let Ok((ready, running)) = tokio::time::timeout(Duration::from_secs(60), futures::future::join(ready_at, running_at)).await
+        else {
+            let pod = pods.get_opt(&format!("{name}-0")).await.unwrap();
+            panic!("not Running within 60 s; the pod is {:?}", pod.and_then(|p| p.status));
+        };
         samples.push(running.saturating_duration_since(ready).as_secs_f64() * 1e3);
         sets.patch(name, &PatchParams::default(), &Patch::Merge(&scale(0))).await.unwrap();
         for _ in 0..100 {
@@ -147,7 +168,7 @@ async fn fill(admin: &kube::Client, teams: usize, notebooks: usize) {
                     labels: Some(BTreeMap::from([("atrium.io/member".into(), "true".into())])),
                     ..Default::default()
                 },
-                role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: "atrium-data-scientist".into() },
+                role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: "atrium-data-scientist".into() },
                 subjects: Some(vec![Subject { kind: "User".into(), name: "alice".into(), api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() }]),
             };
             Api::<RoleBinding>::namespaced(admin.clone(), &team).create(&PostParams::default(), &binding).await.unwrap();

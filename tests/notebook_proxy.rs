@@ -76,6 +76,10 @@ async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_
     assert_eq!(res.status(), 403);
     assert!(!res.text().await.unwrap().contains("JupyterLab"));
 
+    // Only notebooks that exist, by names Kubernetes could hold: the address is built from them.
+    let res = maria.get(format!("{base}/notebook/{}/x@169.254.169.254%23/api/status", team.name)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
     // Alice gets JupyterLab, with no second login.
     let (alice, jar) = browser();
     sign_in(&alice, &base, "alice", "/").await;
@@ -84,6 +88,8 @@ async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_
     assert!(res.text().await.unwrap().contains("JupyterLab"), "the JupyterLab page");
     let res = alice.get(&lab).send().await.unwrap();
     assert_eq!(location(&res), format!("/notebook/{}/lab/", team.name), "the bare path gains its slash");
+    let res = alice.get(format!("{base}/notebook/{}/no-such-notebook/api/status", team.name)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
 
     // A kernel, started and spoken to over a WebSocket through the portal.
     use reqwest::cookie::CookieStore;

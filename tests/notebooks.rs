@@ -43,6 +43,12 @@ async fn create_run_stop_start_and_delete_keeping_the_volume() {
 
     let row = wait_for(&nb, &team.name, "churn", Some(Phase::Running)).await.unwrap();
     assert_eq!(row.owner, "alice");
+    // Notebook servers have no token of their own: only the portal's namespace may reach them.
+    let policy = Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(cluster_admin().await, &team.name)
+        .get("atrium-notebooks")
+        .await
+        .expect("every team gets the notebook network policy");
+    assert_eq!(policy.spec.unwrap().ingress.unwrap()[0].from.as_ref().unwrap().len(), 1);
     assert_eq!(row.volume.as_deref(), Some("churn-workspace"));
     assert_eq!(row.size, "Small");
     assert_eq!(row.image, "Minimal Python");

@@ -64,7 +64,7 @@ async fn reconcile(admin: &kube::Client, team: &str, name: &str) {
         ..Default::default()
     };
     let api = Api::<StatefulSet>::namespaced(admin.clone(), team);
-    api.patch(name, &PatchParams::apply("fake-notebook-controller").force(), &Patch::Apply(&set)).await.unwrap();
+    api.patch(name, &PatchParams::apply("test-as-notebook-controller").force(), &Patch::Apply(&set)).await.unwrap();
 }
 
 #[tokio::test]

@@ -167,7 +167,7 @@ up() {
     --service-account-private-key-file="$pki/sa.key" --use-service-account-credentials=true \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --cert-dir="$state/kcm-certs" \
     --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
-    --enable-hostpath-provisioner --pvclaimbinder-sync-period=2s
+    --enable-hostpath-provisioner --pvclaimbinder-sync-period=2s --kube-api-qps=200 --kube-api-burst=400
   start kube-scheduler "$bin" kube-scheduler --kubeconfig="$state/scheduler.kubeconfig" \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0
   kubectl() { "$bin" kubectl --kubeconfig="$state/admin.kubeconfig" "$@"; }

@@ -10,6 +10,7 @@ use crate::teams::quota::QuotaRequest;
 use crate::teams::quota_server::{LIMITS_NAME, QUOTA_NAME, ceiling_key, explain_quota};
 use crate::teams::{DISPLAY_NAME, TEAM_LABEL};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaSpec,
     Secret,
@@ -167,7 +168,28 @@ async fn fill_team(client: &UserClient, team: &str, admin: &str) -> AppResult<()
         .create(&pp, &binding)
         .await
         .map_err(|e| explain(e, "the team admin's access"))?;
+    Api::<NetworkPolicy>::namespaced(client.client(), team)
+        .create(&pp, &notebook_ingress())
+        .await
+        .map_err(|e| explain(e, "the team's notebook network policy"))?;
     Ok(())
+}
+
+/// Notebook servers run without a token of their own (the portal signs people
+/// in): only the portal's namespace may reach them.
+pub fn notebook_ingress() -> NetworkPolicy {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "atrium-notebooks"},
+        "spec": {
+            "podSelector": {"matchExpressions": [{"key": "atrium.io/notebook", "operator": "Exists"}]},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": {"matchLabels": {"atrium.io/portal": "true"}}}],
+                "ports": [{"port": crate::notebooks::manifest::JUPYTER_PORT}]
+            }]
+        }
+    }))
+    .expect("a valid NetworkPolicy")
 }
 
 /// What retiring a team would delete, counted as the platform admin sees it.

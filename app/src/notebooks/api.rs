@@ -19,6 +19,9 @@ pub struct NotebookList {
     pub now_ms: i64,
     /// Whether the person may change the team's idle limit (one team only).
     pub can_set_idle: bool,
+    /// How many rows there are; `rows` holds the newest page, the live
+    /// stream then sends them all (so the page itself stays small).
+    pub total: usize,
 }
 
 /// What the create form offers for a team.
@@ -99,7 +102,10 @@ pub async fn get_notebooks(team: Option<String>) -> Result<NotebookList, AppErro
         }
         None => false,
     };
-    Ok(NotebookList { rows: state.notebooks.index.rows(&names), teams, idle, now_ms: now_ms(), can_set_idle })
+    let mut rows = state.notebooks.index.rows(&names);
+    let total = rows.len();
+    rows.truncate(super::pages::PAGE);
+    Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total })
 }
 
 #[server(endpoint = "notebook-choices")]

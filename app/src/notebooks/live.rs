@@ -78,6 +78,13 @@ pub async fn proxy(
 ) -> Response {
     let get = |k: &str| path.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let (team, name) = (get("team").to_string(), get("name").to_string());
+    // Only names Kubernetes could hold, of notebooks that exist: the address
+    // is built from them, so nothing else may reach it.
+    let label = |s: &str| !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let missing = || refusal(AppError::NotFound(format!("There is no notebook “{name}” in team “{team}”.")));
+    if !label(&team) || !label(&name) {
+        return missing();
+    }
     let client = match state.kube.for_user(&who) {
         Ok(c) => c,
         Err(e) => return refusal(e),
@@ -91,6 +98,9 @@ pub async fn proxy(
             return refusal(AppError::Forbidden(format!("You do not have access to notebook “{name}” in team “{team}”.")));
         }
         Err(e) => return refusal(e),
+    }
+    if state.notebooks.index.row(&team, &name).is_none() {
+        return missing();
     }
     if req.uri().path() == super::manifest::url_prefix(&team, &name) {
         return Redirect::permanent(&format!("{}/", req.uri().path())).into_response();

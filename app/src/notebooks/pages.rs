@@ -87,7 +87,7 @@ fn NotebookList(team: Option<String>) -> impl IntoView {
 }
 
 /// Rows shown at a time in long lists.
-const PAGE: usize = 50;
+pub const PAGE: usize = 50;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortBy {
@@ -133,10 +133,16 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
     let teams = list.teams.clone();
     let idle = list.idle.clone();
     let can_set_idle = list.can_set_idle;
+    let first_total = list.total;
     let count = move || {
         let r = rows.get();
         let up = r.iter().filter(|r| r.phase == Phase::Running).count();
-        format!("{} notebooks, {up} running", r.len())
+        // Until the live stream has sent every row, the page holds the newest ones.
+        if live.get() {
+            format!("{} notebooks, {up} running", r.len())
+        } else {
+            format!("{first_total} notebooks")
+        }
     };
     view! {
         <section class="card space-y-3">
