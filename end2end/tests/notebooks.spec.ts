@@ -129,3 +129,29 @@ test("a notebook over the team's GPU quota is refused before anything is created
   await expect(page.getByTestId("nb-create-error")).toContainText("left of 2");
   expect(kubectl("get", "statefulset,service,pvc,pod", "-n", team, "-l", `atrium.io/notebook=${greedy}`, "-o", "name").trim()).toBe("");
 });
+
+test("a platform admin edits the catalog; bad entries are refused; data scientists see the change", async ({ browser }) => {
+  const paulaShell = new Shell(await (await browser.newContext()).newPage());
+  const paula = paulaShell.page;
+  await paulaShell.signInAt("/admin/catalog", "paula");
+  const firstSize = paula.getByTestId("catalog-size").first();
+  await firstSize.getByTestId("size-memory-limit").fill("lots");
+  await expect(paula.getByTestId("catalog-problems")).toContainText("the memory limit “lots” is not a quantity");
+  await paula.getByTestId("catalog-save").click();
+  await expect(paula.getByTestId("catalog-result")).toContainText("the memory limit “lots” is not a quantity");
+
+  await firstSize.getByTestId("size-memory-limit").fill("2Gi");
+  const second = paula.getByTestId("catalog-image").nth(1);
+  await second.getByTestId("img-name").fill("Data science (e2e)");
+  await paula.getByTestId("catalog-save").click();
+  await expect(paula.getByTestId("catalog-result")).toHaveText("Catalog saved. New notebooks offer these entries.");
+
+  const aliceShell = new Shell(await (await browser.newContext()).newPage());
+  await aliceShell.signInAt(`/notebooks/${team}/new`, "alice");
+  await expect(aliceShell.page.getByText("Data science (e2e)")).toBeVisible();
+
+  // Put the catalog back as the other specs expect it.
+  await second.getByTestId("img-name").fill("Data science");
+  await paula.getByTestId("catalog-save").click();
+  await expect(paula.getByTestId("catalog-result")).toHaveText("Catalog saved. New notebooks offer these entries.");
+});

@@ -13,7 +13,7 @@ pub struct NotebookList {
     pub rows: Vec<NotebookRow>,
     /// Teams shown (name, display name) and whether the person may create there.
     pub teams: Vec<(String, String, bool)>,
-    /// Idle limit per team, in words ("stops after 30 min idle").
+    /// Idle limit per team, in words ("30 min").
     pub idle: Vec<(String, String)>,
     /// Server time, so ages render the same on the server and in the browser.
     pub now_ms: i64,
@@ -44,6 +44,8 @@ pub struct NotebookDetail {
     pub own_volume: Option<String>,
     pub idle: Option<String>,
     pub now_ms: i64,
+    /// Whether Kubernetes lets the person stop, start and delete it.
+    pub can_change: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -53,7 +55,7 @@ fn now_ms() -> i64 {
 
 #[cfg(feature = "ssr")]
 fn idle_words(seconds: u64) -> String {
-    if seconds % 60 == 0 { format!("stops after {} min idle", seconds / 60) } else { format!("stops after {seconds} s idle") }
+    if seconds % 60 == 0 { format!("{} min", seconds / 60) } else { format!("{seconds} s") }
 }
 
 /// The teams this session may list notebooks in (asked of Kubernetes, cached briefly).
@@ -208,8 +210,13 @@ pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, 
     let row = state.notebooks.index.row(&team, &name).ok_or_else(|| {
         AppError::NotFound(format!("Notebook “{name}” is being set up; reload in a moment."))
     })?;
-    let (events, own_volume) =
-        futures::join!(super::ops::events(&client, &team, &name), super::ops::own_claim(&client, &team, &name));
+    let (group, resource) = state.notebooks.kinds();
+    let patch = crate::platform::access::Ask { group, resource, verb: "patch", namespace: Some(&team), name: Some(&name) };
+    let (events, own_volume, can_change) = futures::join!(
+        super::ops::events(&client, &team, &name),
+        super::ops::own_claim(&client, &team, &name),
+        state.access.may(&client, who.session_key(), patch)
+    );
     let events = events?
         .into_iter()
         .take(15)
@@ -220,7 +227,7 @@ pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, 
         .collect();
     let log = if row.phase == Phase::Failed { super::ops::last_log_lines(&client, &team, &name).await } else { None };
     let idle = state.notebooks.index.idle_limit(&team).map(idle_words);
-    Ok(NotebookDetail { row, events, log, own_volume: own_volume?, idle, now_ms: now_ms() })
+    Ok(NotebookDetail { row, events, log, own_volume: own_volume?, idle, now_ms: now_ms(), can_change: can_change? })
 }
 
 #[server(endpoint = "notebook-catalog")]

@@ -73,10 +73,7 @@ fn NotebookList(team: Option<String>) -> impl IntoView {
     let title = team.clone().map(|t| format!("Notebooks · {t}")).unwrap_or_else(|| "Notebooks".into());
     view! {
         <Title text=title.clone()/>
-        <div class="flex items-center justify-between gap-4">
-            <h1 class="page-title">{title}</h1>
-            {team.clone().map(|t| view! { <A href=format!("/notebooks/{t}/new") attr:class="btn-primary" attr:data-testid="new-notebook">"New notebook"</A> })}
-        </div>
+        <h1 class="page-title">{title}</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading notebooks…"</p> }>
             {move || data.get().map(|r| match r {
                 Err(e) => view! { <ErrorView error=e/> }.into_any(),
@@ -144,7 +141,21 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
             format!("{first_total} notebooks")
         }
     };
+    // Offered only where Kubernetes lets the person create notebooks.
+    let creatable: Vec<(String, String)> = list.teams.iter().filter(|t| t.2).map(|t| (t.0.clone(), t.1.clone())).collect();
+    let may_change = {
+        let creatable = creatable.clone();
+        move |team: &str| creatable.iter().any(|(t, _)| t == team)
+    };
+    let single = creatable.len() == 1 || !many_teams;
     view! {
+        <div class="flex flex-wrap justify-end gap-2">
+            {creatable.into_iter().map(|(t, d)| view! {
+                <A href=format!("/notebooks/{t}/new") attr:class="btn-primary" attr:data-testid="new-notebook">
+                    {if single { "New notebook".to_string() } else { format!("New notebook in {d}") }}
+                </A>
+            }).collect_view()}
+        </div>
         <section class="card space-y-3">
             <div class="flex flex-wrap items-end gap-3">
                 <label class="form-row">"Search"
@@ -181,7 +192,7 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
                     </span>
                 </p>
             </div>
-            {idle.into_iter().map(|(t, words)| view! { <p class="hint" data-testid="nb-idle">{format!("Team {t}: notebooks {words}.")}</p> }).collect_view()}
+            {idle.into_iter().map(|(t, words)| view! { <p class="hint" data-testid="nb-idle">{format!("Notebooks of {t} stop after {words} without activity.")}</p> }).collect_view()}
             <ActionNotice result=running.value() ok="Done." testid="nb-action-result"/>
             <div class="overflow-x-auto">
             <table class="table" data-testid="nb-table">
@@ -191,7 +202,7 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
                 </tr></thead>
                 <tbody>
                     <For each=shown key=|r| (r.team.clone(), r.name.clone(), r.phase, r.reason.clone(), r.last_activity_ms) let:r>
-                        <NotebookLine row=r many_teams=many_teams now=now running=running/>
+                        <NotebookLine can_change=may_change(&r.team) row=r many_teams=many_teams now=now running=running/>
                     </For>
                 </tbody>
             </table>
@@ -210,7 +221,13 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
 }
 
 #[component]
-fn NotebookLine(row: NotebookRow, many_teams: bool, now: RwSignal<i64>, running: ServerAction<SetNotebookRunning>) -> impl IntoView {
+fn NotebookLine(
+    row: NotebookRow,
+    many_teams: bool,
+    can_change: bool,
+    now: RwSignal<i64>,
+    running: ServerAction<SetNotebookRunning>,
+) -> impl IntoView {
     let r = row.clone();
     let href = format!("/notebooks/{}/{}", r.team, r.name);
     let open = format!("{}/lab", super::model::url_prefix(&r.team, &r.name));
@@ -239,11 +256,13 @@ fn NotebookLine(row: NotebookRow, many_teams: bool, now: RwSignal<i64>, running:
             <td>{move || last.map(|l| format!("{} ago", ago((now.get() - l) / 1000))).unwrap_or_else(|| "—".into())}</td>
             <td class="whitespace-nowrap">
                 {(phase == Phase::Running).then(|| view! { <a class="btn-quiet" href=open.clone() target="_blank" rel="noopener" data-testid="nb-open">"Open"</a> })}
-                <button class="btn-quiet" data-testid=if up { "nb-stop" } else { "nb-start" }
-                    disabled=move || running.pending().get()
-                    on:click=move |_| { running.dispatch(SetNotebookRunning { team: team.clone(), name: name.clone(), running: !up }); }>
-                    {if up { "Stop" } else { "Start" }}
-                </button>
+                {can_change.then(|| view! {
+                    <button class="btn-quiet" data-testid=if up { "nb-stop" } else { "nb-start" }
+                        disabled=move || running.pending().get()
+                        on:click=move |_| { running.dispatch(SetNotebookRunning { team: team.clone(), name: name.clone(), running: !up }); }>
+                        {if up { "Stop" } else { "Start" }}
+                    </button>
+                })}
             </td>
         </tr>
     }
@@ -542,7 +561,8 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
                 }
                 {
                     let row = row.clone();
-                    move || row().map(|r| {
+                    let can_change = detail.can_change;
+                    move || row().filter(|_| can_change).map(|r| {
                         let up = r.phase.is_up();
                         let (t, n) = (t1.clone(), n1.clone());
                         view! {
@@ -553,7 +573,9 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
                         }
                     })
                 }
-                <button class="btn-quiet text-rose-700 dark:text-rose-300" data-testid="nb-delete" on:click=move |_| confirming.set(true)>"Delete…"</button>
+                {detail.can_change.then(|| view! {
+                    <button class="btn-quiet text-rose-700 dark:text-rose-300" data-testid="nb-delete" on:click=move |_| confirming.set(true)>"Delete…"</button>
+                })}
             </div>
             <ActionNotice result=running.value() ok="Done." testid="nb-action-result"/>
             <Show when=move || confirming.get()>
@@ -579,7 +601,7 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
                 <dt class="muted">"Size"</dt><dd>{format!("{} ({} CPU, {} memory)", r0.size, r0.cpu, r0.memory)}</dd>
                 <dt class="muted">"GPUs"</dt><dd>{r0.gpus}</dd>
                 <dt class="muted">"Volume"</dt><dd class="mono">{r0.volume.clone().unwrap_or_else(|| "none".into())}</dd>
-                <dt class="muted">"Idle stop"</dt><dd data-testid="nb-idle">{detail.idle.clone().unwrap_or_else(|| "off for this team".into())}</dd>
+                <dt class="muted">"Idle stop"</dt><dd data-testid="nb-idle">{detail.idle.clone().map(|w| format!("after {w} without activity")).unwrap_or_else(|| "off for this team".into())}</dd>
                 <dt class="muted">"Last activity"</dt><dd>{move || row().and_then(|r| r.last_activity_ms).map(|l| format!("{} ago", ago((now.get() - l) / 1000))).unwrap_or_else(|| "not known".into())}</dd>
                 <dt class="muted">"Carried by"</dt><dd>{match r0.backend { super::model::Backend::Kubeflow => "Kubeflow Notebook", super::model::Backend::StatefulSet => "StatefulSet" }}</dd>
             </dl>
