@@ -4,8 +4,19 @@
 use app::config::Config;
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Rendering a large page walks deeply nested view types; unoptimised
+    // (debug) builds need more than the default 2 MiB of stack for that.
+    match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("atrium: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {

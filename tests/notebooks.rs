@@ -206,3 +206,44 @@ async fn only_platform_admins_change_the_catalog_and_bad_entries_are_refused() {
     // Leave the catalog as the other tests expect it.
     ops::save_catalog(&paula, &namespace, &Catalog::starter()).await.unwrap();
 }
+
+#[tokio::test]
+async fn data_connections_reach_the_notebook_as_environment_and_stay_in_their_team() {
+    use app::notebooks::connections::{ConnectionForm, server as connections};
+    let team = Team::new("it-nb-conn").await;
+    let nb = service("statefulset", |_| {}).await;
+    let form = ConnectionForm {
+        name: "raw-data".into(),
+        endpoint: "https://s3.example.org".into(),
+        bucket: "raw".into(),
+        region: "eu-1".into(),
+        access_key: "AKIAEXAMPLE".into(),
+        secret_key: "s3cr3t-example".into(),
+    };
+    let mut bad = form.clone();
+    bad.endpoint = "s3.example.org".into();
+    let err = connections::create(&team.alice, &team.name, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("is not an http(s) address"), "{err}");
+    connections::create(&team.alice, &team.name, &form).await.expect("alice adds a data connection");
+    let listed = connections::list(&team.alice, &team.name).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].endpoint.as_str(), listed[0].bucket.as_str()), ("https://s3.example.org", "raw"));
+    let maria = as_user("maria").await;
+    assert!(matches!(connections::list(&maria, &team.name).await, Err(AppError::Forbidden(_))), "team B cannot list them");
+    assert!(matches!(connections::create(&maria, &team.name, &form).await, Err(AppError::Forbidden(_))));
+
+    let mut nbform = team.form("with-data");
+    nbform.connections = vec!["raw-data".into()];
+    create(&nb, &team.alice, &nbform).await.expect("a notebook with the connection");
+    let set = Api::<StatefulSet>::namespaced(cluster_admin().await, &team.name).get("with-data").await.unwrap();
+    let container = &set.spec.unwrap().template.spec.unwrap().containers[0];
+    assert_eq!(container.env_from.as_ref().unwrap()[0].secret_ref.as_ref().unwrap().name, "raw-data");
+    let mut unknown = team.form("with-nothing");
+    unknown.connections = vec!["not-a-connection".into()];
+    let err = create(&nb, &team.alice, &unknown).await.unwrap_err();
+    assert_eq!(err.to_string(), "Data connection “not-a-connection” is not one of the team's data connections.");
+
+    connections::delete(&team.alice, &team.name, "raw-data").await.unwrap();
+    assert!(connections::list(&team.alice, &team.name).await.unwrap().is_empty());
+    team.retire().await;
+}

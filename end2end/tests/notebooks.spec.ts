@@ -155,3 +155,30 @@ test("a platform admin edits the catalog; bad entries are refused; data scientis
   await paula.getByTestId("catalog-save").click();
   await expect(paula.getByTestId("catalog-result")).toHaveText("Catalog saved. New notebooks offer these entries.");
 });
+
+test("a data connection added on the team's page is offered to new notebooks, keys never shown", async ({ browser }) => {
+  const shell = new Shell(await (await browser.newContext()).newPage());
+  const page = shell.page;
+  const conn = `${name}-s3`;
+  await shell.signInAt(`/notebooks/${team}`, "alice");
+  await page.getByTestId("connection-add").click();
+  await page.getByTestId("connection-name").fill(conn);
+  await page.getByTestId("connection-endpoint").fill("s3.example.org");
+  await expect(page.getByTestId("connections")).toContainText("is not an http(s) address");
+  await page.getByTestId("connection-endpoint").fill("https://s3.example.org");
+  await page.getByTestId("connection-bucket").fill("raw");
+  await page.getByTestId("connection-access-key").fill("AKIAE2E");
+  await page.getByTestId("connection-secret-key").fill("e2e-secret-value");
+  await page.getByTestId("connection-save").click();
+  await expect(page.getByTestId("connection-result")).toHaveText("Data connection saved.");
+  const row = page.locator(`[data-testid=connection-row][data-name="${conn}"]`);
+  await expect(row).toContainText("https://s3.example.org");
+  expect(await page.content()).not.toContain("e2e-secret-value");
+
+  await shell.open(`/notebooks/${team}/new`);
+  await expect(page.getByTestId("nb-form")).toContainText(conn);
+
+  await shell.open(`/notebooks/${team}`);
+  await row.getByTestId("connection-delete").click();
+  await expect(row).toHaveCount(0);
+});

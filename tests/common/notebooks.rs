@@ -5,7 +5,6 @@ use super::{as_user, cluster_admin, unique};
 use app::admin::server as admin;
 use app::config::NotebooksConfig;
 use app::identity::Persona;
-use app::notebooks::catalog::Catalog;
 use app::notebooks::model::{NotebookForm, NotebookRow, Phase, VolumeChoice};
 use app::notebooks::ops::{self, NotebookService};
 use app::platform::kube::UserClient;
@@ -75,16 +74,7 @@ pub async fn service(backend: &str, tweak: impl FnOnce(&mut NotebooksConfig)) ->
 
 /// Checks, plans, dry-runs and creates as the portal's create action does.
 pub async fn create(service: &NotebookService, client: &UserClient, form: &NotebookForm) -> Result<(), app::error::AppError> {
-    let catalog = Catalog::starter();
-    ops::check_form(form, &catalog).map_err(|p| app::error::AppError::Invalid(p.join(" ")))?;
-    let plan = app::notebooks::manifest::plan(
-        form,
-        catalog.image(&form.image).unwrap(),
-        catalog.size(&form.size).unwrap(),
-        client.username(),
-        service.backend(),
-    );
-    ops::dry_run(client, &plan, form).await?;
+    let plan = ops::prepare(service, client, form).await?;
     ops::create(client, &plan, form, None).await
 }
 

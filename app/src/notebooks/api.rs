@@ -129,30 +129,12 @@ pub async fn get_form_choices(team: String) -> Result<FormChoices, AppError> {
     Ok(FormChoices { catalog, claims: claims?, connections: connections?, gpus_left })
 }
 
-/// Checks the form, builds the manifests and dry-runs them on the server.
-#[cfg(feature = "ssr")]
-async fn prepare(
-    state: &crate::state::AppState,
-    client: &crate::platform::kube::UserClient,
-    form: &NotebookForm,
-) -> Result<super::manifest::Plan, AppError> {
-    let catalog = state.notebooks.catalog();
-    super::ops::check_form(form, &catalog).map_err(|p| AppError::Invalid(p.join(" ")))?;
-    super::ops::check_connections(client, form).await?;
-    let (Some(image), Some(size)) = (catalog.image(&form.image), catalog.size(&form.size)) else {
-        return Err(AppError::Invalid("Choose an image and a size from the catalog.".into()));
-    };
-    let plan = super::manifest::plan(form, image, size, client.username(), state.notebooks.backend());
-    super::ops::dry_run(client, &plan, form).await?;
-    Ok(plan)
-}
-
 /// The manifests that creating would apply, after a server-side dry-run.
 #[server(endpoint = "notebook-preview", input = leptos::server_fn::codec::Json)]
 pub async fn preview_notebook(form: NotebookForm) -> Result<String, AppError> {
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
-    Ok(prepare(&state, &client, &form).await?.yaml())
+    Ok(super::ops::prepare(&state.notebooks, &client, &form).await?.yaml())
 }
 
 #[server(endpoint = "notebook-create", input = leptos::server_fn::codec::Json)]
@@ -163,7 +145,7 @@ pub async fn create_notebook(form: NotebookForm) -> Result<(), AppError> {
     let actor = who.identity().username.clone();
     let object = format!("notebook {} ({}, {}, {} GPUs)", form.name, form.image, form.size, form.gpus);
     audited(&state.db, Action { actor: &actor, team: Some(&form.team), action: "notebook.create", object: &object }, async {
-        let plan = prepare(&state, &client, &form).await?;
+        let plan = super::ops::prepare(&state.notebooks, &client, &form).await?;
         super::ops::create(&client, &plan, &form, None).await
     })
     .await

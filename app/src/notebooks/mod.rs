@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod connections;
 pub mod model;
 pub mod pages;
 

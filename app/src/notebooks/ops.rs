@@ -5,13 +5,13 @@
 use super::catalog::Catalog;
 use super::index::{CATALOG_CONFIGMAP, CATALOG_KEY, NotebookIndex};
 use super::kubeflow::{Notebook, STOPPED_ANNOTATION};
-use super::manifest::{self, CONNECTION_LABEL, NOTEBOOK_LABEL, Plan, Workload};
+use super::manifest::{self, NOTEBOOK_LABEL, Plan, Workload};
 use super::model::{Backend, NotebookForm, VolumeChoice, check_env_name, check_name};
 use crate::config::NotebooksConfig;
 use crate::error::{AppError, AppResult};
 use crate::platform::kube::{UserClient, explain};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -78,6 +78,20 @@ pub async fn kubeflow_installed(client: &kube::Client) -> bool {
     }
 }
 
+/// Checks the form, builds the manifests with the catalog and the chosen
+/// backend, and dry-runs them as the person: what create would apply.
+pub async fn prepare(service: &NotebookService, client: &UserClient, form: &NotebookForm) -> AppResult<Plan> {
+    let catalog = service.catalog();
+    check_form(form, &catalog).map_err(|p| AppError::Invalid(p.join(" ")))?;
+    check_connections(client, form).await?;
+    let (Some(image), Some(size)) = (catalog.image(&form.image), catalog.size(&form.size)) else {
+        return Err(AppError::Invalid("Choose an image and a size from the catalog.".into()));
+    };
+    let plan = manifest::plan(form, image, size, client.username(), service.backend());
+    dry_run(client, &plan, form).await?;
+    Ok(plan)
+}
+
 /// The GPUs a notebook may ask for at most.
 pub const MAX_GPUS: u32 = 16;
 
@@ -141,12 +155,7 @@ pub async fn check_connections(client: &UserClient, form: &NotebookForm) -> AppR
 
 /// Names of the team's data connections.
 pub async fn connections(client: &UserClient, team: &str) -> AppResult<Vec<String>> {
-    let lp = ListParams::default().labels(&format!("{CONNECTION_LABEL}=true"));
-    let list = Api::<Secret>::namespaced(client.client(), team)
-        .list_metadata(&lp)
-        .await
-        .map_err(|e| explain(e, "this team's data connections"))?;
-    Ok(list.items.into_iter().filter_map(|s| s.metadata.name).collect())
+    Ok(super::connections::server::list(client, team).await?.into_iter().map(|c| c.name).collect())
 }
 
 /// Volumes of the team a notebook could use.

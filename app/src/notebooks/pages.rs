@@ -148,6 +148,7 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
         move |team: &str| creatable.iter().any(|(t, _)| t == team)
     };
     let single = creatable.len() == 1 || !many_teams;
+    let single_team_creatable = !many_teams && !creatable.is_empty();
     view! {
         <div class="flex flex-wrap justify-end gap-2">
             {creatable.into_iter().map(|(t, d)| view! {
@@ -216,7 +217,8 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
                 <p class="muted" data-testid="nb-empty">"No notebooks yet."</p>
             </Show>
         </section>
-        {(can_set_idle && !many_teams).then(|| view! { <IdleForm team=team.clone().unwrap_or_default() action=idle_saved/> })}
+        {(single_team_creatable).then(|| view! { <super::connections::Connections team=team.clone().unwrap_or_default()/> }.into_any())}
+        {(can_set_idle && !many_teams).then(|| view! { <IdleForm team=team.clone().unwrap_or_default() action=idle_saved/> }.into_any())}
     }
 }
 
