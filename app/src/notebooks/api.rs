@@ -104,9 +104,7 @@ pub async fn get_notebooks(team: Option<String>) -> Result<NotebookList, AppErro
         }
         None => false,
     };
-    let mut rows = state.notebooks.index.rows(&names);
-    let total = rows.len();
-    rows.truncate(super::pages::PAGE);
+    let (rows, total) = state.notebooks.index.page(&names, super::pages::PAGE);
     Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total })
 }
 

@@ -160,8 +160,7 @@ impl NotebookIndex {
             let mut stream = watcher::watcher(api, cfg).boxed();
             // Objects seen during a (re)list, to forget those gone meanwhile.
             let mut listing: Option<Vec<K>> = None;
-            let mut known: HashSet<String> = HashSet::new();
-            let mut known_objects: HashMap<String, K> = HashMap::new();
+            let mut known: HashMap<String, K> = HashMap::new();
             loop {
                 let event = match stream.next().await {
                     Some(Ok(e)) => e,
@@ -179,27 +178,24 @@ impl NotebookIndex {
                         WatchEvent::Init => listing = Some(Vec::new()),
                         WatchEvent::InitApply(obj) => listing.get_or_insert_with(Vec::new).push(obj),
                         WatchEvent::InitDone => {
-                            let fresh = listing.take().unwrap_or_default();
-                            let fresh_ids: HashSet<String> = fresh.iter().map(uid_of).collect();
-                            for gone in known.difference(&fresh_ids) {
-                                if let Some(obj) = known_objects.remove(gone) {
+                            let fresh: HashMap<String, K> =
+                                listing.take().unwrap_or_default().into_iter().map(|obj| (uid_of(&obj), obj)).collect();
+                            for (id, obj) in std::mem::take(&mut known) {
+                                if !fresh.contains_key(&id) {
                                     touched.extend(apply(&mut o, obj, false));
                                 }
                             }
-                            known = fresh_ids;
-                            for obj in fresh {
-                                known_objects.insert(uid_of(&obj), obj.clone());
-                                touched.extend(apply(&mut o, obj, true));
+                            for obj in fresh.values() {
+                                touched.extend(apply(&mut o, obj.clone(), true));
                             }
+                            known = fresh;
                         }
                         WatchEvent::Apply(obj) => {
-                            known.insert(uid_of(&obj));
-                            known_objects.insert(uid_of(&obj), obj.clone());
+                            known.insert(uid_of(&obj), obj.clone());
                             touched.extend(apply(&mut o, obj, true));
                         }
                         WatchEvent::Delete(obj) => {
                             known.remove(&uid_of(&obj));
-                            known_objects.remove(&uid_of(&obj));
                             touched.extend(apply(&mut o, obj, false));
                         }
                     }
@@ -240,10 +236,18 @@ impl NotebookIndex {
 
     /// Every row of these teams, newest first.
     pub fn rows(&self, teams: &[String]) -> Vec<NotebookRow> {
+        self.page(teams, usize::MAX).0
+    }
+
+    /// The newest `limit` rows of these teams, and how many there are in all;
+    /// only the rows returned are copied.
+    pub fn page(&self, teams: &[String], limit: usize) -> (Vec<NotebookRow>, usize) {
+        let teams: HashSet<&str> = teams.iter().map(String::as_str).collect();
         let o = self.objects.read().expect("notebook index");
-        let mut rows: Vec<NotebookRow> = o.rows.values().filter(|r| teams.contains(&r.team)).cloned().collect();
+        let mut rows: Vec<&NotebookRow> = o.rows.values().filter(|r| teams.contains(r.team.as_str())).collect();
         rows.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.name.cmp(&b.name)));
-        rows
+        let total = rows.len();
+        (rows.into_iter().take(limit).cloned().collect(), total)
     }
 
     pub fn row(&self, team: &str, name: &str) -> Option<NotebookRow> {

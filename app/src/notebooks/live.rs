@@ -118,8 +118,6 @@ pub const CULLER: &str = "atrium (idle stop)";
 pub fn spawn_culler(state: AppState, portal: kube::Client) {
     let interval = Duration::from_secs(state.notebooks.config.cull_interval_seconds.max(1));
     tokio::spawn(async move {
-        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http::<axum::body::Body>();
         loop {
             tokio::time::sleep(interval).await;
             for (row, limit) in state.notebooks.index.cullable() {
@@ -128,7 +126,7 @@ pub fn spawn_culler(state: AppState, portal: kube::Client) {
                     state.notebooks.upstream(&row.team, &row.name).trim_end_matches('/'),
                     super::manifest::url_prefix(&row.team, &row.name)
                 );
-                let Some(last) = last_activity(&http, &url).await else { continue };
+                let Some(last) = last_activity(&state.notebooks.proxy, &url).await else { continue };
                 state.notebooks.index.set_activity(&row.team, &row.name, (last.unix_timestamp_nanos() / 1_000_000) as i64);
                 let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
                 let last_ms = (last.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -153,17 +151,9 @@ pub fn spawn_culler(state: AppState, portal: kube::Client) {
     });
 }
 
-async fn last_activity(
-    http: &hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, axum::body::Body>,
-    url: &str,
-) -> Option<time::OffsetDateTime> {
-    let req = http::Request::get(url).body(axum::body::Body::empty()).ok()?;
-    let res = tokio::time::timeout(Duration::from_secs(5), http.request(req)).await.ok()?.ok()?;
-    if !res.status().is_success() {
-        tracing::debug!(url, status = %res.status(), "no activity report");
-        return None;
-    }
-    let body = axum::body::to_bytes(axum::body::Body::new(res.into_body()), 64 * 1024).await.ok()?;
+/// When Jupyter's `/api/status` says the server was last used.
+async fn last_activity(proxy: &super::proxy::Proxy, url: &str) -> Option<time::OffsetDateTime> {
+    let body = proxy.get(url, 64 * 1024, Duration::from_secs(5)).await?;
     let status: serde_json::Value = serde_json::from_slice(&body).ok()?;
     let at = status.get("last_activity")?.as_str()?;
     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()

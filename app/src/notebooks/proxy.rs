@@ -48,6 +48,18 @@ impl Proxy {
         Proxy { client: Client::builder(TokioExecutor::new()).build(connector) }
     }
 
+    /// GETs `url` with the same connection pool (no cookies, no identity):
+    /// the body of a successful answer of at most `limit` bytes.
+    pub async fn get(&self, url: &str, limit: usize, timeout: Duration) -> Option<axum::body::Bytes> {
+        let req = http::Request::get(url).body(Body::empty()).ok()?;
+        let res = tokio::time::timeout(timeout, self.client.request(req)).await.ok()?.ok()?;
+        if !res.status().is_success() {
+            tracing::debug!(url, status = %res.status(), "upstream answered without success");
+            return None;
+        }
+        axum::body::to_bytes(Body::new(res.into_body()), limit).await.ok()
+    }
+
     /// Sends `req` to `upstream` and returns its answer. An upstream given
     /// with a path (e.g. "http://host:8888/base") gets that path in front of
     /// the request's path. WebSocket upgrades are spliced through.
