@@ -59,7 +59,7 @@ async fn fill(admin: &kube::Client, n: usize) {
             let ns = Namespace {
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
-                    labels: Some(BTreeMap::from([("atrium.io/team".into(), "true".into()), ("atrium.io/bench".into(), "true".into())])),
+                    labels: Some(app::teams::namespace_labels().into_iter().chain([("atrium.io/bench".into(), "true".into())]).collect()),
                     ..Default::default()
                 },
                 ..Default::default()

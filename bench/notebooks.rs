@@ -159,7 +159,8 @@ async fn fill(admin: &kube::Client, teams: usize, notebooks: usize) {
             if namespaces.get_opt(&team).await.unwrap().is_some() {
                 return;
             }
-            let labels = BTreeMap::from([("atrium.io/team".into(), "true".into()), ("atrium.io/bench".into(), "true".into())]);
+            let mut labels = app::teams::namespace_labels();
+            labels.insert("atrium.io/bench".into(), "true".into());
             let ns = Namespace { metadata: ObjectMeta { name: Some(team.clone()), labels: Some(labels), ..Default::default() }, ..Default::default() };
             namespaces.create(&PostParams::default(), &ns).await.unwrap();
             let binding = RoleBinding {
@@ -180,7 +181,9 @@ async fn fill(admin: &kube::Client, teams: usize, notebooks: usize) {
                     "spec": {"replicas": 0, "serviceName": format!("nb-{t:02}-{n:03}"),
                              "selector": {"matchLabels": {"atrium.io/notebook": format!("nb-{t:02}-{n:03}")}},
                              "template": {"metadata": {"labels": {"atrium.io/notebook": format!("nb-{t:02}-{n:03}")}},
-                                          "spec": {"containers": [{"name": "nb", "image": "quay.io/jupyter/minimal-notebook:2025-06-02",
+                                          "spec": {"securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                                                   "containers": [{"name": "nb", "image": "quay.io/jupyter/minimal-notebook:2025-06-02",
+                                                   "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
                                                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}}}
                 }))
                 .unwrap();

@@ -2,8 +2,9 @@
 # A real JupyterLab for the tests (the local stack's pods do not really run):
 #   scripts/jupyter.sh install            installs it once into $ATRIUM_CACHE
 #   scripts/jupyter.sh serve TEAM NAME PORT   serves it at /notebook/TEAM/NAME/
-#                                             on 127.0.0.1:PORT, without a token,
-#                                             as the portal's notebooks do.
+#                                             on 127.0.0.1:PORT with the token in
+#                                             $JUPYTER_TOKEN, as a notebook's pod
+#                                             gets it from its Secret.
 set -euo pipefail
 version=4.6.6
 cache=${ATRIUM_CACHE:-$HOME/.cache/atrium}
@@ -29,9 +30,9 @@ case "${1:-}" in
     cd "$home"
     exec env HOME="$home" JUPYTER_CONFIG_DIR="$home/.jupyter" JUPYTER_DATA_DIR="$home/.data" JUPYTER_RUNTIME_DIR="$home/.run" \
       "$venv/bin/jupyter-lab" --no-browser --ip=127.0.0.1 --port="$port" \
-      --ServerApp.base_url="/notebook/$team/$name/" --IdentityProvider.token='' --ServerApp.password='' \
+      --ServerApp.base_url="/notebook/$team/$name/" --IdentityProvider.token="${JUPYTER_TOKEN:-}" --ServerApp.password='' \
       --ServerApp.disable_check_xsrf=False --ServerApp.root_dir="$home" --LabApp.news_url=None \
-      --ServerApp.trust_xheaders=True --allow-root
+      --ServerApp.trust_xheaders=True --ServerApp.allow_remote_access=True --allow-root
     ;;
   *) echo "usage: $0 install | path | serve TEAM NAME PORT" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod middleware;
+pub mod rate_limit;
 pub mod router;
 pub mod telemetry;
 

@@ -2,6 +2,7 @@
 //! optional `atrium.toml` and `ATRIUM_*` environment variables.
 
 use app::config::Config;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -49,7 +50,9 @@ async fn serve() -> ExitCode {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown()).await;
+    // The peer address is the client's (rate limits), unless a trusted proxy says otherwise.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

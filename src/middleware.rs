@@ -1,9 +1,12 @@
-//! Request gates: same-origin checks for anything that changes state, and
-//! the session gate that turns a cookie into a verified [`SignedIn`].
+//! Request gates: same-origin checks for anything that changes state, the
+//! session gate that turns a cookie into a verified [`SignedIn`], the body
+//! size limit, and the security headers every response carries.
 
 use app::auth::resolve_session;
+use app::config::Config;
 use app::error::AppError;
 use app::state::AppState;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -70,14 +73,78 @@ pub async fn require_session(State(state): State<AppState>, session: Session, mu
     }
 }
 
-/// Headers every response carries.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// The security headers, worked out once from the configuration.
+#[derive(Clone)]
+pub struct SecurityHeaders {
+    csp: HeaderValue,
+    /// Only when people reach the portal over https.
+    hsts: Option<HeaderValue>,
+}
+
+impl SecurityHeaders {
+    pub fn new(config: &Config) -> SecurityHeaders {
+        let csp = HeaderValue::from_str(&content_security_policy(config))
+            .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"));
+        let hsts = config.secure_cookies().then(|| HeaderValue::from_static("max-age=31536000"));
+        SecurityHeaders { csp, hsts }
+    }
+}
+
+/// The portal's Content-Security-Policy. Sign-out posts a form whose answer
+/// redirects to the identity provider's logout page, hence its origin in
+/// `form-action`. NB: no `script-src` or `default-src`: Leptos hydrates with
+/// inline scripts, which such a policy would block unless it carried nonces.
+fn content_security_policy(config: &Config) -> String {
+    let provider = config.identity_provider_origin();
+    format!("frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self' {provider}").trim_end().to_string()
+}
+
+/// Headers every portal response carries.
+pub async fn security_headers(State(headers): State<SecurityHeaders>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::CONTENT_SECURITY_POLICY, headers.csp);
+    if let Some(hsts) = headers.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
     res
+}
+
+/// The largest request body the portal takes, in bytes.
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    pub fn new(config: &Config) -> BodyLimit {
+        BodyLimit(config.max_body_bytes)
+    }
+}
+
+/// Answers 413 to a body over the limit: at once when `Content-Length`
+/// says so, else when reading it passes the limit.
+pub async fn body_limit(State(BodyLimit(max)): State<BodyLimit>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        tracing::warn!(path, bytes = declared, "request body too large");
+        return too_large(path);
+    }
+    next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, max)))).await
+}
+
+/// Server functions get the typed error they decode; pages a sentence.
+fn too_large(path: &str) -> Response {
+    let status = StatusCode::PAYLOAD_TOO_LARGE;
+    let message = "This request is too large for the portal.";
+    if path.starts_with("/api/") {
+        let body = serde_json::to_string(&AppError::Invalid(message.into())).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        (status, message).into_response()
+    }
 }
 
 fn encode(s: &str) -> String {
@@ -107,5 +174,60 @@ mod tests {
     #[test]
     fn next_is_percent_encoded() {
         assert_eq!(encode("/teams/a?x=1&y=2"), "/teams/a%3Fx%3D1%26y%3D2");
+    }
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    fn limited(max: usize) -> Router {
+        let echo = post(|body: Bytes| async move { body.len().to_string() });
+        Router::new()
+            .route("/api/echo", echo)
+            .layer(axum::middleware::from_fn_with_state(BodyLimit(max), body_limit))
+    }
+
+    async fn post_to(router: Router, path: &str, body: Body, length: Option<usize>) -> StatusCode {
+        let mut req = Request::post(path);
+        if let Some(n) = length {
+            req = req.header(header::CONTENT_LENGTH, n);
+        }
+        router.oneshot(req.body(body).unwrap()).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_get_413() {
+        let big = || Body::from(vec![b'x'; 17]);
+        assert_eq!(post_to(limited(16), "/api/echo", Body::from(vec![b'x'; 16]), Some(16)).await, StatusCode::OK);
+        assert_eq!(post_to(limited(16), "/api/echo", big(), Some(17)).await, StatusCode::PAYLOAD_TOO_LARGE);
+        let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 10])), Ok(Bytes::from(vec![b'x'; 10]))]);
+        let undeclared = Body::from_stream(chunks);
+        assert_eq!(post_to(limited(16), "/api/echo", undeclared, None).await, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    async fn headers_of(config: &Config) -> axum::http::HeaderMap {
+        let router = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(SecurityHeaders::new(config), security_headers));
+        let res = router.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+        res.headers().clone()
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers() {
+        let mut config = Config::default();
+        let h = headers_of(&config).await;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'", "form-action 'self' http://localhost:18080"] {
+            assert!(csp.contains(directive), "{directive} missing from {csp}");
+        }
+        assert!(!csp.contains("script-src") && !csp.contains("default-src"), "hydration needs inline scripts: {csp}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin");
+        assert!(!h.contains_key(header::STRICT_TRANSPORT_SECURITY), "no HSTS over http");
+        config.public_url = "https://atrium.example.org".into();
+        let h = headers_of(&config).await;
+        assert_eq!(h[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
     }
 }

@@ -55,8 +55,10 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .build();
     let access = AccessCache::new(Duration::from_secs(config.access_cache_seconds));
     let portal = kube.portal_client().map_err(|e| StartError::Notebooks(e.to_string()))?;
-    let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone()).await;
-    let state = AppState { leptos_options, services: Arc::new(Services { config, kube, oidc, db, access, notebooks }) };
+    let token_key = db.portal_key("jupyter-tokens", &app::platform::tokens::random_token()).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
+    let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone(), token_key).await;
+    let services = Services { config, kube, oidc, db, sessions: sessions.clone(), access, notebooks };
+    let state = AppState { leptos_options, services: Arc::new(services) };
     app::notebooks::live::spawn_culler(state.clone(), portal);
     // Warm discovery in the background; sign-in retries it if this fails.
     let warm = state.oidc.clone();
@@ -65,7 +67,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     });
 
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name("atrium_session")
+        .with_name(state.config.session_cookie_name())
         .with_secure(state.config.secure_cookies())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -83,8 +85,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .route("/signed-out", get(app::auth::routes::signed_out))
         .route("/export/audit.csv", get(app::audit::server::export_csv))
         .route("/api/notebooks/stream", get(app::notebooks::live::stream))
-        .route("/notebook/{team}/{name}", any(app::notebooks::live::proxy))
-        .route("/notebook/{team}/{name}/{*rest}", any(app::notebooks::live::proxy))
+        .route("/notebook/{team}/{name}", any(app::notebooks::handover::open))
+        .route("/notebook/{team}/{name}/{*rest}", any(app::notebooks::handover::open))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &state,
@@ -99,10 +101,15 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(crate::rate_limit::ServerFunctionLimit::new(&state.config), crate::rate_limit::server_functions))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_session))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(crate::rate_limit::SignInLimit::new(&state.config), crate::rate_limit::sign_ins))
+        .layer(axum::middleware::from_fn_with_state(middleware::BodyLimit::new(&state.config), middleware::body_limit))
+        .layer(axum::middleware::from_fn_with_state(middleware::SecurityHeaders::new(&state.config), middleware::security_headers))
+        // Notebooks' own origins: none of the portal's layers above apply there.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), app::notebooks::handover::by_host))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty, team = tracing::field::Empty)
         }))

@@ -1,4 +1,4 @@
-//! Opening a notebook through the portal, and stopping idle ones, against a
+//! Opening a notebook on its own origin, and stopping idle ones, against a
 //! real JupyterLab (PyPI) behind the portal's proxy, a real Keycloak sign-in
 //! and the local stack. The stack's pods do not really run, so the
 //! notebook's address comes from the portal's address map.
@@ -23,11 +23,12 @@ impl Drop for Jupyter {
     }
 }
 
-async fn jupyter(team: &str, name: &str) -> (Jupyter, String) {
+async fn jupyter(team: &str, name: &str, token: &str) -> (Jupyter, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/jupyter.sh");
     let child = Command::new("bash")
         .args([script, "serve", team, name, &port.to_string()])
+        .env("JUPYTER_TOKEN", token)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -35,8 +36,10 @@ async fn jupyter(team: &str, name: &str) -> (Jupyter, String) {
     let guard = Jupyter(child);
     let address = format!("http://127.0.0.1:{port}");
     let status = format!("{address}/notebook/{team}/{name}/api/status");
+    let client = reqwest::Client::new();
     for _ in 0..300 {
-        if reqwest::get(&status).await.is_ok_and(|r| r.status().is_success()) {
+        let res = client.get(&status).header("authorization", format!("token {token}")).send().await;
+        if res.is_ok_and(|r| r.status().is_success()) {
             return (guard, address);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -44,13 +47,20 @@ async fn jupyter(team: &str, name: &str) -> (Jupyter, String) {
     panic!("JupyterLab did not answer at {status}");
 }
 
+/// The notebook's Jupyter token as the kubelet would hand it to the pod.
+async fn token_of(team: &str, name: &str) -> String {
+    use k8s_openapi::api::core::v1::Secret;
+    let secret = kube::Api::<Secret>::namespaced(common::cluster_admin().await, team).get(&format!("{name}-jupyter")).await.unwrap();
+    let data = secret.data.expect("token secret data");
+    String::from_utf8(data["token"].0.clone()).unwrap()
+}
+
 #[tokio::test]
-async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_when_idle() {
+async fn jupyterlab_on_its_own_origin_for_those_kubernetes_allows_then_stopped_when_idle() {
     let _port = login_port().await;
     let team = Team::new("it-nb-open").await;
-    let (_lab, address) = jupyter(&team.name, "lab").await;
     let map = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(map.path(), serde_json::json!({ format!("{}/lab", team.name): address }).to_string()).unwrap();
+    std::fs::write(map.path(), "{}").unwrap();
     let portal = start_portal(common::LOGIN_PORT, |c| {
         c.notebooks.backend = "statefulset".into();
         c.notebooks.upstream_map_file = Some(map.path().to_path_buf());
@@ -61,45 +71,77 @@ async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_
     nb.index.wait_synced(Duration::from_secs(10)).await;
     create(nb, &team.alice, &team.form("lab")).await.unwrap();
     wait_for(nb, &team.name, "lab", Some(Phase::Running)).await;
+    // The pod would get its token from the Secret; JupyterLab refuses anyone without it.
+    let token = token_of(&team.name, "lab").await;
+    let (_lab, address) = jupyter(&team.name, "lab", &token).await;
+    std::fs::write(map.path(), serde_json::json!({ format!("{}/lab", team.name): address }).to_string()).unwrap();
+    let direct = reqwest::get(format!("{address}/notebook/{}/lab/api/kernels", team.name)).await.unwrap();
+    assert_eq!(direct.status(), 403, "JupyterLab itself wants the notebook's token");
+
     let base = portal.base.clone();
-    let lab = format!("{base}/notebook/{}/lab", team.name);
+    let open = format!("{base}/notebook/{}/lab/lab", team.name);
+    let origin = format!("http://{}--lab.localhost:{}", team.name, common::LOGIN_PORT);
+    let lab = format!("{origin}/notebook/{}/lab", team.name);
 
-    // Signed out: sent to sign in, never proxied.
+    // Signed out: sent to sign in, never handed over.
     let (anon, _) = browser();
-    let res = anon.get(format!("{lab}/api/status")).send().await.unwrap();
+    let res = anon.get(&open).send().await.unwrap();
     assert!(res.status().is_redirection() && location(&res).starts_with("/auth/login"), "{}", res.status());
+    // The notebook's origin itself wants its own cookie: API calls are refused,
+    // page loads go back to the portal (which hands over again).
+    assert_eq!(anon.get(format!("{lab}/api/status")).send().await.unwrap().status(), 401);
+    let res = anon.get(format!("{lab}/lab")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(location(&res), open);
 
-    // Maria (team B) is refused by Kubernetes' answer to an access review.
+    // Maria (team B) is refused.
     let (maria, _) = browser();
     sign_in(&maria, &base, "maria", "/").await;
-    let res = maria.get(format!("{lab}/lab")).send().await.unwrap();
+    let res = maria.get(&open).send().await.unwrap();
     assert_eq!(res.status(), 403);
-    assert!(!res.text().await.unwrap().contains("JupyterLab"));
-
-    // Only notebooks that exist, by names Kubernetes could hold: the address is built from them.
+    assert!(location(&res).is_empty());
+    // Only notebooks that exist, by names Kubernetes could hold.
     let res = maria.get(format!("{base}/notebook/{}/x@169.254.169.254%23/api/status", team.name)).send().await.unwrap();
     assert_eq!(res.status(), 404);
 
-    // Alice gets JupyterLab, with no second login.
+    // Paula may read every notebook, but running code in one is not hers to do.
+    let (paula, _) = browser();
+    sign_in(&paula, &base, "paula", "/").await;
+    let res = paula.get(&open).send().await.unwrap();
+    assert_eq!(res.status(), 403, "a platform admin cannot open a team's notebook");
+    assert!(res.text().await.unwrap().contains("only its owner and the team"));
+
+    // Alice is handed over to the notebook's own origin with a one-time ticket.
     let (alice, jar) = browser();
     sign_in(&alice, &base, "alice", "/").await;
+    let res = alice.get(&open).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let hand_over = location(&res);
+    assert!(hand_over.starts_with(&format!("{origin}/_atrium/hand-over?ticket=")), "{hand_over}");
+    let res = alice.get(&hand_over).send().await.unwrap();
+    assert_eq!(location(&res), format!("/notebook/{}/lab/lab", team.name));
+    let res = alice.get(&hand_over).send().await.unwrap();
+    assert_eq!(res.status(), 400, "a ticket works once");
+    assert!(res.text().await.unwrap().contains("expired or was already used"));
+    use reqwest::cookie::CookieStore;
+    let sent = jar.cookies(&lab.parse().unwrap()).map(|h| h.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(sent.starts_with("atrium_notebook=") && !sent.contains("atrium_session"), "only the notebook's own cookie goes there: {sent}");
+
+    // JupyterLab, with no second login; its own cookies never reach the browser.
     let res = alice.get(format!("{lab}/lab")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("JupyterLab"), "the JupyterLab page");
+    let (status, cookie) = (res.status(), res.headers().get("set-cookie").cloned());
+    let page = res.text().await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(cookie.is_none(), "upstream Set-Cookie is stripped");
+    assert!(page.contains("JupyterLab"), "the JupyterLab page");
     let res = alice.get(&lab).send().await.unwrap();
     assert_eq!(location(&res), format!("/notebook/{}/lab/", team.name), "the bare path gains its slash");
-    let res = alice.get(format!("{base}/notebook/{}/no-such-notebook/api/status", team.name)).send().await.unwrap();
-    assert_eq!(res.status(), 404);
+    let res = alice.get(format!("{origin}/notebook/{}/other/api/status", team.name)).send().await.unwrap();
+    assert_eq!(res.status(), 404, "an origin serves its own notebook only");
 
-    // A kernel, started and spoken to over a WebSocket through the portal.
-    use reqwest::cookie::CookieStore;
-    // Jupyter's cookies belong to the notebook's path.
-    let cookies = jar.cookies(&format!("{lab}/").parse().unwrap()).unwrap().to_str().unwrap().to_string();
-    let xsrf = cookies.split("; ").find_map(|c| c.strip_prefix("_xsrf=")).expect("Jupyter's _xsrf cookie").to_string();
+    // A kernel, started and spoken to over a WebSocket on the notebook's origin.
     let kernel: serde_json::Value = alice
         .post(format!("{lab}/api/kernels"))
-        .header("origin", &base)
-        .header("x-xsrftoken", &xsrf)
+        .header("origin", &origin)
         .json(&serde_json::json!({"name": "python3"}))
         .send()
         .await
@@ -108,11 +150,19 @@ async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_
         .await
         .unwrap();
     let id = kernel["id"].as_str().expect("a kernel id");
-    let ws_url = format!("ws://localhost:{}/notebook/{}/lab/api/kernels/{id}/channels", common::LOGIN_PORT, team.name);
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
-    req.headers_mut().insert("cookie", cookies.parse().unwrap());
-    req.headers_mut().insert("origin", base.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket through the portal");
+    let ws_url = format!("ws://127.0.0.1:{}/notebook/{}/lab/api/kernels/{id}/channels", common::LOGIN_PORT, team.name);
+    let websocket = |page_origin: &str| {
+        let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url.as_str()).unwrap();
+        req.headers_mut().insert("host", origin.trim_start_matches("http://").parse().unwrap());
+        req.headers_mut().insert("cookie", sent.parse().unwrap());
+        req.headers_mut().insert("origin", page_origin.parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    for foreign in ["http://evil.example", base.as_str()] {
+        let refused = websocket(foreign).await.expect_err("a WebSocket from another origin is refused");
+        assert!(refused.to_string().contains("403"), "{refused}");
+    }
+    let (mut ws, _) = websocket(&origin).await.expect("websocket on the notebook's origin");
     let msg_id = "it-kernel-info";
     let request = serde_json::json!({
         "header": {"msg_id": msg_id, "username": "alice", "session": "it", "msg_type": "kernel_info_request", "version": "5.3"},
@@ -135,6 +185,11 @@ async fn jupyterlab_through_the_portal_for_those_kubernetes_allows_then_stopped_
     .expect("the kernel answers");
     assert_eq!(reply["content"]["language_info"]["name"], "python");
     drop(ws);
+
+    // Signing out of the portal ends the notebook's origin too.
+    let res = alice.post(format!("{base}/auth/logout")).header("origin", &base).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(alice.get(format!("{lab}/api/status")).send().await.unwrap().status(), 401);
 
     // Idle stop: the team allows 3 s; JupyterLab's last activity is older.
     let paula = common::as_user("paula").await;

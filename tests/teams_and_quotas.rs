@@ -10,22 +10,16 @@ use app::teams::members::SubjectKind;
 use app::teams::members_server::{list, set_personas};
 use app::teams::quota::{QuotaChange, QuotaRequest};
 use app::teams::quota_server::{apply_changes, view};
-use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, ResourceQuota};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use std::time::Duration;
 
 use common::{as_user, cluster_admin, unique};
 
+/// Team namespaces enforce Pod Security `restricted`.
 fn pod(name: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-        spec: Some(PodSpec {
-            containers: vec![Container { name: "main".into(), image: Some("busybox".into()), ..Default::default() }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    common::restricted_pod(name)
 }
 
 /// Waits until the controller-manager has counted what the quota covers.

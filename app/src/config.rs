@@ -11,6 +11,11 @@ use figment::{
 use serde::{Deserialize, Serialize};
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
+mod database_url;
+mod rate_limits;
+pub use database_url::DatabaseUrl;
+pub use rate_limits::RateLimits;
+
 /// A secret value: never printed, never logged.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -40,8 +45,9 @@ pub struct Config {
     pub public_url: String,
     /// Folder holding the built site (`pkg/` with the WASM, JS and CSS).
     pub site_root: PathBuf,
-    /// `sqlite://…` (default, one machine) or `postgres://…` (several replicas).
-    pub database_url: String,
+    /// `sqlite://…` (default, one machine) or `postgres://…` (several
+    /// replicas); its password is redacted in `Debug`.
+    pub database_url: DatabaseUrl,
     /// Kubeconfig of the portal's own identity; unset means in-cluster.
     pub kubeconfig: Option<PathBuf>,
     pub oidc: OidcConfig,
@@ -52,6 +58,15 @@ pub struct Config {
     /// `json` for machines, `pretty` for people.
     pub log_format: String,
     pub notebooks: NotebooksConfig,
+    /// The largest request body the portal accepts, in bytes; larger ones
+    /// are answered 413. Notebook origins are not limited by it.
+    pub max_body_bytes: usize,
+    pub rate_limits: RateLimits,
+    /// Whether the client's address is the last one in `X-Forwarded-For`
+    /// (as added by the one proxy in front of the portal) rather than the
+    /// TCP peer. Only for a proxy that always sets it: otherwise clients
+    /// choose their own address and escape per-address limits.
+    pub trust_forwarded_headers: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -61,9 +76,16 @@ pub struct NotebooksConfig {
     pub backend: String,
     /// The portal's namespace, holding the notebook catalog.
     pub portal_namespace: String,
-    /// Where a notebook's server answers, `{team}` and `{name}` replaced:
-    /// its Service inside a cluster.
-    pub upstream: String,
+    /// Where people reach a notebook: an origin of its own, `{team}` and
+    /// `{name}` replaced, e.g. `https://{team}--{name}.notebooks.example.net`
+    /// (a wildcard DNS name and certificate pointing at the portal). It must
+    /// be another site than the portal's, so a notebook's JavaScript cannot
+    /// act as whoever opens it. Empty: `http://{team}--{name}.localhost:<port>`
+    /// when the portal is on localhost; required anywhere else.
+    pub origin: String,
+    /// How long the one-time ticket that hands a person over to a
+    /// notebook's origin stays valid, in seconds.
+    pub ticket_seconds: u64,
     /// A JSON file mapping "team/name" to an address, read on each request
     /// (the local stack, where pods do not really run).
     pub upstream_map_file: Option<PathBuf>,
@@ -112,6 +134,9 @@ impl Default for Config {
             public_url: "http://localhost:3000".into(),
             site_root: PathBuf::from("target/site"),
             database_url: "sqlite://atrium.db?mode=rwc".into(),
+            max_body_bytes: 2 << 20,
+            rate_limits: RateLimits::default(),
+            trust_forwarded_headers: false,
             kubeconfig: None,
             oidc: OidcConfig {
                 issuer_url: "http://localhost:18080/realms/atrium".into(),
@@ -129,7 +154,8 @@ impl Default for Config {
             notebooks: NotebooksConfig {
                 backend: "auto".into(),
                 portal_namespace: "atrium".into(),
-                upstream: "http://{name}.{team}.svc.cluster.local".into(),
+                origin: String::new(),
+                ticket_seconds: 30,
                 upstream_map_file: None,
                 cull_interval_seconds: 60,
             },
@@ -186,8 +212,14 @@ impl Config {
                 self.notebooks.backend
             )));
         }
+        let origins = self.notebook_origins().map_err(ConfigError::Check)?;
+        crate::notebooks::origin::check_apart(&origins, &self.public_url).map_err(ConfigError::Check)?;
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(ConfigError::Check("session timeouts must be positive".into()));
+        }
+        let limits = &self.rate_limits;
+        if self.max_body_bytes == 0 || limits.sign_ins_per_minute == 0 || limits.server_functions_per_minute == 0 {
+            return Err(ConfigError::Check("max_body_bytes and rate limits must be positive".into()));
         }
         Ok(())
     }
@@ -197,9 +229,35 @@ impl Config {
         self.public_url.trim_end_matches('/').to_string()
     }
 
+    /// Where notebooks are served: the configured pattern, or the local default.
+    pub fn notebook_origins(&self) -> Result<crate::notebooks::origin::OriginPattern, String> {
+        let pattern = match self.notebooks.origin.as_str() {
+            "" => crate::notebooks::origin::default_pattern(&self.public_url).ok_or_else(|| {
+                "notebooks.origin must be set when the portal is not on localhost, e.g. https://{team}--{name}.notebooks.example.net".to_string()
+            })?,
+            p => p.to_string(),
+        };
+        crate::notebooks::origin::OriginPattern::parse(&pattern)
+    }
+
     /// Cookies are `Secure` whenever people reach the portal over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The session cookie's name. Under https it carries the `__Host-`
+    /// prefix, so browsers accept it only as `Secure`, host-only and for
+    /// path `/`: a sibling subdomain cannot plant or shadow it.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() { "__Host-atrium_session" } else { "atrium_session" }
+    }
+
+    /// The identity provider's origin (`scheme://host[:port]`), where
+    /// sign-out sends the browser.
+    pub fn identity_provider_origin(&self) -> String {
+        url::Url::parse(&self.oidc.issuer_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
     }
 
     pub fn redirect_url(&self) -> String {
@@ -228,6 +286,8 @@ mod tests {
                 [oidc]
                 client_id = "from-file"
                 issuer_url = "https://sso.example.org/realms/x"
+                [notebooks]
+                origin = "https://{team}--{name}.notebooks.example.net"
                 "#,
             )?;
             jail.set_env("ATRIUM_OIDC__CLIENT_ID", "from-env");
@@ -245,6 +305,23 @@ mod tests {
     }
 
     #[test]
+    fn notebooks_need_an_origin_of_their_own_away_from_localhost() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            assert_eq!(Config::load().unwrap().notebook_origins().unwrap().origin("t", "n"), "http://t--n.localhost:3000");
+            jail.set_env("ATRIUM_PUBLIC_URL", "https://atrium.example.org");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("notebooks.origin must be set"), "{err}");
+            jail.set_env("ATRIUM_NOTEBOOKS__ORIGIN", "https://{team}--{name}.atrium.example.org");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("on the portal's site"), "{err}");
+            jail.set_env("ATRIUM_NOTEBOOKS__ORIGIN", "https://{team}--{name}.nb.example.net");
+            assert!(Config::load().unwrap().notebook_origins().unwrap().secure());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn database_url_is_honoured_and_prefixed_env_wins() {
         Jail::expect_with(|jail| {
             jail.clear_env();
@@ -252,6 +329,50 @@ mod tests {
             assert_eq!(Config::load().unwrap().database_url, "postgres://db/atrium");
             jail.set_env("ATRIUM_DATABASE_URL", "sqlite://other.db");
             assert_eq!(Config::load().unwrap().database_url, "sqlite://other.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_password_is_redacted_in_debug() {
+        let config = Config { database_url: "postgres://u:pw@h/db".into(), ..Config::default() };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("pw"), "password leaked into Debug: {debug}");
+        assert!(debug.contains("postgres://u:[redacted]@h/db"), "{debug}");
+        assert_eq!(config.database_url.expose(), "postgres://u:pw@h/db");
+    }
+
+    #[test]
+    fn session_cookie_has_the_host_prefix_under_https() {
+        let mut config = Config::default();
+        assert_eq!(config.session_cookie_name(), "atrium_session");
+        config.public_url = "https://atrium.example.org".into();
+        assert_eq!(config.session_cookie_name(), "__Host-atrium_session");
+    }
+
+    #[test]
+    fn identity_provider_origin_drops_the_path() {
+        let mut config = Config::default();
+        assert_eq!(config.identity_provider_origin(), "http://localhost:18080");
+        config.oidc.issuer_url = "https://sso.example.org/realms/x".into();
+        assert_eq!(config.identity_provider_origin(), "https://sso.example.org");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let c = Config::load().unwrap();
+            assert_eq!((c.max_body_bytes, c.rate_limits.sign_ins_per_minute, c.rate_limits.server_functions_per_minute), (2 << 20, 20, 300));
+            assert!(!c.trust_forwarded_headers);
+            jail.set_env("ATRIUM_MAX_BODY_BYTES", "1024");
+            jail.set_env("ATRIUM_RATE_LIMITS__SIGN_INS_PER_MINUTE", "5");
+            jail.set_env("ATRIUM_TRUST_FORWARDED_HEADERS", "true");
+            let c = Config::load().unwrap();
+            assert_eq!((c.max_body_bytes, c.rate_limits.sign_ins_per_minute), (1024, 5));
+            assert!(c.trust_forwarded_headers);
+            jail.set_env("ATRIUM_RATE_LIMITS__SERVER_FUNCTIONS_PER_MINUTE", "0");
+            assert!(matches!(Config::load(), Err(ConfigError::Check(_))));
             Ok(())
         });
     }

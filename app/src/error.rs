@@ -28,6 +28,10 @@ pub enum AppError {
     /// The Kubernetes API could not be reached.
     #[error("The Kubernetes API cannot be reached right now. Your work is safe; please try again in a moment.")]
     KubernetesUnavailable,
+    /// Too many requests in a short time (sign-in starts per address,
+    /// server-function calls per session).
+    #[error("Too many requests in a short time. Please wait a moment and try again.")]
+    TooManyRequests,
     /// The identity provider could not be reached.
     #[error("The identity provider cannot be reached right now, so signing in is not possible. Please try again in a moment.")]
     IdentityProviderUnavailable,
@@ -47,6 +51,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::QuotaExceeded(_) => 403,
             AppError::KubernetesUnavailable => 503,
+            AppError::TooManyRequests => 429,
             AppError::IdentityProviderUnavailable => 503,
             AppError::Internal(_) => 500,
         }
@@ -62,6 +67,7 @@ impl AppError {
             AppError::Invalid(_) => "Cannot do that",
             AppError::QuotaExceeded(_) => "Over quota",
             AppError::KubernetesUnavailable => "Kubernetes unreachable",
+            AppError::TooManyRequests => "Slow down",
             AppError::IdentityProviderUnavailable => "Sign-in unavailable",
             AppError::Internal(_) => "Something went wrong",
         }

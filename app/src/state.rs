@@ -18,6 +18,8 @@ pub struct Services {
     pub kube: KubeGateway,
     pub oidc: Provider,
     pub db: Db,
+    /// The session store, for the notebook origins' checks of the portal session.
+    pub sessions: crate::platform::db::Sessions,
     pub access: AccessCache,
     pub notebooks: crate::notebooks::ops::NotebookService,
 }

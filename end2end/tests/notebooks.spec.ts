@@ -6,8 +6,9 @@ import { expect, test } from "@playwright/test";
 import { Shell } from "../pages/shell";
 
 // A data scientist's notebook, start to end, in team A: created from the
-// catalog, seen going Running live, opened (JupyterLab through the portal,
-// a kernel over WebSockets), stopped, started, deleted keeping its volume.
+// catalog, seen going Running live, opened (JupyterLab on the notebook's own
+// origin, a kernel over WebSockets), stopped, started, deleted keeping its
+// volume.
 // The local stack's pods do not really run, so this spec starts a real
 // JupyterLab for the notebook's path and tells the portal its address.
 
@@ -32,26 +33,31 @@ async function freePort(): Promise<number> {
   });
 }
 
-test.beforeAll(async () => {
+// The kubelet would hand the pod its token from the notebook's Secret; here
+// a real JupyterLab gets it the same way, and the portal learns its address.
+async function serveJupyterLab(): Promise<void> {
+  const token = Buffer.from(kubectl("get", "secret", "-n", team, `${name}-jupyter`, "-o", "jsonpath={.data.token}"), "base64").toString();
   const port = await freePort();
-  lab = spawn("bash", [`${repo}/scripts/jupyter.sh`, "serve", team, name, String(port)], { stdio: "ignore" });
+  lab = spawn("bash", [`${repo}/scripts/jupyter.sh`, "serve", team, name, String(port)], {
+    stdio: "ignore",
+    env: { ...process.env, JUPYTER_TOKEN: token },
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/notebook/${team}/${name}/api/status`, { headers: { authorization: `token ${token}` } });
+      if (res.ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const map = process.env.ATRIUM_E2E_UPSTREAM_MAP!;
   const current = JSON.parse(readFileSync(map, "utf8"));
   current[`${team}/${name}`] = `http://127.0.0.1:${port}`;
   writeFileSync(map, JSON.stringify(current));
-  for (let i = 0; i < 300; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/notebook/${team}/${name}/api/status`);
-      if (res.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("JupyterLab did not start");
-});
+}
 
 test.afterAll(() => {
   lab?.kill();
-  for (const kind of ["statefulset", "service", "pvc"]) {
+  for (const kind of ["statefulset", "service", "pvc", "secret"]) {
     kubectl("delete", kind, "-n", team, "-l", `atrium.io/notebook=${name}`, "--ignore-not-found", "--wait=false");
   }
 });
@@ -85,10 +91,15 @@ test("create from the catalog, watch it run, open JupyterLab, stop, start, delet
   await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
   await expect(page.getByTestId("nb-phase")).toHaveText("Running", { timeout: 30_000 });
 
-  // Open JupyterLab through the portal, with no second sign-in, and run a cell.
+  await serveJupyterLab();
+
+  // Open JupyterLab on the notebook's own origin, with no second sign-in, and run a cell.
   const [jupyter] = await Promise.all([page.context().waitForEvent("page"), page.getByTestId("nb-open").click()]);
   await jupyter.waitForLoadState();
-  expect(new URL(jupyter.url()).pathname).toBe(`/notebook/${team}/${name}/lab`);
+  const portal = new URL(page.url());
+  const opened = new URL(jupyter.url());
+  expect(opened.host).toBe(`${team}--${name}.localhost:${portal.port}`);
+  expect(opened.pathname).toBe(`/notebook/${team}/${name}/lab`);
   await jupyter.locator(".jp-LauncherCard[data-category='Notebook']").first().click({ timeout: 60_000 });
   // The kernel is reached over a WebSocket through the portal.
   await expect(jupyter.locator(".jp-StatusBar-Widget", { hasText: "Idle" }).first()).toBeVisible({ timeout: 60_000 });
@@ -97,7 +108,32 @@ test("create from the catalog, watch it run, open JupyterLab, stop, start, delet
   await jupyter.keyboard.type("6 * 7");
   await jupyter.keyboard.press("Shift+Enter");
   await expect(jupyter.locator(".jp-OutputArea-output").first()).toHaveText("42", { timeout: 60_000 });
+
+  // Whatever script the notebook serves cannot act as the person on the
+  // portal: a server function called from its origin is refused, and the
+  // portal's cookie cannot be overwritten from there.
+  const outcome = await jupyter.evaluate(
+    async ({ portal, team, name }) => {
+      document.cookie = "atrium_session=forged; domain=localhost; path=/";
+      try {
+        const res = await fetch(`${portal}/api/notebook-running`, {
+          method: "POST",
+          credentials: "include",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: `team=${team}&name=${name}&running=false`,
+        });
+        return `answered ${res.status}`;
+      } catch {
+        return "blocked";
+      }
+    },
+    { portal: portal.origin, team, name },
+  );
+  expect(outcome).not.toBe("answered 200");
+  expect(kubectl("get", "statefulset", "-n", team, name, "-o", "jsonpath={.spec.replicas}")).toBe("1");
   await jupyter.close();
+  const cookies = await page.context().cookies(portal.origin);
+  expect(cookies.find((c) => c.name === "atrium_session")?.value).not.toBe("forged");
 
   await page.getByTestId("nb-stop").click();
   await expect(page.getByTestId("nb-phase")).toHaveText("Stopped", { timeout: 30_000 });

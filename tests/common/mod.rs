@@ -38,7 +38,7 @@ pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
     c.listen = ([127, 0, 0, 1], port).into();
     c.public_url = format!("http://localhost:{port}");
     c.site_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/site");
-    c.database_url = format!("sqlite://{}?mode=rwc", db_dir.path().join("atrium.db").display());
+    c.database_url = format!("sqlite://{}?mode=rwc", db_dir.path().join("atrium.db").display()).into();
     c.kubeconfig = Some(stack("ATRIUM_KUBECONFIG").into());
     c.oidc.issuer_url = stack("ATRIUM_OIDC__ISSUER_URL");
     c.oidc.client_id = stack("ATRIUM_OIDC__CLIENT_ID");
@@ -68,7 +68,8 @@ pub async fn start_portal(port: u16, tweak: impl FnOnce(&mut Config)) -> Portal 
         let _ = tcp.set_nodelay(true);
     });
     let serve = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service()).await.expect("serve");
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await.expect("serve");
     });
     Portal { base: format!("http://localhost:{port}"), state, _db: db, _serve: serve }
 }
@@ -103,10 +104,29 @@ pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
+        .dns_resolver(Arc::new(Loopback))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     (client, jar)
+}
+
+/// Resolves `localhost` and every `*.localhost` (notebook origins) to
+/// 127.0.0.1, as browsers do; other names as the system does.
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = if host == "localhost" || host.ends_with(".localhost") {
+                vec![([127, 0, 0, 1], 0).into()]
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 pub fn location(res: &reqwest::Response) -> String {
@@ -203,3 +223,19 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{n}")
 }
 pub mod notebooks;
+
+/// A pod that Pod Security `restricted` (every team's level) admits.
+pub fn restricted_pod(name: &str) -> k8s_openapi::api::core::v1::Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "main",
+                "image": "busybox",
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
+            }]
+        }
+    }))
+    .expect("a valid pod")
+}

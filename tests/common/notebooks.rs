@@ -67,7 +67,7 @@ pub async fn service(backend: &str, tweak: impl FnOnce(&mut NotebooksConfig)) ->
     let mut nb = cfg.notebooks.clone();
     nb.backend = backend.into();
     tweak(&mut nb);
-    let service = NotebookService::start(nb, gateway.portal_client().unwrap()).await;
+    let service = NotebookService::start(nb, gateway.portal_client().unwrap(), app::platform::tokens::random_token()).await;
     service.index.wait_synced(Duration::from_secs(10)).await;
     service
 }

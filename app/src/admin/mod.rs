@@ -222,6 +222,7 @@ fn Retire(team: String, retire: ServerAction<RetireTeam>) -> impl IntoView {
                                 <p class="text-sm">"Retiring deletes the team and everything in it:"</p>
                                 <ul class="list-disc pl-5 text-sm" data-testid="holdings">
                                     {h.into_iter().map(|(what, n)| view! { <li>{format!("{n} {what}")}</li> }).collect_view()}
+                                    <li>"its data connections and other secrets (platform admins cannot see or count them)"</li>
                                 </ul>
                             }.into_any(),
                             Ok(None) => ().into_any(),

@@ -13,7 +13,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaSpec,
-    Secret,
 };
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -115,10 +114,7 @@ pub async fn create_team(client: &UserClient, name: &str, display_name: &str, ad
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(BTreeMap::from([
-                (TEAM_LABEL.to_string(), "true".to_string()),
-                ("app.kubernetes.io/part-of".to_string(), "atrium".to_string()),
-            ])),
+            labels: Some(crate::teams::namespace_labels()),
             annotations: Some(annotations),
             ..Default::default()
         },
@@ -193,18 +189,18 @@ pub fn notebook_ingress() -> NetworkPolicy {
 }
 
 /// What retiring a team would delete, counted as the platform admin sees it.
+/// NB: not its secrets: platform admins may not read them, and listing them
+/// would (the page says they go too, uncounted).
 pub async fn holdings(client: &UserClient, team: &str) -> AppResult<Vec<(String, usize)>> {
-    let (pods, pvcs, secrets, sets) = futures::join!(
+    let (pods, pvcs, sets) = futures::join!(
         count::<Pod>(client, team),
         count::<PersistentVolumeClaim>(client, team),
-        count::<Secret>(client, team),
         count::<StatefulSet>(client, team),
     );
     Ok(vec![
         ("notebooks and other stateful sets".into(), sets?),
         ("pods".into(), pods?),
         ("volumes".into(), pvcs?),
-        ("secrets".into(), secrets?),
     ])
 }
 
@@ -233,7 +229,9 @@ pub async fn retire_team(client: &UserClient, team: &str, typed: &str) -> AppRes
     Ok(())
 }
 
-/// Sets a ceiling; refuses one under the team's current limit.
+/// Sets a ceiling; refuses one under the team's current limit. A resource
+/// the quota does not limit yet gets the ceiling as its limit: the ceiling
+/// policy wants a limit for every resource with a ceiling.
 pub async fn set_ceiling(client: &UserClient, team: &str, resource: &str, value: &str) -> AppResult<()> {
     let Some(v) = crate::quantity::parse(value) else {
         return Err(AppError::Invalid(format!("“{value}” is not a quantity. Use numbers like 4, 500m, 16Gi.")));
@@ -242,8 +240,9 @@ pub async fn set_ceiling(client: &UserClient, team: &str, resource: &str, value:
         .get_opt(QUOTA_NAME)
         .await
         .map_err(|e| explain(e, "this team's quota"))?;
+    let has_quota = quota.is_some();
     let hard = quota.and_then(|q| q.spec).and_then(|s| s.hard).and_then(|h| h.get(resource).cloned());
-    if let Some(h) = hard
+    if let Some(h) = &hard
         && crate::quantity::parse(&h.0).is_some_and(|h| v < h)
     {
         return Err(AppError::Invalid(format!(
@@ -251,7 +250,11 @@ pub async fn set_ceiling(client: &UserClient, team: &str, resource: &str, value:
             h.0
         )));
     }
-    raise_ceiling(client, team, resource, value).await
+    raise_ceiling(client, team, resource, value).await?;
+    if has_quota && hard.is_none() {
+        set_limit(client, team, resource, value).await?;
+    }
+    Ok(())
 }
 
 async fn raise_ceiling(client: &UserClient, team: &str, resource: &str, value: &str) -> AppResult<()> {
@@ -271,8 +274,13 @@ pub async fn grant(client: &UserClient, r: &QuotaRequest) -> AppResult<()> {
     if ceilings.get(&r.resource).and_then(|c| crate::quantity::parse(c)).is_some_and(|c| c < amount) {
         raise_ceiling(client, &r.team, &r.resource, &r.amount).await?;
     }
-    let patch = serde_json::json!({ "spec": { "hard": { r.resource.clone(): r.amount.clone() } } });
-    let quotas = Api::<ResourceQuota>::namespaced(client.client(), &r.team);
+    set_limit(client, &r.team, &r.resource, &r.amount).await
+}
+
+/// Sets one limit of the team's quota.
+async fn set_limit(client: &UserClient, team: &str, resource: &str, value: &str) -> AppResult<()> {
+    let patch = serde_json::json!({ "spec": { "hard": { resource: value } } });
+    let quotas = Api::<ResourceQuota>::namespaced(client.client(), team);
     // NB: admission reads namespaces from a cache, so a just-raised ceiling
     // can take a moment to count; retry the ceiling refusal briefly.
     let mut tries = 0;

@@ -60,21 +60,26 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// One CSV cell. NB: spreadsheets run a cell starting with `=`, `+`, `-`,
+/// `@`, tab or carriage return as a formula, so such cells get a leading `'`
+/// (OWASP's advice on CSV injection); then RFC 4180 quoting.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
 /// The entries as CSV (RFC 4180 quoting), oldest last as shown.
 pub fn to_csv(entries: &[AuditEntry]) -> String {
-    fn field(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    }
     let mut out = String::from("time_ms,actor,team,action,object,outcome,detail\n");
     for e in entries {
         let row = [
             e.at_ms.to_string(),
-            field(&e.actor),
-            field(e.team.as_deref().unwrap_or("")),
-            field(&e.action),
-            field(&e.object),
+            csv_field(&e.actor),
+            csv_field(e.team.as_deref().unwrap_or("")),
+            csv_field(&e.action),
+            csv_field(&e.object),
             e.outcome.as_str().to_string(),
-            field(&e.detail),
+            csv_field(&e.detail),
         ];
         out.push_str(&row.join(","));
         out.push('\n');
@@ -110,6 +115,29 @@ mod tests {
             csv,
             "time_ms,actor,team,action,object,outcome,detail\n5,tom,team-a,member.add,\"alice, \"\"the\"\" scientist\",refused,\"line1\nline2\"\n"
         );
+    }
+
+    #[test]
+    fn csv_formulas_are_neutralised() {
+        assert_eq!(csv_field("=HYPERLINK(\"http://evil.example\",\"x\")"), "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"");
+        assert_eq!(csv_field("+1+1"), "'+1+1");
+        assert_eq!(csv_field("-2+3"), "'-2+3");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\t=1"), "'\t=1");
+        assert_eq!(csv_field("\r=1"), "\"'\r=1\"");
+        assert_eq!(csv_field("=1,2"), "\"'=1,2\"");
+        assert_eq!(csv_field("team-a"), "team-a", "only the first character counts");
+        let e = AuditEntry {
+            id: 1,
+            at_ms: 5,
+            actor: "=cmd|' /C calc'!A0".into(),
+            team: None,
+            action: "notebook.create".into(),
+            object: "@x".into(),
+            outcome: Outcome::Failed,
+            detail: "-".into(),
+        };
+        assert_eq!(to_csv(&[e]).lines().nth(1), Some("5,'=cmd|' /C calc'!A0,,notebook.create,'@x,failed,'-"));
     }
 }
 

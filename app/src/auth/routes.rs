@@ -20,9 +20,19 @@ pub struct LoginQuery {
 /// Only local paths are followed after sign-in (no open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/auth/") => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+/// NB: browsers drop tabs and newlines from a URL and read `\` as `/`, so
+/// `/\t/evil.example` and `/\evil.example` both lead to `//evil.example`.
+/// Any control character or whitespace is refused outright.
+fn is_local_path(n: &str) -> bool {
+    n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains(|c: char| c.is_control() || c.is_whitespace() || c == '\\')
+        && !n.starts_with("/auth/")
 }
 
 /// `GET /auth/login?next=/path`: off to the identity provider.
@@ -148,6 +158,19 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(Some("/auth/logout")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn next_with_characters_browsers_strip_goes_home() {
+        // `next=/%09/evil.example`, as the query extractor decodes it.
+        for n in ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/ /evil.example", "/\u{0B}/evil.example"] {
+            assert_eq!(safe_next(Some(n)), "/", "{n:?}");
+        }
+        for n in ["/\u{3000}/evil.example", "/\u{7F}/x", "\t//evil.example", "/teams/a\\..\\evil", "/a b"] {
+            assert_eq!(safe_next(Some(n)), "/", "{n:?}");
+        }
+        assert_eq!(safe_next(Some("/%09/evil.example")), "/%09/evil.example", "still encoded: a local path");
+        assert_eq!(safe_next(Some("/notebooks?team=team-a")), "/notebooks?team=team-a");
     }
 
     #[test]

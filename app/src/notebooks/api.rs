@@ -22,6 +22,10 @@ pub struct NotebookList {
     /// How many rows there are; `rows` holds the newest page, the live
     /// stream then sends them all (so the page itself stays small).
     pub total: usize,
+    /// Teams whose notebooks the person may open (run code in), and who they
+    /// are: owners may open their own notebooks too.
+    pub openable: Vec<String>,
+    pub me: String,
 }
 
 /// What the create form offers for a team.
@@ -46,6 +50,8 @@ pub struct NotebookDetail {
     pub now_ms: i64,
     /// Whether Kubernetes lets the person stop, start and delete it.
     pub can_change: bool,
+    /// Whether the person may open it (its owner, or `notebooks/connect`).
+    pub can_open: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -105,7 +111,22 @@ pub async fn get_notebooks(team: Option<String>) -> Result<NotebookList, AppErro
         None => false,
     };
     let (rows, total) = state.notebooks.index.page(&names, super::pages::PAGE);
-    Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total })
+    let openable = openable_teams(&state, &who, &names).await?;
+    let me = who.identity().username.clone();
+    Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total, openable, me })
+}
+
+/// Teams where Kubernetes lets the person open any notebook.
+#[cfg(feature = "ssr")]
+async fn openable_teams(state: &crate::state::AppState, who: &crate::auth::SignedIn, teams: &[String]) -> Result<Vec<String>, AppError> {
+    use crate::platform::access::Ask;
+    let client = state.kube.for_user(who)?;
+    let checks = teams.iter().map(|t| {
+        let ask = Ask { group: "atrium.io", resource: "notebooks/connect", verb: "create", namespace: Some(t), name: None };
+        state.access.may(&client, who.session_key(), ask)
+    });
+    let answers = futures::future::try_join_all(checks).await?;
+    Ok(teams.iter().zip(answers).filter(|(_, ok)| *ok).map(|(t, _)| t.clone()).collect())
 }
 
 #[server(endpoint = "notebook-choices")]
@@ -192,10 +213,11 @@ pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, 
     })?;
     let (group, resource) = state.notebooks.kinds();
     let patch = crate::platform::access::Ask { group, resource, verb: "patch", namespace: Some(&team), name: Some(&name) };
-    let (events, own_volume, can_change) = futures::join!(
+    let (events, own_volume, can_change, can_open) = futures::join!(
         super::ops::events(&client, &team, &name),
         super::ops::own_claim(&client, &team, &name),
-        state.access.may(&client, who.session_key(), patch)
+        state.access.may(&client, who.session_key(), patch),
+        super::handover::may_connect(&state, &who, &team, &name)
     );
     let events = events?
         .into_iter()
@@ -207,7 +229,7 @@ pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, 
         .collect();
     let log = if row.phase == Phase::Failed { super::ops::last_log_lines(&client, &team, &name).await } else { None };
     let idle = state.notebooks.index.idle_limit(&team).map(idle_words);
-    Ok(NotebookDetail { row, events, log, own_volume: own_volume?, idle, now_ms: now_ms(), can_change: can_change? })
+    Ok(NotebookDetail { row, events, log, own_volume: own_volume?, idle, now_ms: now_ms(), can_change: can_change?, can_open: can_open? })
 }
 
 #[server(endpoint = "notebook-catalog")]

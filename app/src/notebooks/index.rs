@@ -255,6 +255,24 @@ impl NotebookIndex {
         o.rows.get(&(team.to_string(), name.to_string())).cloned()
     }
 
+    /// The pod IP of the notebook's server: only the pod its StatefulSet
+    /// made (`<name>-0`, controlled by the StatefulSet of that name and uid),
+    /// never an address a team could point elsewhere (an `ExternalName`
+    /// Service, or a pod that merely carries the label).
+    pub fn pod_ip(&self, team: &str, name: &str) -> Option<std::net::IpAddr> {
+        let o = self.objects.read().expect("notebook index");
+        let key = (team.to_string(), name.to_string());
+        let pod = o.pods.get(&key)?;
+        let owner = pod.owner_references().iter().find(|r| r.controller == Some(true))?;
+        let set_uid = o.sets.get(&key).and_then(|s| s.metadata.uid.clone());
+        let kubeflow_owned = o.notebooks.contains_key(&key) && set_uid.is_none();
+        let owned = owner.kind == "StatefulSet" && owner.name == name && (set_uid.as_deref() == Some(owner.uid.as_str()) || kubeflow_owned);
+        if pod.metadata.name.as_deref() != Some(&format!("{name}-0")) || !owned {
+            return None;
+        }
+        pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+    }
+
     pub fn catalog(&self) -> Option<Catalog> {
         self.objects.read().expect("notebook index").catalog.clone()
     }

@@ -1,19 +1,18 @@
 //! The notebook endpoints that are not pages: the live status stream
-//! (Server-Sent Events), the proxy to a notebook's own server, and the idle
-//! culler that runs in the background.
+//! (Server-Sent Events) and the idle culler that runs in the background.
+//! Opening a notebook is `handover.rs`.
 
 use super::api::visible_teams;
 use super::index::NotebookIndex;
 use super::model::{NotebookEvent, Phase};
 use crate::auth::SignedIn;
 use crate::error::AppError;
-use crate::platform::access::Ask;
 use crate::state::AppState;
 use axum::Extension;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -67,48 +66,6 @@ fn snapshot(index: &NotebookIndex, teams: &[String]) -> NotebookEvent {
     NotebookEvent::Snapshot { rows: index.rows(teams) }
 }
 
-/// `/notebook/{team}/{name}/…`: the notebook's own server, for people
-/// Kubernetes lets read the notebook (an access review as them, reused
-/// for a short time; JupyterLab makes many requests).
-pub async fn proxy(
-    State(state): State<AppState>,
-    Extension(who): Extension<SignedIn>,
-    Path(path): Path<Vec<(String, String)>>,
-    req: Request,
-) -> Response {
-    let get = |k: &str| path.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("");
-    let (team, name) = (get("team").to_string(), get("name").to_string());
-    // Only names Kubernetes could hold, of notebooks that exist: the address
-    // is built from them, so nothing else may reach it.
-    let label = |s: &str| !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let missing = || refusal(AppError::NotFound(format!("There is no notebook “{name}” in team “{team}”.")));
-    if !label(&team) || !label(&name) {
-        return missing();
-    }
-    let client = match state.kube.for_user(&who) {
-        Ok(c) => c,
-        Err(e) => return refusal(e),
-    };
-    let (group, resource) = state.notebooks.kinds();
-    let ask = Ask { group, resource, verb: "get", namespace: Some(&team), name: Some(&name) };
-    match state.access.may(&client, who.session_key(), ask).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(team = %team, notebook = %name, "notebook proxy refused");
-            return refusal(AppError::Forbidden(format!("You do not have access to notebook “{name}” in team “{team}”.")));
-        }
-        Err(e) => return refusal(e),
-    }
-    if state.notebooks.index.row(&team, &name).is_none() {
-        return missing();
-    }
-    if req.uri().path() == super::manifest::url_prefix(&team, &name) {
-        return Redirect::permanent(&format!("{}/", req.uri().path())).into_response();
-    }
-    let upstream = state.notebooks.upstream(&team, &name);
-    state.notebooks.proxy.forward(&upstream, req).await
-}
-
 /// Who the audit trail names for the culler's stops.
 pub const CULLER: &str = "atrium (idle stop)";
 
@@ -121,12 +78,10 @@ pub fn spawn_culler(state: AppState, portal: kube::Client) {
         loop {
             tokio::time::sleep(interval).await;
             for (row, limit) in state.notebooks.index.cullable() {
-                let url = format!(
-                    "{}{}/api/status",
-                    state.notebooks.upstream(&row.team, &row.name).trim_end_matches('/'),
-                    super::manifest::url_prefix(&row.team, &row.name)
-                );
-                let Some(last) = last_activity(&state.notebooks.proxy, &url).await else { continue };
+                let Some(upstream) = state.notebooks.upstream(&row.team, &row.name) else { continue };
+                let url = format!("{}{}/api/status", upstream.trim_end_matches('/'), super::manifest::url_prefix(&row.team, &row.name));
+                let token = state.notebooks.jupyter_token(&row.team, &row.name);
+                let Some(last) = last_activity(&state.notebooks.proxy, &url, &token).await else { continue };
                 state.notebooks.index.set_activity(&row.team, &row.name, (last.unix_timestamp_nanos() / 1_000_000) as i64);
                 let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
                 let last_ms = (last.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -152,8 +107,8 @@ pub fn spawn_culler(state: AppState, portal: kube::Client) {
 }
 
 /// When Jupyter's `/api/status` says the server was last used.
-async fn last_activity(proxy: &super::proxy::Proxy, url: &str) -> Option<time::OffsetDateTime> {
-    let body = proxy.get(url, 64 * 1024, Duration::from_secs(5)).await?;
+async fn last_activity(proxy: &super::proxy::Proxy, url: &str, token: &str) -> Option<time::OffsetDateTime> {
+    let body = proxy.get(url, Some(token), 64 * 1024, Duration::from_secs(5)).await?;
     let status: serde_json::Value = serde_json::from_slice(&body).ok()?;
     let at = status.get("last_activity")?.as_str()?;
     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()

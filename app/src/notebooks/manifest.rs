@@ -7,9 +7,9 @@ use super::kubeflow::{Notebook, NotebookSpec, NotebookTemplate};
 use super::model::{Backend, NotebookForm, VolumeChoice};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SecretEnvSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    SeccompProfile, Secret, SecretEnvSource, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -32,6 +32,9 @@ pub const WORKSPACE_PATH: &str = "/home/jovyan";
 /// What will be applied, in order.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The notebook's own Jupyter token, which the portal's proxy adds to
+    /// every request; people never see it.
+    pub token: Secret,
     pub claim: Option<PersistentVolumeClaim>,
     pub service: Option<Service>,
     pub workload: Workload,
@@ -47,6 +50,9 @@ impl Plan {
     /// The manifests as one YAML stream, exactly as they will be sent.
     pub fn yaml(&self) -> String {
         let mut docs = Vec::new();
+        let mut token = self.token.clone();
+        token.string_data = Some(BTreeMap::from([(TOKEN_KEY.to_string(), "(made by the portal, never shown)".to_string())]));
+        docs.push(yaml_of(&token, "v1", "Secret"));
         if let Some(c) = &self.claim {
             docs.push(yaml_of(c, "v1", "PersistentVolumeClaim"));
         }
@@ -71,7 +77,7 @@ fn yaml_of<T: serde::Serialize>(object: &T, api_version: &str, kind: &str) -> St
     // Keep apiVersion and kind first, as people write them.
     let mut ordered = serde_json::Map::new();
     if let Some(map) = value.as_object() {
-        for key in ["apiVersion", "kind", "metadata", "spec"] {
+        for key in ["apiVersion", "kind", "metadata", "type", "stringData", "spec"] {
             if let Some(v) = map.get(key) {
                 ordered.insert(key.into(), v.clone());
             }
@@ -82,12 +88,19 @@ fn yaml_of<T: serde::Serialize>(object: &T, api_version: &str, kind: &str) -> St
 
 pub use super::model::url_prefix;
 
+/// The Secret holding a notebook's Jupyter token, and its key.
+pub fn token_secret_name(name: &str) -> String {
+    format!("{name}-jupyter")
+}
+pub const TOKEN_KEY: &str = "token";
+
 pub fn claim_name(name: &str) -> String {
     format!("{name}-workspace")
 }
 
-/// Builds the objects of a new notebook. The form must have been checked.
-pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &str, backend: Backend) -> Plan {
+/// Builds the objects of a new notebook, with its Jupyter `token`. The form
+/// must have been checked.
+pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &str, backend: Backend, token: &str) -> Plan {
     let name = form.name.as_str();
     let labels = BTreeMap::from([
         (NOTEBOOK_LABEL.to_string(), name.to_string()),
@@ -121,6 +134,12 @@ pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &s
         }),
         _ => None,
     };
+    let token = Secret {
+        metadata: ObjectMeta { name: Some(token_secret_name(name)), ..meta(None) },
+        type_: Some("Opaque".into()),
+        string_data: Some(BTreeMap::from([(TOKEN_KEY.to_string(), token.to_string())])),
+        ..Default::default()
+    };
     let pod = pod_spec(form, image, size);
     match backend {
         Backend::StatefulSet => {
@@ -153,14 +172,14 @@ pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &s
                 }),
                 ..Default::default()
             };
-            Plan { claim, service: Some(service), workload: Workload::StatefulSet(set) }
+            Plan { token, claim, service: Some(service), workload: Workload::StatefulSet(set) }
         }
         Backend::Kubeflow => {
             annotations.insert(KUBEFLOW_CREATOR.to_string(), owner.to_string());
             let mut notebook = Notebook::new(name, NotebookSpec { template: NotebookTemplate { spec: pod } });
             notebook.metadata = meta(Some(annotations));
             // Kubeflow's controller makes the Service and StatefulSet.
-            Plan { claim, service: None, workload: Workload::Notebook(notebook) }
+            Plan { token, claim, service: None, workload: Workload::Notebook(notebook) }
         }
     }
 }
@@ -169,11 +188,20 @@ fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpe
     let prefix = url_prefix(&form.team, &form.name);
     let mut env = vec![
         EnvVar { name: "NB_PREFIX".into(), value: Some(prefix.clone()), ..Default::default() },
-        // Jupyter Docker Stacks images read their server arguments from here;
-        // the portal authenticates, so Jupyter's own token is off.
+        // Jupyter Docker Stacks images read their server arguments from here.
         EnvVar {
             name: "NOTEBOOK_ARGS".into(),
-            value: Some(format!("--ServerApp.base_url={prefix} --IdentityProvider.token='' --ServerApp.password=''")),
+            value: Some(format!("--ServerApp.base_url={prefix} --ServerApp.password=''")),
+            ..Default::default()
+        },
+        // Jupyter Server takes its token from here; the portal's proxy adds
+        // it to every request after checking who is opening the notebook.
+        EnvVar {
+            name: "JUPYTER_TOKEN".into(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector { name: token_secret_name(&form.name), key: TOKEN_KEY.into(), optional: Some(false) }),
+                ..Default::default()
+            }),
             ..Default::default()
         },
     ];
@@ -211,6 +239,7 @@ fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpe
             env: Some(env),
             env_from: (!env_from.is_empty()).then_some(env_from),
             resources: Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..Default::default() }),
+            security_context: Some(restricted_container()),
             volume_mounts: claim
                 .as_ref()
                 .map(|_| vec![VolumeMount { name: "workspace".into(), mount_path: WORKSPACE_PATH.into(), ..Default::default() }]),
@@ -223,7 +252,27 @@ fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpe
                 ..Default::default()
             }]
         }),
-        security_context: Some(PodSecurityContext { fs_group: Some(100), ..Default::default() }),
+        security_context: Some(PodSecurityContext {
+            // Jupyter Docker Stacks' user (jovyan) and group (users).
+            run_as_user: Some(1000),
+            run_as_group: Some(100),
+            fs_group: Some(100),
+            run_as_non_root: Some(true),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// What Pod Security `restricted` (enforced on team namespaces) asks of
+/// every container.
+fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
         ..Default::default()
     }
 }
@@ -258,7 +307,7 @@ mod tests {
 
     fn build(volume: VolumeChoice, gpus: u32, backend: Backend) -> Plan {
         let c = Catalog::starter();
-        plan(&form(volume, gpus), c.image("pytorch-cuda").unwrap(), c.size("medium").unwrap(), "alice", backend)
+        plan(&form(volume, gpus), c.image("pytorch-cuda").unwrap(), c.size("medium").unwrap(), "alice", backend, "t0k3n")
     }
 
     #[test]
@@ -271,6 +320,7 @@ mod tests {
     fn kubeflow_backend_manifests() {
         let p = build(VolumeChoice::Existing { claim: "shared-data".into() }, 0, Backend::Kubeflow);
         assert!(p.claim.is_none() && p.service.is_none(), "an existing claim is reused; Kubeflow makes the Service");
+        assert!(!p.yaml().contains("t0k3n"), "the token is never shown");
         snapshot("kubeflow", &p.yaml());
     }
 

@@ -1,7 +1,8 @@
 //! Notebooks: a data scientist creates, watches, opens, stops and deletes
 //! notebooks in their teams. Pages and shared types here; the Kubernetes
 //! side (`index`, `ops`, `manifest`, `status`) and the endpoints that are
-//! not pages (`live`, `proxy`) are server-only.
+//! not pages (`live`; `handover`, `origin` and `proxy` for opening a
+//! notebook on its own origin) are server-only.
 
 pub mod api;
 pub mod catalog;
@@ -9,6 +10,8 @@ pub mod connections;
 pub mod model;
 pub mod pages;
 
+#[cfg(feature = "ssr")]
+pub mod handover;
 #[cfg(feature = "ssr")]
 pub mod index;
 #[cfg(feature = "ssr")]
@@ -19,6 +22,8 @@ pub mod live;
 pub mod manifest;
 #[cfg(feature = "ssr")]
 pub mod ops;
+#[cfg(feature = "ssr")]
+pub mod origin;
 #[cfg(feature = "ssr")]
 pub mod proxy;
 #[cfg(feature = "ssr")]

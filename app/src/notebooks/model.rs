@@ -180,7 +180,7 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
             "“{name}” is not a valid variable name: use letters, digits and '_', not starting with a digit."
         ));
     }
-    if name.starts_with("JUPYTER_") || name == "NB_PREFIX" {
+    if name.starts_with("JUPYTER_") || name == "NB_PREFIX" || name == "NOTEBOOK_ARGS" {
         return Err(format!("“{name}” is set by the portal and cannot be changed."));
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::config::NotebooksConfig;
 use crate::error::{AppError, AppResult};
 use crate::platform::kube::{UserClient, explain};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodTemplateSpec, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodTemplateSpec, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -22,12 +22,15 @@ pub struct NotebookService {
     pub config: NotebooksConfig,
     backend: AtomicU8,
     pub proxy: super::proxy::Proxy,
+    /// The key each notebook's Jupyter token is derived from (kept in the
+    /// portal's database, the same for every replica).
+    token_key: String,
 }
 
 impl NotebookService {
     /// Chooses the backend (asking the API server whether Kubeflow's CRD is
     /// there, with the portal's identity) and starts the watches.
-    pub async fn start(config: NotebooksConfig, portal: kube::Client) -> NotebookService {
+    pub async fn start(config: NotebooksConfig, portal: kube::Client, token_key: String) -> NotebookService {
         let kubeflow = match config.backend.as_str() {
             "kubeflow" => true,
             "statefulset" => false,
@@ -37,7 +40,7 @@ impl NotebookService {
         let index = NotebookIndex::default();
         index.start(portal, &config.portal_namespace, kubeflow);
         let backend = AtomicU8::new(if kubeflow { 1 } else { 0 });
-        NotebookService { index, config, backend, proxy: super::proxy::Proxy::new() }
+        NotebookService { index, config, backend, proxy: super::proxy::Proxy::new(), token_key }
     }
 
     pub fn backend(&self) -> Backend {
@@ -57,16 +60,23 @@ impl NotebookService {
         self.index.catalog().unwrap_or_else(Catalog::starter)
     }
 
-    /// Where the notebook's server answers.
-    pub fn upstream(&self, team: &str, name: &str) -> String {
+    /// Where the notebook's server answers: its pod's IP from the index
+    /// (or, on the local stack, the address map).
+    pub fn upstream(&self, team: &str, name: &str) -> Option<String> {
         if let Some(path) = &self.config.upstream_map_file
             && let Ok(text) = std::fs::read_to_string(path)
             && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
             && let Some(address) = map.get(&format!("{team}/{name}"))
         {
-            return address.clone();
+            return Some(address.clone());
         }
-        self.config.upstream.replace("{team}", team).replace("{name}", name)
+        let ip = self.index.pod_ip(team, name)?;
+        Some(format!("http://{}", std::net::SocketAddr::new(ip, manifest::JUPYTER_PORT as u16)))
+    }
+
+    /// The notebook's Jupyter token: derived, so no replica stores it.
+    pub fn jupyter_token(&self, team: &str, name: &str) -> String {
+        crate::platform::tokens::derive(&self.token_key, &format!("jupyter-token:{team}/{name}"))
     }
 }
 
@@ -87,7 +97,8 @@ pub async fn prepare(service: &NotebookService, client: &UserClient, form: &Note
     let (Some(image), Some(size)) = (catalog.image(&form.image), catalog.size(&form.size)) else {
         return Err(AppError::Invalid("Choose an image and a size from the catalog.".into()));
     };
-    let plan = manifest::plan(form, image, size, client.username(), service.backend());
+    let token = service.jupyter_token(&form.team, &form.name);
+    let plan = manifest::plan(form, image, size, client.username(), service.backend(), &token);
     dry_run(client, &plan, form).await?;
     Ok(plan)
 }
@@ -188,6 +199,7 @@ fn first_pod(plan: &Plan, team: &str, name: &str) -> Option<Pod> {
 
 /// One object of a plan, created or removed as the person.
 enum Step<'a> {
+    Token(&'a Secret),
     Claim(&'a PersistentVolumeClaim),
     Service(&'a Service),
     Pod(Pod),
@@ -198,6 +210,7 @@ enum Step<'a> {
 impl Step<'_> {
     fn what(&self) -> &'static str {
         match self {
+            Step::Token(_) => "the notebook's token",
             Step::Claim(_) => "the workspace volume",
             Step::Service(_) => "the notebook's service",
             Step::Pod(_) => "the notebook's pod",
@@ -209,6 +222,7 @@ impl Step<'_> {
         let pp = PostParams { dry_run, field_manager: Some("atrium".into()) };
         let c = client.client();
         let r = match self {
+            Step::Token(o) => Api::<Secret>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Claim(o) => Api::<PersistentVolumeClaim>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Service(o) => Api::<Service>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Pod(o) => Api::<Pod>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
@@ -222,6 +236,7 @@ impl Step<'_> {
         let c = client.client();
         let dp = DeleteParams::background();
         let r = match self {
+            Step::Token(_) => Api::<Secret>::namespaced(c, team).delete(&manifest::token_secret_name(name), &dp).await.map(|_| ()),
             Step::Claim(_) => Api::<PersistentVolumeClaim>::namespaced(c, team).delete(&manifest::claim_name(name), &dp).await.map(|_| ()),
             Step::Service(_) => Api::<Service>::namespaced(c, team).delete(name, &dp).await.map(|_| ()),
             Step::Pod(_) => Ok(()),
@@ -233,7 +248,7 @@ impl Step<'_> {
 }
 
 fn steps<'a>(plan: &'a Plan, team: &str, name: &str, with_pod: bool) -> Vec<Step<'a>> {
-    let mut steps = Vec::new();
+    let mut steps = vec![Step::Token(&plan.token)];
     if let Some(c) = &plan.claim {
         steps.push(Step::Claim(c));
     }
@@ -324,6 +339,11 @@ pub async fn delete(client: &UserClient, backend: Backend, team: &str, name: &st
         Backend::Kubeflow => {
             Api::<Notebook>::namespaced(c.clone(), team).delete(name, &dp).await.map_err(|e| explain(e, &what))?;
         }
+    }
+    match Api::<Secret>::namespaced(c.clone(), team).delete(&manifest::token_secret_name(name), &dp).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(explain(e, &what)),
     }
     if !keep_volume && let Some(claim) = own_claim {
         Api::<PersistentVolumeClaim>::namespaced(c, team)

@@ -147,6 +147,11 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
         let creatable = creatable.clone();
         move |team: &str| creatable.iter().any(|(t, _)| t == team)
     };
+    // Opening runs code in the notebook: its owner, or who Kubernetes allows.
+    let may_open = {
+        let (openable, me) = (list.openable.clone(), list.me.clone());
+        move |r: &NotebookRow| r.owner == me || openable.contains(&r.team)
+    };
     let single = creatable.len() == 1 || !many_teams;
     let single_team_creatable = !many_teams && !creatable.is_empty();
     view! {
@@ -203,7 +208,7 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
                 </tr></thead>
                 <tbody>
                     <For each=shown key=|r| (r.team.clone(), r.name.clone(), r.phase, r.reason.clone(), r.last_activity_ms) let:r>
-                        <NotebookLine can_change=may_change(&r.team) row=r many_teams=many_teams now=now running=running/>
+                        <NotebookLine can_change=may_change(&r.team) can_open=may_open(&r) row=r many_teams=many_teams now=now running=running/>
                     </For>
                 </tbody>
             </table>
@@ -227,6 +232,7 @@ fn NotebookLine(
     row: NotebookRow,
     many_teams: bool,
     can_change: bool,
+    can_open: bool,
     now: RwSignal<i64>,
     running: ServerAction<SetNotebookRunning>,
 ) -> impl IntoView {
@@ -257,7 +263,7 @@ fn NotebookLine(
             <td>{move || ago((now.get() - created) / 1000)}</td>
             <td>{move || last.map(|l| format!("{} ago", ago((now.get() - l) / 1000))).unwrap_or_else(|| "—".into())}</td>
             <td class="whitespace-nowrap">
-                {(phase == Phase::Running).then(|| view! { <a class="btn-quiet" href=open.clone() target="_blank" rel="noopener" data-testid="nb-open">"Open"</a> })}
+                {(phase == Phase::Running && can_open).then(|| view! { <a class="btn-quiet" href=open.clone() target="_blank" rel="noopener" data-testid="nb-open">"Open"</a> })}
                 {can_change.then(|| view! {
                     <button class="btn-quiet" data-testid=if up { "nb-stop" } else { "nb-start" }
                         disabled=move || running.pending().get()
@@ -557,7 +563,8 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
                 {
                     let row = row.clone();
                     let open = open.clone();
-                    move || row().filter(|r| r.phase == Phase::Running).map(|_| view! {
+                    let can_open = detail.can_open;
+                    move || row().filter(|r| r.phase == Phase::Running && can_open).map(|_| view! {
                         <a class="btn-primary" href=open.clone() target="_blank" rel="noopener" data-testid="nb-open">"Open JupyterLab"</a>
                     })
                 }

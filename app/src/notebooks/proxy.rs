@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::header::{AUTHORIZATION, CONNECTION, COOKIE, HOST, UPGRADE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, COOKIE, HOST, SET_COOKIE, UPGRADE};
 use axum::http::uri::{PathAndQuery, Uri};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
@@ -20,8 +20,21 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 /// What the browser sees when the notebook server cannot be reached.
 const NOT_ANSWERING: &str = "The notebook server is not answering. It may still be starting.";
 
-/// The portal's own session cookie, which must never reach a notebook.
-const SESSION_COOKIE: &str = "atrium_session";
+/// The portal's own cookies (its session, and the notebook origin's
+/// grant) start so; they never reach a notebook.
+fn is_portal_cookie(name: &[u8]) -> bool {
+    name.starts_with(b"atrium") || name.starts_with(b"__Host-atrium")
+}
+
+/// Where a request goes, and what the proxy adds on the way.
+pub struct Target<'a> {
+    /// e.g. "http://10.0.0.7:8888"
+    pub upstream: &'a str,
+    /// The notebook's Jupyter token, sent as `Authorization: token …`.
+    pub token: Option<&'a str>,
+    /// The scheme people used ("http" or "https"), for `X-Forwarded-Proto`.
+    pub scheme: &'a str,
+}
 
 /// Headers that describe one connection and must not be passed on.
 const HOP_BY_HOP: [&str; 6] =
@@ -48,10 +61,14 @@ impl Proxy {
         Proxy { client: Client::builder(TokioExecutor::new()).build(connector) }
     }
 
-    /// GETs `url` with the same connection pool (no cookies, no identity):
-    /// the body of a successful answer of at most `limit` bytes.
-    pub async fn get(&self, url: &str, limit: usize, timeout: Duration) -> Option<axum::body::Bytes> {
-        let req = http::Request::get(url).body(Body::empty()).ok()?;
+    /// GETs `url` with the same connection pool (no cookies; the notebook's
+    /// token if given): the body of a successful answer of at most `limit` bytes.
+    pub async fn get(&self, url: &str, token: Option<&str>, limit: usize, timeout: Duration) -> Option<axum::body::Bytes> {
+        let mut req = http::Request::get(url);
+        if let Some(token) = token {
+            req = req.header(AUTHORIZATION, format!("token {token}"));
+        }
+        let req = req.body(Body::empty()).ok()?;
         let res = tokio::time::timeout(timeout, self.client.request(req)).await.ok()?.ok()?;
         if !res.status().is_success() {
             tracing::debug!(url, status = %res.status(), "upstream answered without success");
@@ -60,10 +77,13 @@ impl Proxy {
         axum::body::to_bytes(Body::new(res.into_body()), limit).await.ok()
     }
 
-    /// Sends `req` to `upstream` and returns its answer. An upstream given
-    /// with a path (e.g. "http://host:8888/base") gets that path in front of
-    /// the request's path. WebSocket upgrades are spliced through.
-    pub async fn forward(&self, upstream: &str, mut req: Request) -> Response {
+    /// Sends `req` to the target and returns its answer, without any
+    /// `Set-Cookie` (a notebook sets no cookie in people's browsers). An
+    /// upstream given with a path (e.g. "http://host:8888/base") gets that
+    /// path in front of the request's path. WebSocket upgrades are spliced
+    /// through.
+    pub async fn forward(&self, target: &Target<'_>, mut req: Request) -> Response {
+        let upstream = target.upstream;
         let Some(uri) = upstream_uri(upstream, req.uri()) else {
             tracing::warn!(upstream, "notebook proxy: upstream is not a plain http:// address");
             return bad_gateway();
@@ -81,7 +101,12 @@ impl Proxy {
         }
         strip_hop_by_hop(&mut parts.headers, websocket);
         strip_credentials(&mut parts.headers);
-        add_forwarded(&mut parts.headers, client_ip);
+        if let Some(token) = target.token
+            && let Ok(value) = HeaderValue::from_str(&format!("token {token}"))
+        {
+            parts.headers.insert(AUTHORIZATION, value);
+        }
+        add_forwarded(&mut parts.headers, target.scheme, client_ip);
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         parts.extensions = Default::default();
@@ -96,6 +121,7 @@ impl Proxy {
 
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         strip_hop_by_hop(resp.headers_mut(), switching);
+        resp.headers_mut().remove(SET_COOKIE);
         if switching {
             let Some(client_upgrade) = client_upgrade else {
                 tracing::warn!(upstream, "notebook proxy: upstream switched protocols unasked");
@@ -171,8 +197,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 }
 
 /// Removes what proves the user's identity to the portal: `Authorization`,
-/// `Impersonate-*` and the portal's session cookie. Other cookies (such as
-/// Jupyter's `_xsrf`) stay.
+/// `Impersonate-*` and the portal's cookies. Other cookies stay.
 fn strip_credentials(headers: &mut HeaderMap) {
     let doomed: Vec<HeaderName> =
         headers.keys().filter(|n| n.as_str().starts_with("impersonate-")).cloned().collect();
@@ -188,7 +213,7 @@ fn strip_credentials(headers: &mut HeaderMap) {
         .map(<[u8]>::trim_ascii)
         .filter(|pair| {
             let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
-            !pair.is_empty() && name.trim_ascii() != SESSION_COOKIE.as_bytes()
+            !pair.is_empty() && !is_portal_cookie(name.trim_ascii())
         })
         .collect::<Vec<_>>()
         .join(&b"; "[..]);
@@ -200,22 +225,19 @@ fn strip_credentials(headers: &mut HeaderMap) {
     }
 }
 
-/// Adds `X-Forwarded-Proto`, `-Host` and `-For` unless a proxy in front of
-/// the portal already set the first two.
-fn add_forwarded(headers: &mut HeaderMap, client_ip: Option<std::net::IpAddr>) {
-    headers.entry("x-forwarded-proto").or_insert(HeaderValue::from_static("http"));
-    if let Some(host) = headers.get(HOST).cloned() {
-        headers.entry("x-forwarded-host").or_insert(host);
-    }
-    if let Some(ip) = client_ip {
-        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {ip}"),
-            None => ip.to_string(),
-        };
-        if let Ok(value) = HeaderValue::from_str(&chain) {
-            headers.insert("x-forwarded-for", value);
-        }
-    }
+/// Sets `X-Forwarded-Proto`, `-Host` and `-For` from what the portal knows,
+/// replacing whatever the client sent (never trusted).
+fn add_forwarded(headers: &mut HeaderMap, scheme: &str, client_ip: Option<std::net::IpAddr>) {
+    let proto = if scheme == "https" { "https" } else { "http" };
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    match headers.get(HOST).cloned() {
+        Some(host) => headers.insert("x-forwarded-host", host),
+        None => headers.remove("x-forwarded-host"),
+    };
+    match client_ip.and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok()) {
+        Some(ip) => headers.insert("x-forwarded-for", ip),
+        None => headers.remove("x-forwarded-for"),
+    };
 }
 
 fn bad_gateway() -> Response {
@@ -248,10 +270,12 @@ mod tests {
                 "authorization": header("authorization"),
                 "impersonate": header("impersonate-user"),
                 "xff": header("x-forwarded-for"),
+                "proto": header("x-forwarded-proto"),
                 "hop": header("x-hop"),
                 "body": String::from_utf8_lossy(&body),
             });
-            (StatusCode::CREATED, [("x-upstream", "yes")], seen.to_string()).into_response()
+            let headers = [("x-upstream", "yes"), ("set-cookie", "atrium_session=from-the-notebook; Path=/")];
+            (StatusCode::CREATED, headers, seen.to_string()).into_response()
         }
         serve(Router::new().fallback(echo)).await
     }
@@ -262,7 +286,7 @@ mod tests {
         let upstream = Arc::new(upstream);
         serve(Router::new().fallback(move |req: Request| {
             let (proxy, upstream) = (proxy.clone(), upstream.clone());
-            async move { proxy.forward(&upstream, req).await }
+            async move { proxy.forward(&Target { upstream: &upstream, token: Some("nb-token"), scheme: "https" }, req).await }
         }))
         .await
     }
@@ -288,10 +312,12 @@ mod tests {
         let front = front(echo_upstream().await).await;
         let req = Request::get(format!("{front}/notebook/t/n/api/status?x=1"))
             .header("host", "portal.example:8443")
-            .header("cookie", "atrium_session=secret; _xsrf=abc")
+            .header("cookie", "atrium_session=secret; _xsrf=abc; __Host-atrium_notebook=grant")
             .header("cookie", "other=1")
             .header("authorization", "Bearer secret")
             .header("impersonate-user", "alice")
+            .header("x-forwarded-for", "6.6.6.6")
+            .header("x-forwarded-proto", "http")
             .header("connection", "keep-alive, x-hop")
             .header("x-hop", "1")
             .body(Body::empty())
@@ -299,14 +325,16 @@ mod tests {
         let (status, headers, body) = send(req).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(headers["x-upstream"], "yes");
+        assert!(headers.get(SET_COOKIE).is_none(), "a notebook sets no cookie in the browser");
         let seen: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(seen["method"], "GET");
         assert_eq!(seen["uri"], "/notebook/t/n/api/status?x=1");
         assert_eq!(seen["host"], "portal.example:8443");
         assert_eq!(seen["cookie"], "_xsrf=abc; other=1");
-        assert_eq!(seen["authorization"], Value::Null);
+        assert_eq!(seen["authorization"], "token nb-token", "the notebook's token, not the browser's credentials");
         assert_eq!(seen["impersonate"], Value::Null);
-        assert_eq!(seen["xff"], "127.0.0.1");
+        assert_eq!(seen["xff"], "127.0.0.1", "the client's own X-Forwarded-For is not trusted");
+        assert_eq!(seen["proto"], "https");
         assert_eq!(seen["hop"], Value::Null);
     }
 
@@ -366,7 +394,7 @@ mod tests {
         let proxy = Proxy::new();
         for upstream in [upstream.as_str(), "https://127.0.0.1:1", "not a url"] {
             let req = Request::get("/notebook/t/n/lab").body(Body::empty()).unwrap();
-            let resp = proxy.forward(upstream, req).await;
+            let resp = proxy.forward(&Target { upstream, token: None, scheme: "http" }, req).await;
             assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
             let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
             assert_eq!(body, NOT_ANSWERING);

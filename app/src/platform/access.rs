@@ -146,11 +146,17 @@ pub async fn may(client: &UserClient, group: &str, resource: &str, verb: &str, n
 }
 
 async fn review(client: &UserClient, ask: Ask<'_>) -> AppResult<bool> {
+    // "notebooks/connect" asks for a subresource, as RBAC rules name it.
+    let (resource, subresource) = match ask.resource.split_once('/') {
+        Some((r, s)) => (r, Some(s)),
+        None => (ask.resource, None),
+    };
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 group: Some(ask.group.to_owned()),
-                resource: Some(ask.resource.to_owned()),
+                resource: Some(resource.to_owned()),
+                subresource: subresource.map(str::to_owned),
                 verb: Some(ask.verb.to_owned()),
                 namespace: ask.namespace.map(str::to_owned),
                 name: ask.name.map(str::to_owned),

@@ -178,7 +178,10 @@ pub fn explain(err: kube::Error, what: &str) -> AppError {
                     "This would exceed your team's quota: {}",
                     quota_detail(&status.message)
                 )),
-                403 => AppError::Forbidden(format!("You do not have access to {what}.")),
+                403 => match admission_refusal(&status.message) {
+                    Some(why) => AppError::Forbidden(format!("Kubernetes refused {what}: {why}.")),
+                    None => AppError::Forbidden(format!("You do not have access to {what}.")),
+                },
                 404 => AppError::NotFound(format!("There is no {what}, or it was removed.")),
                 409 => AppError::Conflict(format!(
                     "{} was changed by someone else or already exists. Reload and try again.",
@@ -242,6 +245,18 @@ fn fmt_left(left: f64, limit: &str) -> String {
     format!("{v}{unit}")
 }
 
+/// What Pod Security admission or one of the portal's own admission
+/// policies (`deploy/base/`, named `atrium-…`, written for people) said.
+fn admission_refusal(message: &str) -> Option<String> {
+    if let Some((_, rest)) = message.split_once("violates PodSecurity ") {
+        // `"restricted:latest": privileged (container "main" must not set …), …`
+        let detail = rest.split_once(": ").map_or(rest, |(_, d)| d);
+        return Some(format!("the team's Pod Security policy (restricted) forbids {detail}"));
+    }
+    let (policy, why) = message.split_once(" denied request: ")?;
+    policy.contains("ValidatingAdmissionPolicy 'atrium-").then(|| why.to_string())
+}
+
 /// Validation messages name fields; keep what follows the object's name.
 fn invalid_detail(message: &str) -> String {
     message.rsplit_once("is invalid: ").map(|(_, d)| d).unwrap_or(message).to_string()
@@ -267,6 +282,20 @@ mod tests {
     fn invalid_messages_drop_the_prefix() {
         let m = "Namespace \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of";
         assert!(invalid_detail(m).starts_with("metadata.name: Invalid value"));
+    }
+
+    #[test]
+    fn admission_refusals_say_why() {
+        let m = "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"main\" must not set securityContext.privileged=true)";
+        assert_eq!(
+            admission_refusal(m).as_deref(),
+            Some("the team's Pod Security policy (restricted) forbids privileged (container \"main\" must not set securityContext.privileged=true)")
+        );
+        let m = "services \"s\" is forbidden: ValidatingAdmissionPolicy 'atrium-team-services' with binding 'atrium-team-services' denied request: a team may only have ClusterIP Services";
+        assert_eq!(admission_refusal(m).as_deref(), Some("a team may only have ClusterIP Services"));
+        let m = "x is forbidden: ValidatingAdmissionPolicy 'someone-else' with binding 'b' denied request: internal detail";
+        assert_eq!(admission_refusal(m), None, "only our own policies speak to people");
+        assert_eq!(admission_refusal("secrets is forbidden: User \"paula\" cannot list resource \"secrets\""), None);
     }
 
     #[test]

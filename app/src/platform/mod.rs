@@ -4,6 +4,8 @@
 pub mod access;
 pub mod audit_store;
 pub mod db;
+pub mod grants_store;
 pub mod kube;
 pub mod people_store;
 pub mod requests_store;
+pub mod tokens;
