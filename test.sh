@@ -28,6 +28,13 @@ step "unit and integration tests (cargo test)"
 cargo test --workspace --no-fail-fast --color never 2>&1 | tee "$logs/cargo-test.log"
 cargo_rc=${PIPESTATUS[0]}
 
+# The same persona journeys with the portal impersonating people, for
+# clusters that cannot trust the identity provider (decision 0012).
+step "persona journeys in impersonation mode"
+ATRIUM_TEST_KUBE_IDENTITY=impersonation cargo test -p atrium --no-fail-fast --color never \
+  --test kubernetes_as_user --test teams_and_quotas --test notebooks --test isolation 2>&1 | tee "$logs/cargo-test-impersonation.log"
+[ "${PIPESTATUS[0]}" = 0 ] || cargo_rc=1
+
 step "end-to-end tests (Playwright, Chromium)"
 e2e_port=${ATRIUM_E2E_PORT:-3100}
 portal_log="$logs/portal-e2e.log"
@@ -57,7 +64,7 @@ kill $portal_pid 2>/dev/null; wait $portal_pid 2>/dev/null
 bash scripts/test-postgres.sh stop
 
 # One closing line over both runners.
-read -r rust_passed rust_failed < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$logs/cargo-test.log")
+read -r rust_passed rust_failed < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$logs/cargo-test.log" "$logs/cargo-test-impersonation.log")
 read -r e2e_passed e2e_failed < <(node -e '
   try { const s = require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky); }
   catch { console.log(0, 1); }' "$repo/end2end/test-results/results.json")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the portal on the local stack: idle memory of a release build,
-# then load on the signed-in home page (bench/home_page.rs), then asset sizes.
+# then load on the signed-in home page (bench/home_page.rs), the admin's team
+# list and the notebooks list, then asset sizes. ATRIUM_BENCHES picks some of
+# them, e.g. ATRIUM_BENCHES=notebooks bench/run.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -17,9 +19,9 @@ trap 'kill $pid 2>/dev/null' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
 sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench home_page --quiet
-ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench admin_teams --quiet
-ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench notebooks --quiet
+for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks}; do
+  ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
+done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 cd target/site/pkg && for f in atrium_bg.wasm atrium.js atrium.css; do
   echo "$f: $(stat -c%s "$f") B, gzip $(stat -c%s "$f.gz") B"

@@ -14,6 +14,8 @@ export default defineConfig({
   reporter: [["list"], ["json", { outputFile: "test-results/results.json" }]],
   use: {
     baseURL: process.env.ATRIUM_E2E_BASE_URL ?? "http://localhost:3100",
+    // Keycloak speaks HTTPS with the local stack's own CA.
+    ignoreHTTPSErrors: true,
     screenshot: "only-on-failure",
     trace: "off",
     launchOptions: {

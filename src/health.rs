@@ -10,8 +10,12 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database, the Kubernetes API and the identity provider
-/// all answer; each check is named so an operator sees which one failed.
+/// Ready when the database and the Kubernetes API answer; each check is
+/// named so an operator sees which one failed. The identity provider is
+/// reported but never makes a replica unready: without it signed-in people
+/// keep working (decision 0011), and as every replica shares it, failing
+/// them all would only turn an outage of sign-in into an outage of the
+/// portal. The body says `degraded` then.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let (db, kube, idp) = tokio::join!(state.db.ping(), state.kube.ready(), state.oidc.check());
     let show = |r: Result<(), String>| match r {
@@ -21,13 +25,18 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = show(db.map_err(|_| "unreachable".to_string()));
     let kube = show(kube);
     let idp = show(idp);
-    let ready = db == "ok" && kube == "ok" && idp == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let ready = db == "ok" && kube == "ok";
+    let status = match (ready, idp == "ok") {
+        (true, true) => "ready",
+        (true, false) => "degraded",
+        (false, _) => "not ready",
+    };
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
-        "status": if ready { "ready" } else { "not ready" },
+        "status": status,
         "checks": { "database": db, "kubernetes": kube, "identity_provider": idp },
     });
-    (status, Json(body))
+    (code, Json(body))
 }
 
 /// `/metrics` in the Prometheus text format.

@@ -147,6 +147,25 @@ fn too_large(path: &str) -> Response {
     }
 }
 
+/// Gives a server function's typed error its own status. NB: server_fn
+/// answers every error with 500, which would make a refusal (403), a missing
+/// object (404) or a refused input (422) look like a fault of ours; the
+/// browser decodes the error from any 4xx or 5xx alike.
+pub async fn server_function_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
 fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -219,7 +238,7 @@ mod tests {
         let mut config = Config::default();
         let h = headers_of(&config).await;
         let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-        for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'", "form-action 'self' http://localhost:18080"] {
+        for directive in ["frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'", "form-action 'self' https://localhost:18443"] {
             assert!(csp.contains(directive), "{directive} missing from {csp}");
         }
         assert!(!csp.contains("script-src") && !csp.contains("default-src"), "hydration needs inline scripts: {csp}");
@@ -229,5 +248,27 @@ mod tests {
         config.public_url = "https://atrium.example.org".into();
         let h = headers_of(&config).await;
         assert_eq!(h[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+    }
+
+    #[tokio::test]
+    async fn server_function_errors_get_their_own_status() {
+        let failing = |error: AppError| {
+            post(move || async move {
+                let body = serde_json::to_string(&error).unwrap();
+                (StatusCode::INTERNAL_SERVER_ERROR, [(leptos::server_fn::error::SERVER_FN_ERROR_HEADER, "/api/x")], body)
+            })
+        };
+        let router = Router::new()
+            .route("/api/refused", failing(AppError::Forbidden("no".into())))
+            .route("/api/broken", failing(AppError::Internal("ref".into())))
+            .route("/api/plain", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "{\"Forbidden\":\"no\"}") }))
+            .layer(axum::middleware::from_fn(server_function_status));
+        for (path, status) in [("/api/refused", 403), ("/api/broken", 500), ("/api/plain", 500)] {
+            let res = router.clone().oneshot(Request::post(path).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(res.status(), status, "{path}");
+        }
+        let res = router.oneshot(Request::post("/api/refused").body(Body::empty()).unwrap()).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"Forbidden":"no"}"#, "the typed error is kept");
     }
 }

@@ -8,7 +8,9 @@ use app::platform::{access::AccessCache, db::Db, kube::KubeGateway};
 use app::state::{AppState, Services};
 use app::{App, shell};
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, any, on};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -39,6 +41,43 @@ mod sqlx_error {
     pub struct Error(pub String);
 }
 
+/// A route of the portal's own, beside the Leptos pages and server functions.
+pub struct PortalRoute {
+    pub path: &'static str,
+    /// The method it answers; `None` for any.
+    pub method: Option<Method>,
+    handler: MethodRouter<AppState>,
+}
+
+impl PortalRoute {
+    fn new<H: Handler<T, AppState>, T: 'static>(path: &'static str, method: Option<Method>, handler: H) -> PortalRoute {
+        let handler = match &method {
+            Some(m) => on(MethodFilter::try_from(m.clone()).expect("a routable method"), handler),
+            None => any(handler),
+        };
+        PortalRoute { path, method, handler }
+    }
+}
+
+/// The portal's own routes. NB: listed apart from [`build`] so that tests
+/// can enumerate every route the router serves (`tests/matrix.rs`).
+pub fn portal_routes() -> Vec<PortalRoute> {
+    use PortalRoute as R;
+    vec![
+        R::new("/healthz", Some(Method::GET), health::healthz),
+        R::new("/readyz", Some(Method::GET), health::readyz),
+        R::new("/metrics", Some(Method::GET), health::metrics),
+        R::new("/auth/login", Some(Method::GET), app::auth::routes::login),
+        R::new("/auth/callback", Some(Method::GET), app::auth::routes::callback),
+        R::new("/auth/logout", Some(Method::POST), app::auth::routes::logout),
+        R::new("/signed-out", Some(Method::GET), app::auth::routes::signed_out),
+        R::new("/export/audit.csv", Some(Method::GET), app::audit::server::export_csv),
+        R::new("/api/notebooks/stream", Some(Method::GET), app::notebooks::live::stream),
+        R::new("/notebook/{team}/{name}", None, app::notebooks::handover::open),
+        R::new("/notebook/{team}/{name}/{*rest}", None, app::notebooks::handover::open),
+    ]
+}
+
 /// Connects everything the portal needs and returns its router.
 pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let db = Db::connect(&config.database_url).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
@@ -53,8 +92,12 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    let access = AccessCache::new(Duration::from_secs(config.access_cache_seconds));
+    let access = AccessCache::with_watched_ttl(
+        Duration::from_secs(config.access_cache_seconds),
+        Duration::from_secs(config.access_cache_watched_seconds),
+    );
     let portal = kube.portal_client().map_err(|e| StartError::Notebooks(e.to_string()))?;
+    access.follow_rbac(portal.clone());
     let token_key = db.portal_key("jupyter-tokens", &app::platform::tokens::random_token()).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
     let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone(), token_key).await;
     let services = Services { config, kube, oidc, db, sessions: sessions.clone(), access, notebooks };
@@ -75,18 +118,8 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
 
     let routes = generate_route_list(App);
     let pkg = ServeDir::new(state.config.site_root.join("pkg")).precompressed_gzip();
-    let router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/auth/login", get(app::auth::routes::login))
-        .route("/auth/callback", get(app::auth::routes::callback))
-        .route("/auth/logout", post(app::auth::routes::logout))
-        .route("/signed-out", get(app::auth::routes::signed_out))
-        .route("/export/audit.csv", get(app::audit::server::export_csv))
-        .route("/api/notebooks/stream", get(app::notebooks::live::stream))
-        .route("/notebook/{team}/{name}", any(app::notebooks::handover::open))
-        .route("/notebook/{team}/{name}/{*rest}", any(app::notebooks::handover::open))
+    let router = portal_routes().into_iter().fold(Router::new(), |router, r| router.route(r.path, r.handler));
+    let router = router
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(
             &state,
@@ -101,6 +134,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(middleware::server_function_status))
         .layer(axum::middleware::from_fn_with_state(crate::rate_limit::ServerFunctionLimit::new(&state.config), crate::rate_limit::server_functions))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_session))
         .layer(session_layer)

@@ -124,9 +124,11 @@ async fn unreachable_identity_provider_is_explained_and_reported() {
     let res = client.get(format!("{}/auth/login", portal.base)).send().await.unwrap();
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("identity provider cannot be reached"));
+    // Reported, but the replica stays ready: signed-in people can go on.
     let res = client.get(format!("{}/readyz", portal.base)).send().await.unwrap();
-    assert_eq!(res.status(), 503);
+    assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["identity_provider"], "unreachable");
     assert_eq!(body["checks"]["kubernetes"], "ok");
     assert_eq!(body["checks"]["database"], "ok");
@@ -137,6 +139,8 @@ async fn ready_when_everything_answers() {
     let portal = start_portal(0, |_| {}).await;
     let res = reqwest::get(format!("{}/readyz", portal.base)).await.unwrap();
     assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ready", "{body}");
     let res = reqwest::get(format!("{}/healthz", portal.base)).await.unwrap();
     assert_eq!(res.text().await.unwrap(), "ok");
 }

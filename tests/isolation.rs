@@ -198,7 +198,7 @@ async fn the_ceiling_policy_refuses_a_scoped_quota() {
     }))
     .unwrap();
     Api::<ResourceQuota>::namespaced(admin_client.clone(), &name).create(&PostParams::default(), &quota).await.unwrap();
-    let binding = binding_for(&name, SubjectKind::User, "tom", Persona::TeamAdmin);
+    let binding = binding_for(&name, SubjectKind::User, "tom", "oidc:tom", Persona::TeamAdmin);
     Api::<RoleBinding>::namespaced(admin_client.clone(), &name).create(&PostParams::default(), &binding).await.unwrap();
 
     let tom = as_user("tom").await;
@@ -252,7 +252,7 @@ async fn platform_admins_read_no_secret() {
 #[tokio::test]
 async fn platform_admins_write_only_in_team_namespaces() {
     let paula = as_user("paula").await;
-    let binding = binding_for("kube-system", SubjectKind::User, "it-mallory", Persona::DataScientist);
+    let binding = binding_for("kube-system", SubjectKind::User, "it-mallory", "oidc:it-mallory", Persona::DataScientist);
     let in_system = Api::<RoleBinding>::namespaced(paula.client(), "kube-system").create(&dry_run(), &binding).await;
     let message = refusal(in_system, "a RoleBinding in kube-system");
     assert!(message.contains("in team namespaces only"), "{message}");

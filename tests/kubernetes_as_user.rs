@@ -4,9 +4,7 @@
 mod common;
 
 use app::access::NavArea;
-use app::auth::{Identity, SignedIn};
 use app::error::AppError;
-use app::identity::IdentityMapping;
 use app::platform::access::{AccessCache, may};
 use app::platform::kube::{KubeGateway, UserClient, explain};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -18,20 +16,8 @@ async fn gateway() -> KubeGateway {
     KubeGateway::new(&common::config(0, &db)).await.expect("gateway")
 }
 
-fn signed_in(user: &str) -> SignedIn {
-    let groups = common::groups_of(user);
-    SignedIn::for_test(Identity {
-        subject: format!("sub-{user}"),
-        username: user.into(),
-        display_name: user.into(),
-        email: None,
-        memberships: IdentityMapping::default().memberships(&groups),
-        groups,
-    })
-}
-
 async fn as_user(user: &str) -> UserClient {
-    gateway().await.for_user(&signed_in(user)).expect("client")
+    common::as_user(user).await
 }
 
 #[tokio::test]
@@ -46,7 +32,7 @@ async fn data_scientist_reads_own_team_and_is_refused_the_other() {
 
 #[tokio::test]
 async fn team_list_follows_rbac_not_just_groups() {
-    let alice = signed_in("alice");
+    let alice = common::person("alice").await;
     let client = gateway().await.for_user(&alice).unwrap();
     let teams = app::teams::server::list_teams(&client, &alice.identity().memberships, &[]).await.unwrap();
     let names: Vec<_> = teams.iter().map(|t| t.name.as_str()).collect();
@@ -59,7 +45,7 @@ async fn team_list_follows_rbac_not_just_groups() {
     let teams = app::teams::server::list_teams(&client, &forged, &[]).await.unwrap();
     assert_eq!(teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["team-a"]);
 
-    let paula = signed_in("paula");
+    let paula = common::person("paula").await;
     let client = gateway().await.for_user(&paula).unwrap();
     let teams = app::teams::server::list_teams(&client, &paula.identity().memberships, &[]).await.unwrap();
     let names: Vec<_> = teams.iter().map(|t| t.name.as_str()).collect();
@@ -90,7 +76,7 @@ async fn navigation_is_what_kubernetes_allows_each_persona() {
         ("paula", vec![NavArea::Team, NavArea::Admin]),
     ];
     for (user, areas) in expect {
-        let who = signed_in(user);
+        let who = common::person(user).await;
         let client = gw.for_user(&who).unwrap();
         let mut scope: Vec<String> = who.identity().memberships.teams.keys().cloned().collect();
         if scope.is_empty() {
@@ -103,7 +89,12 @@ async fn navigation_is_what_kubernetes_allows_each_persona() {
 
 #[tokio::test]
 async fn system_groups_in_a_token_are_never_impersonated() {
-    let gw = gateway().await;
+    // Impersonation only: under passthrough the API server reads the groups from the signed token.
+    let db = tempfile::tempdir().unwrap();
+    let mut cfg = common::config(0, &db);
+    cfg.kubernetes.identity = app::config::KubeIdentity::Impersonation;
+    cfg.kubeconfig = Some(common::stack("STACK_IMPERSONATING_KUBECONFIG").into());
+    let gw = KubeGateway::new(&cfg).await.unwrap();
     let client = gw
         .for_test_user("mallory", &["system:masters".into(), "team-a-data-scientists".into()])
         .unwrap();
@@ -124,6 +115,39 @@ async fn the_portal_identity_alone_reads_no_team() {
     assert!(matches!(err, kube::Error::Api(s) if s.code == 403));
 }
 
+/// The portal's own identity as the stack's kubeconfig gives it.
+async fn portal_identity() -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(common::stack("ATRIUM_KUBECONFIG")).unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    kube::Client::try_from(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn with_token_passthrough_the_portal_may_impersonate_no_one() {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+    use kube::api::PostParams;
+    // What the API server says the portal's identity may do, in a team and cluster-wide.
+    for namespace in ["team-a", "default"] {
+        let review = SelfSubjectRulesReview {
+            spec: SelfSubjectRulesReviewSpec { namespace: Some(namespace.into()) },
+            ..Default::default()
+        };
+        let answer = Api::<SelfSubjectRulesReview>::all(portal_identity().await).create(&PostParams::default(), &review).await.unwrap();
+        let rules = answer.status.unwrap().resource_rules;
+        assert!(!rules.is_empty(), "the portal has rules of its own (watches)");
+        let impersonate: Vec<_> = rules.iter().filter(|r| r.verbs.iter().any(|v| v == "impersonate" || v == "*")).collect();
+        assert!(impersonate.is_empty(), "the portal may impersonate in {namespace}: {impersonate:?}");
+    }
+    // And an attempt to act as a cluster administrator is refused.
+    let kc = kube::config::Kubeconfig::read_from(common::stack("ATRIUM_KUBECONFIG")).unwrap();
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    cfg.auth_info.impersonate = Some("it-mallory".into());
+    cfg.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    let mallory = kube::Client::try_from(cfg).unwrap();
+    let err = Api::<Secret>::namespaced(mallory, "kube-system").list(&ListParams::default()).await.expect_err("refused");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 403 && s.message.contains("impersonate")), "{err:?}");
+}
+
 #[tokio::test]
 async fn unreachable_kubernetes_is_a_sentence_not_a_panic() {
     let db = tempfile::tempdir().unwrap();
@@ -134,7 +158,7 @@ async fn unreachable_kubernetes_is_a_sentence_not_a_panic() {
     cfg.kubeconfig = Some(dead);
     let gw = KubeGateway::new(&cfg).await.unwrap();
     assert!(gw.ready().await.is_err());
-    let client = gw.for_user(&signed_in("alice")).unwrap();
+    let client = gw.for_user(&common::person("alice").await).unwrap();
     let err = Api::<Namespace>::all(client.client()).get("team-a").await.unwrap_err();
     assert_eq!(explain(err, "team-a"), AppError::KubernetesUnavailable);
 }

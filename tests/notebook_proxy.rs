@@ -7,53 +7,10 @@ mod common;
 
 use app::notebooks::model::Phase;
 use app::notebooks::ops;
-use common::notebooks::{Team, create, wait_for};
+use common::notebooks::{Team, create, jupyter, token_of, wait_for};
 use common::{browser, location, login_port, sign_in, start_portal};
 use futures::{SinkExt, StreamExt};
-use std::process::{Child, Command};
 use std::time::Duration;
-
-/// JupyterLab serving one notebook's path; stopped when dropped.
-struct Jupyter(Child);
-
-impl Drop for Jupyter {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn jupyter(team: &str, name: &str, token: &str) -> (Jupyter, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/jupyter.sh");
-    let child = Command::new("bash")
-        .args([script, "serve", team, name, &port.to_string()])
-        .env("JUPYTER_TOKEN", token)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("JupyterLab starts");
-    let guard = Jupyter(child);
-    let address = format!("http://127.0.0.1:{port}");
-    let status = format!("{address}/notebook/{team}/{name}/api/status");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        let res = client.get(&status).header("authorization", format!("token {token}")).send().await;
-        if res.is_ok_and(|r| r.status().is_success()) {
-            return (guard, address);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("JupyterLab did not answer at {status}");
-}
-
-/// The notebook's Jupyter token as the kubelet would hand it to the pod.
-async fn token_of(team: &str, name: &str) -> String {
-    use k8s_openapi::api::core::v1::Secret;
-    let secret = kube::Api::<Secret>::namespaced(common::cluster_admin().await, team).get(&format!("{name}-jupyter")).await.unwrap();
-    let data = secret.data.expect("token secret data");
-    String::from_utf8(data["token"].0.clone()).unwrap()
-}
 
 #[tokio::test]
 async fn jupyterlab_on_its_own_origin_for_those_kubernetes_allows_then_stopped_when_idle() {

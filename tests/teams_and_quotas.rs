@@ -183,7 +183,8 @@ async fn a_refused_part_of_creating_a_team_leaves_nothing_behind() {
     let binding = ClusterRoleBinding {
         metadata: ObjectMeta { name: Some(user.clone()), ..Default::default() },
         role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: user.clone() },
-        subjects: Some(vec![Subject { kind: "User".into(), name: user.clone(), api_group: Some("rbac.authorization.k8s.io".into()), namespace: None }]),
+        // People are known to Kubernetes with the identity provider's prefix.
+        subjects: Some(vec![Subject { kind: "User".into(), name: format!("oidc:{user}"), api_group: Some("rbac.authorization.k8s.io".into()), namespace: None }]),
     };
     Api::<ClusterRole>::all(admin_client.clone()).create(&PostParams::default(), &role).await.unwrap();
     Api::<ClusterRoleBinding>::all(admin_client.clone()).create(&PostParams::default(), &binding).await.unwrap();

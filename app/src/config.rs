@@ -50,11 +50,17 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Kubeconfig of the portal's own identity; unset means in-cluster.
     pub kubeconfig: Option<PathBuf>,
+    pub kubernetes: KubernetesConfig,
     pub oidc: OidcConfig,
     pub session: SessionConfig,
     pub identity: IdentityMapping,
-    /// How long answers to "what may this user do" are reused, in seconds.
+    /// How long answers to "what may this user do" are reused, in seconds,
+    /// when the portal cannot watch RBAC (its watches are starting, or down).
     pub access_cache_seconds: u64,
+    /// How long they are reused while the portal watches RBAC, in seconds.
+    /// Any change to a Role, RoleBinding, ClusterRole or ClusterRoleBinding
+    /// forgets them at once; this is only a safety net (decision 0010).
+    pub access_cache_watched_seconds: u64,
     /// `json` for machines, `pretty` for people.
     pub log_format: String,
     pub notebooks: NotebooksConfig,
@@ -67,6 +73,28 @@ pub struct Config {
     /// TCP peer. Only for a proxy that always sets it: otherwise clients
     /// choose their own address and escape per-address limits.
     pub trust_forwarded_headers: bool,
+}
+
+/// How the portal acts as people towards Kubernetes (decision 0012).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KubernetesConfig {
+    /// `passthrough`: every call carries the person's own access token; the
+    /// API server trusts the identity provider, and the portal's own
+    /// identity needs no right to impersonate. `impersonation`: for clusters
+    /// that cannot trust the provider; the portal impersonates the person
+    /// and so must hold `impersonate` on users and groups.
+    pub identity: KubeIdentity,
+    /// What the API server puts before usernames and groups from the
+    /// provider (its claim mappings' `prefix`): RoleBindings name people and
+    /// groups with it, and impersonation adds it.
+    pub prefix: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KubeIdentity {
+    Passthrough,
+    Impersonation,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -106,8 +134,24 @@ pub struct OidcConfig {
     pub scopes: Vec<String>,
     /// Claim holding the Kubernetes username.
     pub username_claim: UsernameClaim,
-    /// Seconds before the ID token expires at which it is refreshed.
+    /// Seconds before the tokens expire at which they are refreshed. Also the
+    /// shortest identity-provider outage a person using the portal rides out
+    /// unaffected: a refresh the provider cannot answer is retried while the
+    /// tokens are still valid (decision 0011). Keep it below the provider's
+    /// token lifetime (Keycloak: 5 minutes), or every request refreshes.
     pub refresh_margin_seconds: u64,
+    /// How often, at most, the provider's discovery document and signing keys
+    /// are fetched again, in minutes. A token signed with a key the portal
+    /// does not know makes it fetch them at once.
+    pub keys_refresh_minutes: u64,
+    /// Reach the provider at this IP address instead of the one its host name
+    /// resolves to (like curl's `--resolve`); the issuer URL, its port and the
+    /// name its certificate is checked against stay as they are. For a
+    /// provider reached through an internal address or a local proxy.
+    pub provider_address: Option<std::net::IpAddr>,
+    /// A PEM file of certificate authorities to trust for the provider,
+    /// besides the system's (the local stack's own CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Which verified claim becomes the Kubernetes username.
@@ -138,18 +182,23 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             trust_forwarded_headers: false,
             kubeconfig: None,
+            kubernetes: KubernetesConfig { identity: KubeIdentity::Impersonation, prefix: "oidc:".into() },
             oidc: OidcConfig {
-                issuer_url: "http://localhost:18080/realms/atrium".into(),
+                issuer_url: "https://localhost:18443/realms/atrium".into(),
                 client_id: "atrium-portal".into(),
                 client_secret: Secret::default(),
                 client_secret_file: None,
                 scopes: vec!["profile".into(), "email".into()],
                 username_claim: UsernameClaim::PreferredUsername,
-                refresh_margin_seconds: 30,
+                refresh_margin_seconds: 60,
+                keys_refresh_minutes: 10,
+                provider_address: None,
+                ca_file: None,
             },
             session: SessionConfig { idle_minutes: 60, absolute_hours: 12 },
             identity: IdentityMapping::default(),
             access_cache_seconds: 30,
+            access_cache_watched_seconds: 600,
             log_format: "pretty".into(),
             notebooks: NotebooksConfig {
                 backend: "auto".into(),
@@ -205,6 +254,9 @@ impl Config {
         }
         if self.oidc.issuer_url.ends_with('/') {
             return Err(ConfigError::Check("oidc.issuer_url must not end with '/'".into()));
+        }
+        if self.oidc.keys_refresh_minutes == 0 {
+            return Err(ConfigError::Check("oidc.keys_refresh_minutes must be positive".into()));
         }
         if !matches!(self.notebooks.backend.as_str(), "auto" | "kubeflow" | "statefulset") {
             return Err(ConfigError::Check(format!(
@@ -353,7 +405,7 @@ mod tests {
     #[test]
     fn identity_provider_origin_drops_the_path() {
         let mut config = Config::default();
-        assert_eq!(config.identity_provider_origin(), "http://localhost:18080");
+        assert_eq!(config.identity_provider_origin(), "https://localhost:18443");
         config.oidc.issuer_url = "https://sso.example.org/realms/x".into();
         assert_eq!(config.identity_provider_origin(), "https://sso.example.org");
     }

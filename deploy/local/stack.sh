@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Atrium's local stack: a real Kubernetes control plane built from Go modules
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok for
-# simulated nodes, and Keycloak with the demo realm. Everything on loopback.
+# simulated nodes, and Keycloak with the demo realm (over HTTPS with the
+# stack's CA, so the API server can trust it as a JWT issuer). Everything on
+# loopback.
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
@@ -18,7 +20,8 @@ cache=${ATRIUM_CACHE:-$HOME/.cache/atrium}
 state=${ATRIUM_STACK_DIR:-$repo/.stack}
 etcd_port=${ATRIUM_ETCD_PORT:-23790}
 api_port=${ATRIUM_APISERVER_PORT:-16443}
-kc_port=${ATRIUM_KEYCLOAK_PORT:-18080}
+kc_port=${ATRIUM_KEYCLOAK_PORT:-18443}
+issuer="https://localhost:$kc_port/realms/atrium"
 java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 pki="$state/pki"
 logs="$state/logs"
@@ -101,14 +104,35 @@ make_pki() {
   cert apiserver kube-apiserver "" "IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default.svc"
   cert admin atrium-admin system:masters
   cert portal atrium-portal
+  cert portal-impersonating atrium-portal-impersonating
   cert controller-manager system:kube-controller-manager
   cert scheduler system:kube-scheduler
+  cert keycloak localhost "" "DNS:localhost,IP:127.0.0.1"
   [ -f "$pki/sa.key" ] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   [ -f "$pki/sa.pub" ] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  for n in admin portal controller-manager scheduler; do kubeconfig "$n"; done
+  for n in admin portal portal-impersonating controller-manager scheduler; do kubeconfig "$n"; done
 }
 
 keycloak_home() { echo "$state/keycloak-$KEYCLOAK_VERSION"; }
+
+# The API server trusts Keycloak's tokens (structured authentication): the
+# username is `oidc:` + preferred_username, groups are `oidc:` + groups, and
+# tokens must be meant for the portal's client.
+write_authentication_config() {
+  cat >"$state/authentication.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+jwt:
+- issuer:
+    url: $issuer
+    audiences: [atrium-portal]
+    certificateAuthority: |
+$(sed 's/^/      /' "$pki/ca.crt")
+  claimMappings:
+    username: {claim: preferred_username, prefix: "oidc:"}
+    groups: {claim: groups, prefix: "oidc:"}
+EOF
+}
 
 install_keycloak() {
   local zip="$cache/keycloak/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
@@ -134,6 +158,18 @@ install_keycloak() {
   fi
 }
 
+# Whether the API server accepts a Keycloak access token (the tests' client).
+trusts_keycloak() {
+  local token
+  token=$(curl -sf --cacert "$pki/ca.crt" "$issuer/protocol/openid-connect/token" \
+    -d grant_type=password -d client_id=atrium-tests -d client_secret=atrium-tests-secret \
+    -d username=alice -d password=atrium-demo -d scope=openid |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') || return 1
+  curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}' \
+    "https://127.0.0.1:$api_port/apis/authentication.k8s.io/v1/selfsubjectreviews" | grep -q '"oidc:alice"'
+}
+
 up() {
   mkdir -p "$logs" "$run"
   local bin; bin=$("$here/build-controlplane.sh" | tail -n 1)
@@ -141,12 +177,14 @@ up() {
   make_pki
   install_keycloak
   local kc; kc=$(keycloak_home)
+  write_authentication_config
   # Keycloak starts slowest: start it first, wait for it last.
   start keycloak env JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" \
     KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin \
     JAVA_OPTS_KC_HEAP="-Xms128m -Xmx768m -XX:MaxMetaspaceSize=256m" \
-    "$kc/bin/kc.sh" start-dev --http-host=127.0.0.1 --http-port="$kc_port" \
-    --hostname="http://localhost:$kc_port" --import-realm --health-enabled=false
+    "$kc/bin/kc.sh" start-dev --http-enabled=false --http-host=127.0.0.1 --https-port="$kc_port" \
+    --https-certificate-file="$pki/keycloak.crt" --https-certificate-key-file="$pki/keycloak.key" \
+    --hostname="https://localhost:$kc_port" --import-realm --health-enabled=false
   start etcd env ETCD_UNSAFE_NO_FSYNC=true "$bin" etcd --data-dir "$state/etcd" \
     --listen-client "http://127.0.0.1:$etcd_port" --listen-peer "http://127.0.0.1:$((etcd_port + 1))"
   wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
@@ -159,6 +197,7 @@ up() {
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
     --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
+    --authentication-config="$state/authentication.yaml" \
     --enable-priority-and-fairness=false
   wait_for kube-apiserver 120 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
     "https://127.0.0.1:$api_port/readyz"
@@ -172,7 +211,7 @@ up() {
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0
   kubectl() { "$bin" kubectl --kubeconfig="$state/admin.kubeconfig" "$@"; }
   say "bootstrapping the cluster"
-  kubectl apply -f "$repo/deploy/base/" -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
+  kubectl apply -f "$repo/deploy/base/" -f "$repo/deploy/impersonation/" -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
   # Changed stages need a fresh kwok.
   local stages_sum
   stages_sum=$(sha256sum "$here/kwok/stages.yaml" | cut -d' ' -f1)
@@ -185,17 +224,23 @@ up() {
   # ResourceQuota admission refuses creates until the controller-manager has filled the status.
   wait_for kube-controller-manager 60 bash -c \
     "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' get resourcequota -n team-a atrium-quota -o jsonpath='{.status.hard.pods}' | grep -q ."
-  wait_for keycloak 240 curl -sf "http://localhost:$kc_port/realms/atrium/.well-known/openid-configuration"
+  wait_for keycloak 240 curl -sf --cacert "$pki/ca.crt" "$issuer/.well-known/openid-configuration"
+  # The API server fetches Keycloak's keys every 10 s until it has them.
+  wait_for kube-apiserver 60 trusts_keycloak
   write_env
-  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak http://localhost:$kc_port (admin/admin)"
+  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt)"
 }
 
 # stack.env: what the portal and the tests need to reach the stack.
 write_env() {
   cat >"$state/stack.env" <<EOF
 ATRIUM_KUBECONFIG=$state/portal.kubeconfig
+ATRIUM_KUBERNETES__IDENTITY=passthrough
+STACK_IMPERSONATING_KUBECONFIG=$state/portal-impersonating.kubeconfig
 STACK_ADMIN_KUBECONFIG=$state/admin.kubeconfig
-ATRIUM_OIDC__ISSUER_URL=http://localhost:$kc_port/realms/atrium
+ATRIUM_OIDC__ISSUER_URL=$issuer
+ATRIUM_OIDC__CA_FILE=$pki/ca.crt
+STACK_CA=$pki/ca.crt
 ATRIUM_OIDC__CLIENT_ID=atrium-portal
 ATRIUM_OIDC__CLIENT_SECRET=atrium-dev-secret
 STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)

@@ -3,7 +3,7 @@
 //! real Keycloak login form.
 #![allow(dead_code)]
 
-use app::config::{Config, Secret};
+use app::config::{Config, KubeIdentity, Secret};
 use app::identity::IdentityMapping;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +43,15 @@ pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
     c.oidc.issuer_url = stack("ATRIUM_OIDC__ISSUER_URL");
     c.oidc.client_id = stack("ATRIUM_OIDC__CLIENT_ID");
     c.oidc.client_secret = Secret::new(stack("ATRIUM_OIDC__CLIENT_SECRET"));
+    c.oidc.ca_file = stack_env().get("ATRIUM_OIDC__CA_FILE").map(PathBuf::from);
+    // Token passthrough by default, as the local stack runs; the suite runs
+    // once more with ATRIUM_TEST_KUBE_IDENTITY=impersonation.
+    if impersonation() {
+        c.kubernetes.identity = KubeIdentity::Impersonation;
+        c.kubeconfig = Some(stack("STACK_IMPERSONATING_KUBECONFIG").into());
+    } else {
+        c.kubernetes.identity = KubeIdentity::Passthrough;
+    }
     c.identity = IdentityMapping::default();
     c
 }
@@ -105,10 +114,18 @@ pub fn browser() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
         .dns_resolver(Arc::new(Loopback))
+        .tls_built_in_root_certs(true)
+        .add_root_certificate(stack_ca())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     (client, jar)
+}
+
+/// The local stack's certificate authority (Keycloak's HTTPS certificate).
+pub fn stack_ca() -> reqwest::Certificate {
+    let pem = std::fs::read(stack("STACK_CA")).expect("the stack's CA (re-run deploy/local/stack.sh up)");
+    reqwest::Certificate::from_pem(&pem).expect("a PEM certificate")
 }
 
 /// Resolves `localhost` and every `*.localhost` (notebook origins) to
@@ -178,6 +195,7 @@ pub fn groups_of(user: &str) -> Vec<String> {
         "maria" => "team-b-ml-engineers",
         "tom" => "team-a-admins",
         "paula" => "platform-admins",
+        NO_TEAM_USER => return vec![],
         other => panic!("no demo user {other}"),
     };
     vec![g.to_string()]
@@ -192,12 +210,62 @@ pub async fn kube_calls(base: &str) -> u64 {
         .expect("metrics")
 }
 
-/// A Kubernetes client for a person of the local stack, as if signed in.
+/// Whether this run acts as people by impersonation rather than with their tokens.
+pub fn impersonation() -> bool {
+    std::env::var("ATRIUM_TEST_KUBE_IDENTITY").is_ok_and(|m| m == "impersonation")
+}
+
+/// A Kubernetes client for a person of the local stack, as if signed in:
+/// demo people through the portal's gateway (with their own Keycloak access
+/// token under passthrough); made-up `it-…` people, who have no Keycloak
+/// account, by impersonation with the cluster admin's identity.
 pub async fn as_user(user: &str) -> app::platform::kube::UserClient {
-    let groups = if user.starts_with("it-") { vec![] } else { groups_of(user) };
     let db = tempfile::tempdir().unwrap();
+    if user.starts_with("it-") {
+        let mut c = config(0, &db);
+        c.kubeconfig = Some(stack("STACK_ADMIN_KUBECONFIG").into());
+        c.kubernetes.identity = KubeIdentity::Impersonation;
+        let gateway = app::platform::kube::KubeGateway::new(&c).await.unwrap();
+        return gateway.for_user(&signed_in(user, vec![])).unwrap();
+    }
     let gateway = app::platform::kube::KubeGateway::new(&config(0, &db)).await.unwrap();
-    gateway.for_user(&signed_in(user, groups)).unwrap()
+    gateway.for_user(&person(user).await).unwrap()
+}
+
+/// A demo person as a portal session holds them, with a real access token
+/// from Keycloak (the stack's test client) unless impersonating.
+pub async fn person(user: &str) -> app::auth::SignedIn {
+    let who = signed_in(user, groups_of(user));
+    if impersonation() {
+        return who;
+    }
+    let identity = who.identity().clone();
+    app::auth::SignedIn::for_test_with_token(identity, access_token(user).await)
+}
+
+/// An access token for a demo user from Keycloak's test client (direct
+/// access grants; the portal itself signs people in with the code flow).
+/// Reused for a few minutes: Keycloak's tokens here last five.
+pub async fn access_token(user: &str) -> String {
+    static TOKENS: std::sync::Mutex<Vec<(String, std::time::Instant, String)>> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, _, t)) = TOKENS.lock().unwrap().iter().find(|(u, at, _)| u == user && at.elapsed().as_secs() < 200) {
+        return t.clone();
+    }
+    let http = reqwest::Client::builder().add_root_certificate(stack_ca()).build().unwrap();
+    let issuer = stack("ATRIUM_OIDC__ISSUER_URL");
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", "atrium-tests"),
+        ("client_secret", "atrium-tests-secret"),
+        ("username", user),
+        ("password", PASSWORD),
+        ("scope", "openid profile email"),
+    ];
+    let res = http.post(format!("{issuer}/protocol/openid-connect/token")).form(&form).send().await;
+    let body: serde_json::Value = res.and_then(reqwest::Response::error_for_status).expect("Keycloak issues a token").json().await.unwrap();
+    let token = body["access_token"].as_str().expect("an access token").to_string();
+    TOKENS.lock().unwrap().push((user.to_string(), std::time::Instant::now(), token.clone()));
+    token
 }
 
 pub fn signed_in(user: &str, groups: Vec<String>) -> app::auth::SignedIn {
@@ -238,4 +306,41 @@ pub fn restricted_pod(name: &str) -> k8s_openapi::api::core::v1::Pod {
         }
     }))
     .expect("a valid pod")
+}
+
+/// The demo user without a team (`deploy/local/keycloak/atrium-realm.json`).
+pub const NO_TEAM_USER: &str = "nora";
+
+/// Makes sure Keycloak knows [`NO_TEAM_USER`]: a Keycloak that imported the
+/// realm before she was added to it gets her through the admin REST API
+/// (the local stack's bootstrap admin, `admin`/`admin`).
+pub async fn ensure_no_team_user() {
+    let admin = keycloak::KeycloakAdmin::connect().await;
+    let found = admin.get(&format!("/users?username={NO_TEAM_USER}&exact=true")).await;
+    if found.as_array().is_some_and(|f| !f.is_empty()) {
+        return;
+    }
+    let user = serde_json::json!({
+        "username": NO_TEAM_USER, "enabled": true, "firstName": "Nora", "lastName": "Newcomer",
+        "email": "nora@atrium.example", "emailVerified": true,
+        "credentials": [{"type": "password", "value": PASSWORD, "temporary": false}]
+    });
+    // 409: another test made her meanwhile.
+    let status = admin.post("/users", user).await;
+    assert!(status.is_success() || status == 409, "Keycloak refused {NO_TEAM_USER}: {status}");
+}
+
+pub mod forwarder;
+pub mod keycloak;
+
+/// Starts another portal process on `port` sharing `first`'s database, as a
+/// second replica would: a session made on one is good on the other (the
+/// browser sends a host's cookies to every port of it).
+pub async fn start_replica(port: u16, first: &Portal, tweak: impl FnOnce(&mut Config)) -> Portal {
+    let database_url = first.state.config.database_url.clone();
+    start_portal(port, move |c| {
+        tweak(c);
+        c.database_url = database_url;
+    })
+    .await
 }

@@ -110,3 +110,48 @@ pub async fn allow_gpus(team: &str, gpus: u32) {
     }
     panic!("could not raise the GPU quota of {team}");
 }
+
+/// A real JupyterLab (`scripts/jupyter.sh`) serving one notebook's path, as
+/// its pod would; stopped when dropped.
+pub struct Jupyter(std::process::Child);
+
+impl Drop for Jupyter {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts JupyterLab for `team/name` with the notebook's `token`; returns it
+/// and its address, once it answers.
+pub async fn jupyter(team: &str, name: &str, token: &str) -> (Jupyter, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/jupyter.sh");
+    let child = std::process::Command::new("bash")
+        .args([script, "serve", team, name, &port.to_string()])
+        .env("JUPYTER_TOKEN", token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("JupyterLab starts");
+    let guard = Jupyter(child);
+    let address = format!("http://127.0.0.1:{port}");
+    let status = format!("{address}/notebook/{team}/{name}/api/status");
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        let res = client.get(&status).header("authorization", format!("token {token}")).send().await;
+        if res.is_ok_and(|r| r.status().is_success()) {
+            return (guard, address);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("JupyterLab did not answer at {status}");
+}
+
+/// The notebook's Jupyter token as the kubelet would hand it to the pod.
+pub async fn token_of(team: &str, name: &str) -> String {
+    use k8s_openapi::api::core::v1::Secret;
+    let secret = kube::Api::<Secret>::namespaced(cluster_admin().await, team).get(&format!("{name}-jupyter")).await.unwrap();
+    let data = secret.data.expect("token secret data");
+    String::from_utf8(data["token"].0.clone()).unwrap()
+}

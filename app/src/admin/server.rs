@@ -153,7 +153,7 @@ async fn fill_team(client: &UserClient, team: &str, admin: &str) -> AppResult<()
             }],
         }),
     };
-    let binding = binding_for(team, SubjectKind::User, admin, Persona::TeamAdmin);
+    let binding = binding_for(team, SubjectKind::User, admin, &client.subject_name(admin), Persona::TeamAdmin);
     let pp = PostParams::default();
     Api::<ResourceQuota>::namespaced(client.client(), team).create(&pp, &quota).await.map_err(explain_quota)?;
     Api::<LimitRange>::namespaced(client.client(), team)

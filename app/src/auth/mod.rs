@@ -6,6 +6,10 @@ use crate::identity::Memberships;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
+mod back_channel;
+#[cfg(feature = "ssr")]
+mod discovery;
+#[cfg(feature = "ssr")]
 pub mod oidc;
 #[cfg(feature = "ssr")]
 pub mod routes;

@@ -2,6 +2,8 @@
 //! authorization code with PKCE, state and nonce, ID-token verification,
 //! refresh, and RP-initiated logout.
 
+use super::back_channel::{BackChannel, BackChannelError};
+use super::discovery::{Discovered, Discovery};
 use crate::config::Config;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -9,17 +11,15 @@ use openidconnect::core::{
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IssuerUrl,
-    LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, RefreshToken, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, LogoutRequest, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RefreshToken, RequestTokenError,
+    Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
-use openidconnect::{OAuth2TokenResponse, reqwest};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::RwLock;
 
 /// The `groups` claim Keycloak's group-membership mapper adds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -31,9 +31,10 @@ impl AdditionalClaims for GroupsClaims {}
 
 type IdFields = IdTokenFields<GroupsClaims, EmptyExtraTokenFields, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 type Tokens = StandardTokenResponse<IdFields, CoreTokenType>;
+type TokenRequestError = RequestTokenError<BackChannelError, StandardErrorResponse<CoreErrorResponseType>>;
 type AtriumIdToken = IdToken<GroupsClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 pub type Claims = IdTokenClaims<GroupsClaims, CoreGenderClaim>;
-type OidcClient = Client<
+pub(super) type OidcClient = Client<
     GroupsClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
@@ -65,16 +66,22 @@ pub struct PendingLogin {
 }
 
 /// Verified tokens after sign-in or refresh.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SignInTokens {
     pub subject: String,
     pub preferred_username: Option<String>,
     pub email: Option<String>,
+    /// The provider's `email_verified`: whether it checked that the person
+    /// owns `email`.
+    pub email_verified: Option<bool>,
     pub name: Option<String>,
     pub groups: Vec<String>,
     pub id_token: String,
+    /// The access token, which the API server accepts as the person in
+    /// token passthrough.
+    pub access_token: String,
     pub refresh_token: Option<String>,
-    /// Unix seconds at which the ID token expires.
+    /// Unix seconds at which the first of the ID and access tokens expires.
     pub expires_at: i64,
 }
 
@@ -87,72 +94,56 @@ pub enum OidcError {
     Refused(String),
     #[error("token verification failed: {0}")]
     Verification(String),
+    /// Signed with a key the provider does not publish (even after the
+    /// portal fetched its keys again).
+    #[error("the token is signed with an unknown key")]
+    UnknownKey,
     #[error("misconfigured: {0}")]
     Config(String),
-}
-
-struct Discovered {
-    client: OidcClient,
-    end_session: Option<EndSessionUrl>,
 }
 
 /// The identity provider as the portal sees it; discovery is retried until
 /// it succeeds, so the portal can start before the provider does.
 #[derive(Clone)]
 pub struct Provider {
-    http: reqwest::Client,
+    back: Arc<BackChannel>,
+    discovery: Arc<Discovery>,
     issuer: String,
     client_id: String,
-    client_secret: String,
-    redirect: String,
     post_logout: String,
     scopes: Vec<String>,
-    discovered: Arc<RwLock<Option<Arc<Discovered>>>>,
-    last_check: Arc<std::sync::Mutex<Option<(Instant, Result<(), String>)>>>,
+    last_check: Arc<std::sync::Mutex<Option<CheckAnswer>>>,
 }
+
+/// The last answer of [`Provider::check`], and when it was given.
+type CheckAnswer = (Instant, Result<(), String>);
 
 impl Provider {
     pub fn new(config: &Config) -> Result<Provider, OidcError> {
-        let http = reqwest::ClientBuilder::new()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| OidcError::Config(e.to_string()))?;
         Ok(Provider {
-            http,
+            back: Arc::new(BackChannel::new(config).map_err(OidcError::Config)?),
+            discovery: Arc::new(Discovery::new(config)),
             issuer: config.oidc.issuer_url.clone(),
             client_id: config.oidc.client_id.clone(),
-            client_secret: config.oidc.client_secret.expose().to_owned(),
-            redirect: config.redirect_url(),
             post_logout: config.signed_out_url(),
             scopes: config.oidc.scopes.clone(),
-            discovered: Arc::new(RwLock::new(None)),
             last_check: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
-    async fn discovered(&self) -> Result<Arc<Discovered>, OidcError> {
-        if let Some(d) = self.discovered.read().await.clone() {
-            return Ok(d);
+    /// Fails fast while the provider was unreachable a moment ago, so an
+    /// outage does not make every request wait on the network.
+    fn not_known_down(&self) -> Result<(), OidcError> {
+        match self.back.recently_down() {
+            true => Err(OidcError::Unreachable("unreachable a moment ago".into())),
+            false => Ok(()),
         }
-        let issuer = IssuerUrl::new(self.issuer.clone()).map_err(|e| OidcError::Config(e.to_string()))?;
-        let meta = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| OidcError::Unreachable(error_chain(&e)))?;
-        let end_session = meta.additional_metadata().end_session_endpoint.clone();
-        let redirect = RedirectUrl::new(self.redirect.clone()).map_err(|e| OidcError::Config(e.to_string()))?;
-        let secret = (!self.client_secret.is_empty()).then(|| ClientSecret::new(self.client_secret.clone()));
-        let client = OidcClient::from_provider_metadata(meta, ClientId::new(self.client_id.clone()), secret)
-            .set_redirect_uri(redirect);
-        let d = Arc::new(Discovered { client, end_session });
-        *self.discovered.write().await = Some(d.clone());
-        Ok(d)
     }
 
     /// Starts a sign-in: the URL to send the browser to, and what to keep.
     pub async fn begin(&self, next: String) -> Result<(String, PendingLogin), OidcError> {
-        let d = self.discovered().await?;
+        self.not_known_down()?;
+        let d = self.discovery.current(&self.back).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = d
             .client
@@ -174,37 +165,62 @@ impl Provider {
     /// Finishes a sign-in: exchanges the code and verifies the ID token
     /// (issuer, audience, expiry, signature, nonce).
     pub async fn finish(&self, pending: PendingLogin, code: String) -> Result<SignInTokens, OidcError> {
-        let d = self.discovered().await?;
+        let d = self.discovery.current(&self.back).await?;
         let tokens = d
             .client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| OidcError::Config(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
-            .request_async(&self.http)
-            .await
-            .map_err(token_error)?;
+            .request_async(&*self.back)
+            .await;
+        let tokens = self.reached(tokens)?;
         let nonce = Nonce::new(pending.nonce);
-        verified(&d.client, &tokens, &nonce, None)
+        self.verify(d, &tokens, &nonce, None).await
     }
 
-    /// Renews tokens before the ID token expires; a refusal means the
-    /// provider ended the person's session.
+    /// Renews tokens before they expire. `Refused` means the provider ended
+    /// the person's session; `Unreachable` means it could not be asked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<SignInTokens, OidcError> {
-        let d = self.discovered().await?;
+        self.not_known_down()?;
+        let d = self.discovery.current(&self.back).await?;
         let rt = RefreshToken::new(refresh_token.to_owned());
         let tokens = d
             .client
             .exchange_refresh_token(&rt)
             .map_err(|e| OidcError::Config(e.to_string()))?
-            .request_async(&self.http)
-            .await
-            .map_err(token_error)?;
-        verified(&d.client, &tokens, |_: Option<&Nonce>| Ok(()), Some(refresh_token))
+            .request_async(&*self.back)
+            .await;
+        let tokens = self.reached(tokens)?;
+        self.verify(d, &tokens, |_: Option<&Nonce>| Ok(()), Some(refresh_token)).await
+    }
+
+    /// Notes whether a token request reached the provider, and maps its error.
+    fn reached(&self, result: Result<Tokens, TokenRequestError>) -> Result<Tokens, OidcError> {
+        self.back.record(!matches!(result, Err(openidconnect::RequestTokenError::Request(_))));
+        result.map_err(token_error)
+    }
+
+    /// Verifies the ID token; a token signed with a key the portal does not
+    /// hold yet makes it fetch the provider's keys again, once.
+    async fn verify<N: openidconnect::NonceVerifier + Copy>(
+        &self,
+        d: Arc<Discovered>,
+        tokens: &Tokens,
+        nonce: N,
+        previous_refresh: Option<&str>,
+    ) -> Result<SignInTokens, OidcError> {
+        match verified(&d.client, tokens, nonce, previous_refresh) {
+            Err(OidcError::UnknownKey) => {
+                let d = self.discovery.renew(&self.back, &d).await?;
+                verified(&d.client, tokens, nonce, previous_refresh)
+            }
+            other => other,
+        }
     }
 
     /// The provider's logout URL for this ID token, if it offers one.
     pub async fn logout_url(&self, id_token: &str) -> Option<String> {
-        let d = self.discovered().await.ok()?;
+        let d = self.discovery.current(&self.back).await.ok()?;
         let end = d.end_session.clone()?;
         let mut req = LogoutRequest::from(end).set_client_id(ClientId::new(self.client_id.clone()));
         if let Ok(token) = AtriumIdToken::from_str(id_token) {
@@ -217,7 +233,8 @@ impl Provider {
     }
 
     /// For `/readyz`: can the provider's discovery document be fetched?
-    /// Answers are reused for five seconds.
+    /// Answers are reused for five seconds. NB: this probe is never skipped
+    /// while the provider is thought down; its success ends that state.
     pub async fn check(&self) -> Result<(), String> {
         if let Some((at, result)) = self.last_check.lock().expect("oidc check").clone()
             && at.elapsed() < Duration::from_secs(5)
@@ -225,14 +242,15 @@ impl Provider {
             return result;
         }
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let result = match self.http.get(url).send().await {
+        let result = match self.back.get(&url).await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("answered {}", r.status().as_u16())),
             Err(_) => Err("unreachable".to_string()),
         };
+        self.back.record(result.is_ok());
         if result.is_ok() {
             // Warm the discovered client so the first sign-in is quick.
-            let _ = self.discovered().await;
+            let _ = self.discovery.current(&self.back).await;
         }
         *self.last_check.lock().expect("oidc check") = Some((Instant::now(), result.clone()));
         result
@@ -247,35 +265,40 @@ fn verified<N: openidconnect::NonceVerifier>(
 ) -> Result<SignInTokens, OidcError> {
     let id_token = tokens.id_token().ok_or_else(|| OidcError::Verification("no ID token".into()))?;
     let verifier = client.id_token_verifier();
-    let claims = id_token
-        .claims(&verifier, nonce)
-        .map_err(|e| OidcError::Verification(e.to_string()))?;
+    let claims = id_token.claims(&verifier, nonce).map_err(|e| match e {
+        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => OidcError::UnknownKey,
+        e => OidcError::Verification(e.to_string()),
+    })?;
     Ok(SignInTokens {
         subject: claims.subject().to_string(),
         preferred_username: claims.preferred_username().map(|u| u.to_string()),
         email: claims.email().map(|e| e.to_string()),
+        email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
         groups: claims.additional_claims().groups.clone(),
         id_token: id_token.to_string(),
+        access_token: tokens.access_token().secret().clone(),
         refresh_token: tokens
             .refresh_token()
             .map(|r| r.secret().clone())
             .or_else(|| previous_refresh.map(str::to_owned)),
-        expires_at: claims.expiration().timestamp(),
+        expires_at: match tokens.expires_in() {
+            Some(lifetime) => claims.expiration().timestamp().min(time::OffsetDateTime::now_utc().unix_timestamp() + lifetime.as_secs() as i64),
+            None => claims.expiration().timestamp(),
+        },
     })
 }
 
-fn token_error<RE: std::error::Error + 'static>(
-    e: openidconnect::RequestTokenError<RE, StandardErrorResponse<CoreErrorResponseType>>,
-) -> OidcError {
+/// Only an answer from the provider is a refusal; no answer is not.
+fn token_error(e: TokenRequestError) -> OidcError {
     match e {
-        openidconnect::RequestTokenError::ServerResponse(r) => OidcError::Refused(r.error().to_string()),
-        openidconnect::RequestTokenError::Request(e) => OidcError::Unreachable(error_chain(&e)),
-        other => OidcError::Refused(error_chain(&other)),
+        RequestTokenError::ServerResponse(r) => OidcError::Refused(r.error().to_string()),
+        RequestTokenError::Request(e) => OidcError::Unreachable(error_chain(&e)),
+        e @ (RequestTokenError::Parse(..) | RequestTokenError::Other(_)) => OidcError::Refused(error_chain(&e)),
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {

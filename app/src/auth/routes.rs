@@ -94,8 +94,12 @@ pub async fn callback(State(state): State<AppState>, session: Session, Query(q):
             return bad_sign_in("This sign-in could not be completed: the code was refused or the token did not verify.");
         }
     };
-    let Some(user) = SessionUser::from_tokens(&state.config, tokens, now()) else {
-        return bad_sign_in("Your account has no username the portal can use. Ask your platform team.");
+    let user = match SessionUser::from_tokens(&state.config, tokens, now()) {
+        Ok(user) => user,
+        Err(why) => {
+            tracing::info!(?why, "verified tokens cannot make a session");
+            return bad_sign_in(why.sentence());
+        }
     };
     // A new session id at every sign-in (no session fixation).
     if let Err(e) = session.cycle_id().await {

@@ -16,7 +16,7 @@ use super::proxy::Target;
 use crate::auth::{SignedIn, resolve_session};
 use crate::components::plain_page::plain_page;
 use crate::error::{AppError, AppResult};
-use crate::platform::access::Ask;
+use crate::platform::access::{AccessChange, Ask, next_touching};
 use crate::platform::grants_store::{Grant, GrantKind};
 use crate::platform::tokens::{digest, random_token};
 use crate::state::AppState;
@@ -80,9 +80,8 @@ pub async fn open(State(state): State<AppState>, Extension(who): Extension<Signe
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return (StatusCode::METHOD_NOT_ALLOWED, "Open notebooks from the portal's notebook pages.").into_response();
     }
-    if state.notebooks.index.row(&team, &name).is_none() {
-        return refusal(&missing(&team, &name));
-    }
+    // NB: the right to open comes first, so another team's notebooks cannot
+    // be told apart from names that do not exist.
     match may_connect(&state, &who, &team, &name).await {
         Ok(true) => {}
         Ok(false) => {
@@ -90,6 +89,9 @@ pub async fn open(State(state): State<AppState>, Extension(who): Extension<Signe
             return refusal(&AppError::Forbidden(format!("You may not open notebook “{name}” in team “{team}”: only its owner and the team's data scientists can run code in it.")));
         }
         Err(e) => return refusal(&e),
+    }
+    if state.notebooks.index.row(&team, &name).is_none() {
+        return refusal(&missing(&team, &name));
     }
     let (Some(id), Ok(origins)) = (session.id(), state.config.notebook_origins()) else {
         return refusal(&AppError::internal("no session id or notebook origin at hand-over"));
@@ -148,16 +150,59 @@ async fn serve_origin(state: &AppState, candidates: Vec<(String, String)>, req: 
         Err(e) => return refusal(&e),
     };
     tracing::Span::current().record("user", who.identity().username.as_str());
+    // A WebSocket follows RBAC changes from before its check on.
+    let changes = req.headers().contains_key(header::UPGRADE).then(|| state.access.subscribe());
     match may_connect(state, &who, &team, &name).await {
         Ok(true) => {}
         Ok(false) => return refusal(&AppError::Forbidden(format!("You may no longer open notebook “{name}” in team “{team}”."))),
         Err(e) => return refusal(&e),
     }
-    proxy(state, &team, &name, req).await
+    let ended: futures::future::BoxFuture<'static, ()> = match changes {
+        Some(changes) => {
+            let socket = Socket { state: state.clone(), team: team.clone(), name: name.clone(), headers: req.headers().clone() };
+            Box::pin(socket.access_ended(changes))
+        }
+        None => Box::pin(std::future::pending()),
+    };
+    proxy(state, &team, &name, req, ended).await
 }
 
-/// Checks what a WebSocket's page came from, then forwards with the token.
-async fn proxy(state: &AppState, team: &str, name: &str, req: Request) -> Response {
+/// An open WebSocket to a notebook, and the request that opened it.
+struct Socket {
+    state: AppState,
+    team: String,
+    name: String,
+    headers: HeaderMap,
+}
+
+impl Socket {
+    /// Resolves once the person may no longer run code in the notebook:
+    /// after every RBAC change that touches its team, the grant, the portal
+    /// session behind it and the access decision are checked again. NB: when
+    /// that cannot be told, the socket is closed too; the browser reconnects
+    /// and is checked afresh.
+    async fn access_ended(self, mut changes: tokio::sync::broadcast::Receiver<AccessChange>) {
+        let Socket { state, team, name, headers } = &self;
+        while next_touching(&mut changes, |ns| ns == team).await {
+            let allowed = match visitor(state, team, name, headers).await {
+                Ok(Some(who)) => may_connect(state, &who, team, name).await,
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match allowed {
+                Ok(true) => continue,
+                Ok(false) => tracing::info!(%team, notebook = %name, "websocket closed: access ended"),
+                Err(e) => tracing::warn!(%team, notebook = %name, error = %e, "websocket closed: access unknown"),
+            }
+            return;
+        }
+        std::future::pending().await
+    }
+}
+
+/// Checks what a WebSocket's page came from, then forwards with the token; a
+/// WebSocket is closed when `ended` resolves.
+async fn proxy(state: &AppState, team: &str, name: &str, req: Request, ended: futures::future::BoxFuture<'static, ()>) -> Response {
     let Ok(origins) = state.config.notebook_origins() else {
         return refusal(&AppError::internal("notebook origin pattern"));
     };
@@ -175,7 +220,7 @@ async fn proxy(state: &AppState, team: &str, name: &str, req: Request) -> Respon
     };
     let token = state.notebooks.jupyter_token(team, name);
     let scheme = if origins.secure() { "https" } else { "http" };
-    state.notebooks.proxy.forward(&Target { upstream: &upstream, token: Some(&token), scheme }, req).await
+    state.notebooks.proxy.forward_until(&Target { upstream: &upstream, token: Some(&token), scheme }, req, ended).await
 }
 
 /// `GET {notebook origin}/_atrium/hand-over?ticket=…&next=…`: takes the

@@ -7,6 +7,7 @@ use super::index::NotebookIndex;
 use super::model::{NotebookEvent, Phase};
 use crate::auth::SignedIn;
 use crate::error::AppError;
+use crate::platform::access::{AccessChange, next_touching};
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -16,14 +17,17 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 #[derive(serde::Deserialize)]
 pub struct StreamQuery {
     team: Option<String>,
 }
 
-/// A stream lives this long; the browser then reconnects, and access is asked again.
+/// A stream lives at most this long; the browser then reconnects and is
+/// asked again. NB: RBAC changes end a stream at once (`lost_a_team`); this
+/// bounds what the RBAC watches do not see: a session that ended, groups that
+/// change with a refreshed token.
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
 fn refusal(e: AppError) -> Response {
@@ -32,8 +36,11 @@ fn refusal(e: AppError) -> Response {
 }
 
 /// `GET /api/notebooks/stream?team=…`: every change to a row of the teams
-/// the person may see, starting with all current rows.
+/// the person may see, starting with all current rows. It ends when they may
+/// no longer see one of those teams.
 pub async fn stream(State(state): State<AppState>, Extension(who): Extension<SignedIn>, Query(q): Query<StreamQuery>) -> Response {
+    // Before asking, so a change made while the answer travels is not missed.
+    let changes = state.access.subscribe();
     let teams = match visible_teams(&state, &who, q.team.as_deref()).await {
         Ok(t) => t.into_iter().map(|(name, _, _)| name).collect::<Vec<_>>(),
         Err(e) => return refusal(e),
@@ -41,6 +48,7 @@ pub async fn stream(State(state): State<AppState>, Extension(who): Extension<Sig
     let index = state.notebooks.index.clone();
     let rx = index.subscribe();
     let allowed: HashSet<String> = teams.iter().cloned().collect();
+    let lost = lost_a_team(state.clone(), who, q.team, allowed.clone(), changes);
     let first = snapshot(&index, &teams);
     let updates = futures::stream::unfold((rx, index, teams, allowed), |(mut rx, index, teams, allowed)| async move {
         loop {
@@ -58,8 +66,30 @@ pub async fn stream(State(state): State<AppState>, Extension(who): Extension<Sig
     let events = futures::stream::once(async move { first })
         .chain(updates)
         .map(|e| SseEvent::default().json_data(&e))
+        .take_until(lost)
         .take_until(tokio::time::sleep(STREAM_LIFETIME));
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+/// Resolves once the person may no longer see one of `teams`: asked again
+/// after every RBAC change that touches them.
+async fn lost_a_team(
+    state: AppState,
+    who: SignedIn,
+    only: Option<String>,
+    teams: HashSet<String>,
+    mut changes: broadcast::Receiver<AccessChange>,
+) {
+    while next_touching(&mut changes, |ns| teams.contains(ns)).await {
+        match visible_teams(&state, &who, only.as_deref()).await {
+            Ok(now) if teams.iter().all(|t| now.iter().any(|(n, _, _)| n == t)) => continue,
+            Ok(_) => tracing::info!(user = %who.identity().username, "live stream ended: a team is no longer visible"),
+            // Refused, or cannot tell: the browser reconnects and is asked afresh.
+            Err(e) => tracing::info!(user = %who.identity().username, error = %e, "live stream ended: access asked again"),
+        }
+        return;
+    }
+    std::future::pending().await
 }
 
 fn snapshot(index: &NotebookIndex, teams: &[String]) -> NotebookEvent {

@@ -82,7 +82,13 @@ impl Proxy {
     /// upstream given with a path (e.g. "http://host:8888/base") gets that
     /// path in front of the request's path. WebSocket upgrades are spliced
     /// through.
-    pub async fn forward(&self, target: &Target<'_>, mut req: Request) -> Response {
+    pub async fn forward(&self, target: &Target<'_>, req: Request) -> Response {
+        self.forward_until(target, req, std::future::pending()).await
+    }
+
+    /// As [`Proxy::forward`]; a WebSocket spliced through is closed when
+    /// `ended` resolves (the person may no longer use the notebook).
+    pub async fn forward_until(&self, target: &Target<'_>, mut req: Request, ended: impl Future<Output = ()> + Send + 'static) -> Response {
         let upstream = target.upstream;
         let Some(uri) = upstream_uri(upstream, req.uri()) else {
             tracing::warn!(upstream, "notebook proxy: upstream is not a plain http:// address");
@@ -127,20 +133,28 @@ impl Proxy {
                 tracing::warn!(upstream, "notebook proxy: upstream switched protocols unasked");
                 return bad_gateway();
             };
-            tokio::spawn(splice(client_upgrade, hyper::upgrade::on(&mut resp)));
+            tokio::spawn(splice(client_upgrade, hyper::upgrade::on(&mut resp), ended));
         }
         resp.map(Body::new)
     }
 }
 
 /// Once both sides have switched protocols, copies bytes both ways until one
-/// side closes.
-async fn splice(client: OnUpgrade, upstream: OnUpgrade) {
+/// side closes or `ended` resolves; then both connections are closed. NB: no
+/// WebSocket close frame is sent, as one could land inside a frame being
+/// copied; the browser sees the connection drop (1006) and reconnects,
+/// which is checked afresh.
+async fn splice(client: OnUpgrade, upstream: OnUpgrade, ended: impl Future<Output = ()>) {
     match tokio::try_join!(client, upstream) {
         Ok((client, upstream)) => {
             let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-            if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                tracing::debug!(%error, "notebook proxy: websocket closed with an error");
+            tokio::select! {
+                copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+                    if let Err(error) = copied {
+                        tracing::debug!(%error, "notebook proxy: websocket closed with an error");
+                    }
+                }
+                () = ended => tracing::info!("notebook proxy: websocket closed, access ended"),
             }
         }
         Err(error) => tracing::warn!(%error, "notebook proxy: websocket upgrade failed"),
@@ -384,6 +398,45 @@ mod tests {
         let reply = ws.next().await.unwrap().unwrap();
         assert_eq!(reply, Message::text("hello"));
         assert_eq!(path_rx.await.unwrap(), "/notebook/t/n/api/kernels/k/channels?s=1");
+    }
+
+    #[tokio::test]
+    async fn websocket_is_closed_when_access_ends() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = format!("http://{}", listener.local_addr().unwrap());
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            while let Some(Ok(msg)) = ws.next().await {
+                if msg.is_text() && ws.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            let _ = closed_tx.send(());
+        });
+        let (end_tx, end_rx) = tokio::sync::watch::channel(false);
+        let proxy = Arc::new(Proxy::new());
+        let front = serve(Router::new().fallback(move |req: Request| {
+            let (proxy, upstream, mut end_rx) = (proxy.clone(), upstream.clone(), end_rx.clone());
+            async move {
+                let ended = async move {
+                    let _ = end_rx.wait_for(|ended| *ended).await;
+                };
+                proxy.forward_until(&Target { upstream: &upstream, token: None, scheme: "http" }, req, ended).await
+            }
+        }))
+        .await;
+        let url = front.replace("http://", "ws://") + "/notebook/t/n/api/kernels/k/channels";
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        ws.send(Message::text("before")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+
+        end_tx.send(true).unwrap();
+        let after = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("the socket is closed at once");
+        assert!(!matches!(after, Some(Ok(Message::Text(_)))), "nothing more comes through: {after:?}");
+        assert!(ws.send(Message::text("after")).await.is_err() || ws.next().await.is_none_or(|m| m.is_err()), "the browser's side is gone");
+        tokio::time::timeout(Duration::from_secs(5), closed_rx).await.expect("the notebook's side is closed too").unwrap();
     }
 
     #[tokio::test]

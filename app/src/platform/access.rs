@@ -1,6 +1,10 @@
 //! Asks Kubernetes, as the user, which areas of the portal they may use, and
-//! keeps the answer briefly so navigation does not cost API calls per page.
+//! keeps the answers so navigation does not cost API calls per page: until
+//! RBAC changes while the portal's watches on it run (`rbac_watch.rs`),
+//! briefly otherwise.
 
+use super::answers::Answers;
+pub use super::answers::AccessChange;
 use super::kube::{UserClient, explain};
 use crate::access::{NavArea, Rule, allows};
 use crate::error::AppResult;
@@ -11,50 +15,31 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// Answers kept per session for a short time.
-struct TtlCache<T> {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, T)>>,
-}
-
-impl<T: Clone> TtlCache<T> {
-    fn new(ttl: Duration) -> Self {
-        TtlCache { ttl, entries: Mutex::new(HashMap::new()) }
-    }
-
-    async fn get_or_try(&self, key: &str, fetch: impl Future<Output = AppResult<T>>) -> AppResult<T> {
-        if let Some(hit) = self.get(key) {
-            return Ok(hit);
-        }
-        let value = fetch.await?;
-        let mut entries = self.entries.lock().expect("session cache");
-        if entries.len() > 10_000 {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-        }
-        entries.insert(key.to_owned(), (Instant::now(), value.clone()));
-        Ok(value)
-    }
-
-    fn get(&self, key: &str) -> Option<T> {
-        let entries = self.entries.lock().expect("session cache");
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
-    }
-
-    fn clear(&self) {
-        self.entries.lock().expect("session cache").clear();
-    }
-}
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// What the frame of every page needs from Kubernetes, per session: the
-/// areas a person may use and the teams they see.
-pub struct AccessCache {
-    nav: TtlCache<Vec<NavArea>>,
-    teams: TtlCache<Vec<TeamSummary>>,
-    decisions: TtlCache<bool>,
+/// areas a person may use, the teams they see, and single decisions.
+/// Cloning shares the answers.
+#[derive(Clone)]
+pub struct AccessCache(Arc<Shared>);
+
+struct Shared {
+    nav: Answers<Vec<NavArea>>,
+    teams: Answers<Vec<TeamSummary>>,
+    decisions: Answers<bool>,
+    /// How long answers are kept when no watch vouches for them.
+    short: Duration,
+    /// How long answers are kept while every RBAC watch runs: a safety net
+    /// for a change the watches could miss, not the way changes arrive.
+    watched: Duration,
+    /// RBAC watches by kind, and whether each is in sync.
+    watches: Mutex<HashMap<&'static str, bool>>,
+    /// Counts changes, so an answer asked before one is not kept after it.
+    generation: AtomicU64,
+    changes: broadcast::Sender<AccessChange>,
 }
 
 /// One permission asked of Kubernetes (an access review as the person).
@@ -67,20 +52,90 @@ pub struct Ask<'a> {
     pub name: Option<&'a str>,
 }
 
+impl Ask<'_> {
+    /// The namespace whose RBAC decides this ask. NB: for a namespace
+    /// itself, a RoleBinding inside it counts too.
+    fn scope(&self) -> Option<&str> {
+        self.namespace.or(if self.resource == "namespaces" { self.name } else { None })
+    }
+}
+
 impl AccessCache {
+    /// Answers kept for `ttl`, until [`AccessCache::follow_rbac`] watches RBAC.
     pub fn new(ttl: Duration) -> Self {
-        AccessCache { nav: TtlCache::new(ttl), teams: TtlCache::new(ttl), decisions: TtlCache::new(ttl) }
+        Self::with_watched_ttl(ttl, ttl)
+    }
+
+    /// Answers kept for `short`, or `watched` while every RBAC watch runs.
+    pub fn with_watched_ttl(short: Duration, watched: Duration) -> Self {
+        AccessCache(Arc::new(Shared {
+            nav: Answers::new(),
+            teams: Answers::new(),
+            decisions: Answers::new(),
+            short,
+            watched: watched.max(short),
+            watches: Mutex::default(),
+            generation: AtomicU64::new(0),
+            changes: broadcast::channel(256).0,
+        }))
+    }
+
+    /// Starts the portal's own watches on RBAC (`client` is its identity):
+    /// each change forgets the answers it may touch and is announced to
+    /// [`AccessCache::subscribe`]rs.
+    pub fn follow_rbac(&self, client: kube::Client) {
+        super::rbac_watch::start(self.clone(), client);
+    }
+
+    /// How long an answer is good for now.
+    pub fn ttl(&self) -> Duration {
+        if self.watched() { self.0.watched } else { self.0.short }
+    }
+
+    /// Whether RBAC watches run and are all in sync.
+    pub fn watched(&self) -> bool {
+        let watches = self.0.watches.lock().expect("rbac watches");
+        !watches.is_empty() && watches.values().all(|synced| *synced)
+    }
+
+    pub(super) fn set_watch(&self, kind: &'static str, synced: bool) {
+        let mut watches = self.0.watches.lock().expect("rbac watches");
+        if watches.insert(kind, synced) != Some(synced) {
+            tracing::info!(kind, synced, "rbac watch");
+        }
+    }
+
+    /// Changes to RBAC from now on, announced after their answers were
+    /// forgotten. NB: a receiver that lags has missed some: treat that as
+    /// [`AccessChange::Everywhere`].
+    pub fn subscribe(&self) -> broadcast::Receiver<AccessChange> {
+        self.0.changes.subscribe()
+    }
+
+    /// Forgets the answers `change` may touch, and announces it.
+    pub fn forget(&self, change: AccessChange) {
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.nav.forget(&change, true);
+        self.0.teams.forget(&change, true);
+        self.0.decisions.forget(&change, false);
+        let _ = self.0.changes.send(change);
+    }
+
+    /// Forgets every answer: after a change made here to who may do what, or
+    /// to teams (the watches tell every replica too).
+    pub fn forget_all(&self) {
+        self.forget(AccessChange::Everywhere);
     }
 
     /// The areas `client`'s user may use in any of `namespaces`; `key`
     /// identifies the session the answer is cached for.
     pub async fn nav_areas(&self, client: &UserClient, key: &str, namespaces: &[String]) -> AppResult<Vec<NavArea>> {
-        self.nav.get_or_try(key, ask(client, namespaces)).await
+        self.get_or_try(&self.0.nav, key, None, ask(client, namespaces)).await
     }
 
     /// The session's teams, fetched by `fetch` when not known.
     pub async fn teams(&self, key: &str, fetch: impl Future<Output = AppResult<Vec<TeamSummary>>>) -> AppResult<Vec<TeamSummary>> {
-        self.teams.get_or_try(key, fetch).await
+        self.get_or_try(&self.0.teams, key, None, fetch).await
     }
 
     /// Whether the session's person may do `ask`, reusing a recent answer.
@@ -93,16 +148,45 @@ impl AccessCache {
             ask.namespace.unwrap_or(""),
             ask.name.unwrap_or("")
         );
-        self.decisions.get_or_try(&k, review(client, ask)).await
+        self.get_or_try(&self.0.decisions, &k, ask.scope(), review(client, ask)).await
     }
 
-    /// Forgets every answer: after a change to who may do what, or to teams.
-    /// NB: with several replicas, the others notice within the cache's TTL.
-    pub fn forget_all(&self) {
-        self.nav.clear();
-        self.teams.clear();
-        self.decisions.clear();
+    async fn get_or_try<T: Clone>(
+        &self,
+        answers: &Answers<T>,
+        key: &str,
+        namespace: Option<&str>,
+        fetch: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        let ttl = self.ttl();
+        if let Some(hit) = answers.get(key, ttl) {
+            return Ok(hit);
+        }
+        let generation = self.0.generation.load(Ordering::SeqCst);
+        let value = fetch.await?;
+        // Asked across a change: good for this request, not to keep. NB:
+        // checked under the answers' lock, which `forget` takes after counting.
+        let unchanged = || self.0.generation.load(Ordering::SeqCst) == generation;
+        answers.put_if(key, namespace, value.clone(), ttl, unchanged);
+        Ok(value)
     }
+}
+
+/// Waits for the next change that touches a namespace `touched` accepts
+/// (missed changes count); `false` once no more will come. Changes already
+/// waiting behind it are taken too, so a burst is asked about once.
+pub async fn next_touching(changes: &mut broadcast::Receiver<AccessChange>, touched: impl Fn(&str) -> bool) -> bool {
+    use broadcast::error::{RecvError, TryRecvError};
+    loop {
+        match changes.recv().await {
+            Ok(AccessChange::Everywhere) | Err(RecvError::Lagged(_)) => break,
+            Ok(AccessChange::Namespace(ns)) if touched(&ns) => break,
+            Ok(AccessChange::Namespace(_)) => {}
+            Err(RecvError::Closed) => return false,
+        }
+    }
+    while !matches!(changes.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+    true
 }
 
 async fn ask(client: &UserClient, namespaces: &[String]) -> AppResult<Vec<NavArea>> {
@@ -176,4 +260,50 @@ async fn review(client: &UserClient, ask: Ask<'_>) -> AppResult<bool> {
 async fn may_create_namespaces(client: &UserClient) -> AppResult<bool> {
     let p = NavArea::Admin.permission();
     may(client, p.group, p.resource, p.verb, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn teams(name: &str) -> Vec<TeamSummary> {
+        vec![TeamSummary { name: name.into(), display_name: name.into() }]
+    }
+
+    #[tokio::test]
+    async fn an_answer_asked_across_a_change_is_used_but_not_kept() {
+        let access = AccessCache::new(Duration::from_secs(30));
+        let asked = access.teams("s", async {
+            access.forget_all();
+            Ok(teams("before"))
+        });
+        assert_eq!(asked.await.unwrap(), teams("before"));
+        assert_eq!(access.teams("s", async { Ok(teams("after")) }).await.unwrap(), teams("after"), "asked again");
+        assert_eq!(access.teams("s", async { Ok(teams("later")) }).await.unwrap(), teams("after"), "kept");
+    }
+
+    #[test]
+    fn answers_are_kept_long_only_while_every_watch_is_in_sync() {
+        let (short, long) = (Duration::from_secs(30), Duration::from_secs(600));
+        let access = AccessCache::with_watched_ttl(short, long);
+        assert_eq!(access.ttl(), short, "no watches");
+        access.set_watch("rolebindings", true);
+        access.set_watch("clusterroles", false);
+        assert_eq!(access.ttl(), short, "one watch is not in sync");
+        access.set_watch("clusterroles", true);
+        assert_eq!(access.ttl(), long);
+        access.set_watch("rolebindings", false);
+        assert_eq!(access.ttl(), short, "a watch went down");
+    }
+
+    #[tokio::test]
+    async fn a_change_to_a_namespace_is_announced_to_those_who_follow_it() {
+        let access = AccessCache::new(Duration::from_secs(30));
+        let mut changes = access.subscribe();
+        access.forget(AccessChange::Namespace("team-b".into()));
+        access.forget(AccessChange::Namespace("team-a".into()));
+        access.forget(AccessChange::Namespace("team-c".into()));
+        assert!(next_touching(&mut changes, |ns| ns == "team-a").await);
+        assert!(changes.is_empty(), "team-b's change was passed over, team-c's taken with team-a's");
+    }
 }

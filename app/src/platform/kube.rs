@@ -1,10 +1,11 @@
-//! The Kubernetes adapter. The portal's own identity is used for nothing but
-//! impersonation (and the API server's public `/readyz`): every call made for
-//! a person goes through a [`UserClient`], which can only be built from a
-//! verified session and carries `Impersonate-User` / `Impersonate-Group`.
+//! The Kubernetes adapter. Every call made for a person goes through a
+//! [`UserClient`], which can only be built from a verified session and
+//! carries either the person's own access token (passthrough, over a
+//! connection pool without the portal's client certificate) or
+//! `Impersonate-User` / `Impersonate-Group` with the configured prefix.
 
 use crate::auth::SignedIn;
-use crate::config::Config;
+use crate::config::{Config, KubeIdentity};
 use crate::error::AppError;
 use crate::identity::is_impersonable;
 use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
@@ -19,11 +20,17 @@ use tower::{BoxError, ServiceBuilder};
 
 type SharedHttp = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
-/// One connection pool to the API server, shared by every user's client.
+/// Connection pools to the API server: one as the portal (its own watches,
+/// and impersonation), one without any client identity for people's tokens.
 #[derive(Clone)]
 pub struct KubeGateway {
     base: kube::Config,
     http: SharedHttp,
+    /// The cluster's address and CA, no credentials: people's own tokens go here.
+    people: kube::Config,
+    people_http: SharedHttp,
+    identity: KubeIdentity,
+    prefix: String,
     /// Calls made to the API server since start (for metrics and benchmarks).
     calls: Arc<AtomicU64>,
 }
@@ -39,6 +46,16 @@ pub enum GatewayError {
     Client(#[from] kube::Error),
 }
 
+/// A pool of connections to the API server with `cfg`'s TLS (and client certificate, if any).
+fn pool(cfg: &kube::Config) -> Result<SharedHttp, GatewayError> {
+    let mut connector = HttpConnector::new();
+    connector.enforce_http(false);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    connector.set_nodelay(true);
+    let https = cfg.rustls_https_connector_with_connector(connector)?;
+    Ok(HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https))
+}
+
 impl KubeGateway {
     pub async fn new(config: &Config) -> Result<KubeGateway, GatewayError> {
         let mut base = match &config.kubeconfig {
@@ -52,21 +69,32 @@ impl KubeGateway {
         base.auth_info.impersonate = None;
         base.auth_info.impersonate_groups = None;
         base.read_timeout = Some(Duration::from_secs(30));
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        let https = base.rustls_https_connector_with_connector(connector)?;
-        let http = HyperClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
-        Ok(KubeGateway { base, http, calls: Arc::default() })
+        let http = pool(&base)?;
+        // NB: a client certificate would win over a bearer token at the API
+        // server, so people's tokens never travel on the portal's connections.
+        let mut people = base.clone();
+        people.auth_info = kube::config::AuthInfo::default();
+        let people_http = pool(&people)?;
+        let k = &config.kubernetes;
+        Ok(KubeGateway { base, http, people, people_http, identity: k.identity, prefix: k.prefix.clone(), calls: Arc::default() })
     }
 
     /// A client acting as the signed-in person.
     pub fn for_user(&self, who: &SignedIn) -> Result<UserClient, AppError> {
         let identity = who.identity();
-        self.impersonating(&identity.username, &identity.groups)
+        if !is_impersonable(&identity.username) {
+            return Err(AppError::Forbidden("This account cannot be used with the portal.".into()));
+        }
+        match self.identity {
+            KubeIdentity::Passthrough => {
+                let token = who.access_token().ok_or(AppError::Unauthorized)?;
+                let mut cfg = self.people.clone();
+                cfg.auth_info.token = Some(token.to_owned().into());
+                let client = self.client_with(&cfg, &self.people_http).map_err(AppError::internal)?;
+                Ok(UserClient { client, username: identity.username.clone(), prefix: self.prefix.clone() })
+            }
+            KubeIdentity::Impersonation => self.impersonating(&identity.username, &identity.groups),
+        }
     }
 
     fn impersonating(&self, user: &str, groups: &[String]) -> Result<UserClient, AppError> {
@@ -74,17 +102,22 @@ impl KubeGateway {
             return Err(AppError::Forbidden("This account cannot be used with the portal.".into()));
         }
         let mut cfg = self.base.clone();
-        cfg.auth_info.impersonate = Some(user.to_owned());
+        cfg.auth_info.impersonate = Some(format!("{}{user}", self.prefix));
         cfg.auth_info.impersonate_groups =
-            Some(groups.iter().filter(|g| is_impersonable(g)).cloned().collect());
-        let client = self.client_with(&cfg).map_err(AppError::internal)?;
-        Ok(UserClient { client, username: user.to_owned() })
+            Some(groups.iter().filter(|g| is_impersonable(g)).map(|g| format!("{}{g}", self.prefix)).collect());
+        let client = self.client_with(&cfg, &self.http).map_err(AppError::internal)?;
+        Ok(UserClient { client, username: user.to_owned(), prefix: self.prefix.clone() })
+    }
+
+    /// What the API server puts before names from the identity provider.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The portal's own client, for what no person does: watching notebooks
     /// for the live list and stopping idle ones (decision 0007).
     pub fn portal_client(&self) -> Result<kube::Client, AppError> {
-        self.client_with(&self.base).map_err(AppError::internal)
+        self.client_with(&self.base, &self.http).map_err(AppError::internal)
     }
 
     /// How many calls the portal has made to the API server.
@@ -92,7 +125,7 @@ impl KubeGateway {
         self.calls.load(Ordering::Relaxed)
     }
 
-    fn client_with(&self, cfg: &kube::Config) -> kube::Result<kube::Client> {
+    fn client_with(&self, cfg: &kube::Config, http: &SharedHttp) -> kube::Result<kube::Client> {
         let calls = self.calls.clone();
         let service = ServiceBuilder::new()
             .map_request(move |req: http::Request<Body>| {
@@ -104,7 +137,7 @@ impl KubeGateway {
             .option_layer(cfg.auth_layer()?)
             .layer(cfg.extra_headers_layer()?)
             .map_err(BoxError::from)
-            .service(self.http.clone());
+            .service(http.clone());
         Ok(kube::Client::new(service, cfg.default_namespace.clone()))
     }
 
@@ -114,7 +147,8 @@ impl KubeGateway {
     /// is then asked as the person.
     pub async fn bound_teams(&self, user: &str, groups: &[String]) -> Result<Vec<String>, AppError> {
         use k8s_openapi::api::rbac::v1::RoleBinding;
-        let client = self.client_with(&self.base).map_err(AppError::internal)?;
+        let client = self.client_with(&self.base, &self.http).map_err(AppError::internal)?;
+        let (user, groups) = (format!("{}{user}", self.prefix), groups.iter().map(|g| format!("{}{g}", self.prefix)).collect::<Vec<_>>());
         let lp = kube::api::ListParams::default().labels("atrium.io/member=true");
         let list = kube::Api::<RoleBinding>::all(client).list(&lp).await.map_err(|e| explain(e, "team memberships"))?;
         let mut teams: Vec<String> = list
@@ -134,7 +168,7 @@ impl KubeGateway {
 
     /// Asks the API server's public `/readyz` with the portal's own identity.
     pub async fn ready(&self) -> Result<(), String> {
-        let client = self.client_with(&self.base).map_err(|e| e.to_string())?;
+        let client = self.client_with(&self.base, &self.http).map_err(|e| e.to_string())?;
         let req = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
         client.request_text(req).await.map(|_| ()).map_err(|e| match e {
             kube::Error::Api(s) => format!("not ready ({})", s.code),
@@ -155,6 +189,7 @@ impl KubeGateway {
 pub struct UserClient {
     client: kube::Client,
     username: String,
+    prefix: String,
 }
 
 impl UserClient {
@@ -162,8 +197,19 @@ impl UserClient {
         self.client.clone()
     }
 
+    /// The person's username as the identity provider gave it.
     pub fn username(&self) -> &str {
         &self.username
+    }
+
+    /// A user or group name as RBAC subjects carry it.
+    pub fn subject_name(&self, name: &str) -> String {
+        if name.starts_with(&self.prefix) { name.to_string() } else { format!("{}{name}", self.prefix) }
+    }
+
+    /// A subject's name as people know it (the prefix taken off).
+    pub fn person_name<'a>(&self, subject: &'a str) -> &'a str {
+        subject.strip_prefix(self.prefix.as_str()).unwrap_or(subject)
     }
 }
 

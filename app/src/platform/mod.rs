@@ -2,10 +2,12 @@
 //! Server-only; components never reach in here.
 
 pub mod access;
+mod answers;
 pub mod audit_store;
 pub mod db;
 pub mod grants_store;
 pub mod kube;
 pub mod people_store;
+mod rbac_watch;
 pub mod requests_store;
 pub mod tokens;

@@ -19,11 +19,13 @@ pub async fn list(client: &UserClient, team: &str) -> AppResult<Vec<Member>> {
         .list(&ListParams::default())
         .await
         .map_err(|e| explain(e, "this team's members"))?;
-    Ok(members_of(&bindings.items))
+    Ok(members_of(&bindings.items, |s| client.person_name(s)))
 }
 
-/// Groups bindings by subject; bindings to non-persona roles are ignored.
-pub fn members_of(bindings: &[RoleBinding]) -> Vec<Member> {
+/// Groups bindings by subject, named as people know them (`person` takes
+/// the identity provider's prefix off); bindings to non-persona roles are
+/// ignored.
+pub fn members_of<'a>(bindings: &'a [RoleBinding], person: impl Fn(&'a str) -> &'a str) -> Vec<Member> {
     let mut by_subject: BTreeMap<(SubjectKind, String), Member> = BTreeMap::new();
     for b in bindings {
         let Some(persona) = Persona::from_cluster_role(&b.role_ref.name).filter(|_| b.role_ref.kind == "ClusterRole") else {
@@ -31,9 +33,10 @@ pub fn members_of(bindings: &[RoleBinding]) -> Vec<Member> {
         };
         for s in b.subjects.iter().flatten() {
             let Some(kind) = SubjectKind::from_rbac(&s.kind) else { continue };
-            let m = by_subject.entry((kind, s.name.clone())).or_insert_with(|| Member {
+            let name = person(&s.name).to_string();
+            let m = by_subject.entry((kind, name.clone())).or_insert_with(|| Member {
                 kind,
-                name: s.name.clone(),
+                name,
                 personas: vec![],
                 bindings: vec![],
             });
@@ -47,8 +50,9 @@ pub fn members_of(bindings: &[RoleBinding]) -> Vec<Member> {
     by_subject.into_values().collect()
 }
 
-/// The RoleBinding granting `persona` to one member.
-pub fn binding_for(team: &str, kind: SubjectKind, name: &str, persona: Persona) -> RoleBinding {
+/// The RoleBinding granting `persona` to one member, `name` as people know
+/// it and `subject` as RBAC names it (with the provider's prefix).
+pub fn binding_for(team: &str, kind: SubjectKind, name: &str, subject: &str, persona: Persona) -> RoleBinding {
     let mut labels = BTreeMap::new();
     labels.insert("app.kubernetes.io/part-of".to_string(), "atrium".to_string());
     labels.insert(MEMBER_LABEL.to_string(), "true".to_string());
@@ -67,7 +71,7 @@ pub fn binding_for(team: &str, kind: SubjectKind, name: &str, persona: Persona) 
         },
         subjects: Some(vec![Subject {
             kind: kind.rbac().into(),
-            name: name.to_string(),
+            name: subject.to_string(),
             api_group: Some("rbac.authorization.k8s.io".into()),
             namespace: None,
         }]),
@@ -137,7 +141,7 @@ pub async fn set_personas(
     let adding: Vec<RoleBinding> = personas
         .iter()
         .filter(|p| !had.contains(p))
-        .map(|p| binding_for(team, kind, name, *p))
+        .map(|p| binding_for(team, kind, name, &client.subject_name(name), *p))
         .collect();
     let dry = PostParams { dry_run: true, ..Default::default() };
     for b in &adding {
@@ -154,7 +158,7 @@ pub async fn set_personas(
         }
     }
     for persona in removing {
-        remove_persona(&api, &current, kind, name, persona).await?;
+        remove_persona(&api, &current, (kind, name, &client.subject_name(name)), persona).await?;
     }
     Ok(())
 }
@@ -176,8 +180,7 @@ async fn undo(api: &Api<RoleBinding>, names: &[String]) {
 async fn remove_persona(
     api: &Api<RoleBinding>,
     members: &[Member],
-    kind: SubjectKind,
-    name: &str,
+    (kind, name, subject): (SubjectKind, &str, &str),
     persona: Persona,
 ) -> AppResult<()> {
     let Some(member) = members.iter().find(|m| m.kind == kind && m.name == name) else { return Ok(()) };
@@ -187,7 +190,7 @@ async fn remove_persona(
             continue;
         }
         let subjects = b.subjects.take().unwrap_or_default();
-        let rest: Vec<Subject> = subjects.into_iter().filter(|s| !(s.kind == kind.rbac() && s.name == name)).collect();
+        let rest: Vec<Subject> = subjects.into_iter().filter(|s| !(s.kind == kind.rbac() && (s.name == subject || s.name == name))).collect();
         if rest.is_empty() {
             api.delete(binding, &DeleteParams::default()).await.map_err(|e| explain(e, "a member's access"))?;
         } else {
@@ -232,11 +235,12 @@ mod tests {
 
     #[test]
     fn members_are_grouped_by_subject_across_bindings() {
-        let mut ds = binding_for("t", SubjectKind::User, "alice", Persona::DataScientist);
-        let admin = binding_for("t", SubjectKind::User, "alice", Persona::TeamAdmin);
-        let group = binding_for("t", SubjectKind::Group, "t-data-engineers", Persona::DataEngineer);
+        let mut ds = binding_for("t", SubjectKind::User, "alice", "oidc:alice", Persona::DataScientist);
+        let admin = binding_for("t", SubjectKind::User, "alice", "oidc:alice", Persona::TeamAdmin);
+        let group = binding_for("t", SubjectKind::Group, "t-data-engineers", "oidc:t-data-engineers", Persona::DataEngineer);
         ds.subjects.as_mut().unwrap().push(Subject { kind: "User".into(), name: "bob".into(), ..Default::default() });
-        let members = members_of(&[ds, admin, group]);
+        let bindings = [ds, admin, group];
+        let members = members_of(&bindings, |s| s.strip_prefix("oidc:").unwrap_or(s));
         let names: Vec<_> = members.iter().map(|m| (m.kind, m.name.as_str(), m.personas.clone())).collect();
         assert_eq!(
             names,
