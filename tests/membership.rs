@@ -10,7 +10,7 @@ mod common;
 use app::identity::Persona;
 use app::notebooks::model::Phase;
 use app::teams::members::SubjectKind;
-use common::notebooks::{Team, create, jupyter, token_of, wait_for};
+use common::notebooks::{Team, create, jupyter, start_kernel, token_of, wait_for};
 use common::{as_user, browser, location, login_port, sign_in, start_portal, start_replica};
 use futures::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
@@ -156,17 +156,7 @@ async fn kernel_socket(alice: &reqwest::Client, jar: &reqwest::cookie::Jar, base
     assert!(res.status().is_redirection(), "the notebook's origin takes the ticket: {}", res.status());
     let origin = format!("http://{team}--lab.localhost:{}", common::LOGIN_PORT);
     let lab = format!("{origin}/notebook/{team}/lab");
-    let kernel: serde_json::Value = alice
-        .post(format!("{lab}/api/kernels"))
-        .header("origin", &origin)
-        .json(&serde_json::json!({"name": "python3"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = kernel["id"].as_str().expect("a kernel id");
+    let id = start_kernel(&alice, &lab, &origin).await;
     let cookie = jar.cookies(&lab.parse().unwrap()).expect("the notebook origin's cookie").to_str().unwrap().to_string();
     let url = format!("ws://127.0.0.1:{}/notebook/{team}/lab/api/kernels/{id}/channels", common::LOGIN_PORT);
     let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();

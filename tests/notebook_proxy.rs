@@ -7,7 +7,7 @@ mod common;
 
 use app::notebooks::model::Phase;
 use app::notebooks::ops;
-use common::notebooks::{Team, create, jupyter, token_of, wait_for};
+use common::notebooks::{Team, create, jupyter, start_kernel, token_of, wait_for};
 use common::{browser, location, login_port, sign_in, start_portal};
 use futures::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -96,17 +96,7 @@ async fn jupyterlab_on_its_own_origin_for_those_kubernetes_allows_then_stopped_w
     assert_eq!(res.status(), 404, "an origin serves its own notebook only");
 
     // A kernel, started and spoken to over a WebSocket on the notebook's origin.
-    let kernel: serde_json::Value = alice
-        .post(format!("{lab}/api/kernels"))
-        .header("origin", &origin)
-        .json(&serde_json::json!({"name": "python3"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = kernel["id"].as_str().expect("a kernel id");
+    let id = start_kernel(&alice, &lab, &origin).await;
     let ws_url = format!("ws://127.0.0.1:{}/notebook/{}/lab/api/kernels/{id}/channels", common::LOGIN_PORT, team.name);
     let websocket = |page_origin: &str| {
         let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url.as_str()).unwrap();

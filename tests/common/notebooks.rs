@@ -155,3 +155,19 @@ pub async fn token_of(team: &str, name: &str) -> String {
     let data = secret.data.expect("token secret data");
     String::from_utf8(data["token"].0.clone()).unwrap()
 }
+
+/// Starts a Python kernel through a notebook's origin (`lab` is its
+/// `/notebook/<team>/<name>` URL there); returns the kernel's id.
+pub async fn start_kernel(client: &reqwest::Client, lab: &str, origin: &str) -> String {
+    let kernel: serde_json::Value = client
+        .post(format!("{lab}/api/kernels"))
+        .header("origin", origin)
+        .json(&serde_json::json!({"name": "python3"}))
+        .send()
+        .await
+        .expect("JupyterLab answers")
+        .json()
+        .await
+        .expect("a kernel as JSON");
+    kernel["id"].as_str().expect("a kernel id").to_string()
+}
