@@ -10,7 +10,7 @@ mod common;
 use app::identity::Persona;
 use app::notebooks::model::Phase;
 use app::teams::members::SubjectKind;
-use common::notebooks::{Team, create, jupyter, start_kernel, token_of, wait_for};
+use common::notebooks::{Team, served, start_kernel, wait_for};
 use common::{as_user, browser, location, login_port, sign_in, start_portal, start_replica};
 use futures::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
@@ -34,13 +34,7 @@ async fn removing_a_member_ends_her_streams_and_sockets_and_refuses_her_within_5
     let two = start_replica(0, &one, notebooks).await;
 
     // Alice's notebook, served by a real JupyterLab.
-    let nb = &one.state.notebooks;
-    nb.index.wait_synced(Duration::from_secs(10)).await;
-    create(nb, &team.alice, &team.form("lab")).await.unwrap();
-    wait_for(nb, &team.name, "lab", Some(Phase::Running)).await;
-    let token = token_of(&team.name, "lab").await;
-    let (_lab, address) = jupyter(&team.name, "lab", &token).await;
-    std::fs::write(map.path(), serde_json::json!({ format!("{}/lab", team.name): address }).to_string()).unwrap();
+    let (_lab, _) = served(&one.state.notebooks, &team, "lab", map.path()).await;
     two.state.notebooks.index.wait_synced(Duration::from_secs(10)).await;
     wait_for(&two.state.notebooks, &team.name, "lab", Some(Phase::Running)).await;
 

@@ -7,7 +7,7 @@ mod common;
 
 use app::notebooks::model::Phase;
 use app::notebooks::ops;
-use common::notebooks::{Team, create, jupyter, start_kernel, token_of, wait_for};
+use common::notebooks::{Team, served, start_kernel, wait_for};
 use common::{browser, location, login_port, sign_in, start_portal};
 use futures::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -25,13 +25,8 @@ async fn jupyterlab_on_its_own_origin_for_those_kubernetes_allows_then_stopped_w
     })
     .await;
     let nb = &portal.state.notebooks;
-    nb.index.wait_synced(Duration::from_secs(10)).await;
-    create(nb, &team.alice, &team.form("lab")).await.unwrap();
-    wait_for(nb, &team.name, "lab", Some(Phase::Running)).await;
     // The pod would get its token from the Secret; JupyterLab refuses anyone without it.
-    let token = token_of(&team.name, "lab").await;
-    let (_lab, address) = jupyter(&team.name, "lab", &token).await;
-    std::fs::write(map.path(), serde_json::json!({ format!("{}/lab", team.name): address }).to_string()).unwrap();
+    let (_lab, address) = served(nb, &team, "lab", map.path()).await;
     let direct = reqwest::get(format!("{address}/notebook/{}/lab/api/kernels", team.name)).await.unwrap();
     assert_eq!(direct.status(), 403, "JupyterLab itself wants the notebook's token");
 

@@ -20,6 +20,8 @@ pub struct Services {
     pub db: Db,
     /// The session store, for the notebook origins' checks of the portal session.
     pub sessions: crate::platform::db::Sessions,
+    /// Where notebooks are served, parsed once from the configuration.
+    pub origins: crate::notebooks::origin::OriginPattern,
     pub access: AccessCache,
     pub notebooks: crate::notebooks::ops::NotebookService,
 }

@@ -171,3 +171,16 @@ pub async fn start_kernel(client: &reqwest::Client, lab: &str, origin: &str) -> 
         .expect("a kernel as JSON");
     kernel["id"].as_str().expect("a kernel id").to_string()
 }
+
+/// A running notebook `name` of `team`, created as alice and served by a
+/// real JupyterLab holding the notebook's token (as the pod would get it);
+/// `map` (the portal's upstream map) learns its address.
+pub async fn served(service: &NotebookService, team: &Team, name: &str, map: &std::path::Path) -> (Jupyter, String) {
+    service.index.wait_synced(Duration::from_secs(10)).await;
+    create(service, &team.alice, &team.form(name)).await.unwrap();
+    wait_for(service, &team.name, name, Some(Phase::Running)).await;
+    let token = token_of(&team.name, name).await;
+    let (lab, address) = jupyter(&team.name, name, &token).await;
+    std::fs::write(map, serde_json::json!({ format!("{}/{name}", team.name): address }).to_string()).unwrap();
+    (lab, address)
+}

@@ -93,8 +93,8 @@ pub async fn open(State(state): State<AppState>, Extension(who): Extension<Signe
     if state.notebooks.index.row(&team, &name).is_none() {
         return refusal(&missing(&team, &name));
     }
-    let (Some(id), Ok(origins)) = (session.id(), state.config.notebook_origins()) else {
-        return refusal(&AppError::internal("no session id or notebook origin at hand-over"));
+    let Some(id) = session.id() else {
+        return refusal(&AppError::internal("no session id at hand-over"));
     };
     let ticket = random_token();
     let grant = Grant {
@@ -106,7 +106,7 @@ pub async fn open(State(state): State<AppState>, Extension(who): Extension<Signe
     if let Err(e) = state.db.grant_insert(&digest(&ticket), GrantKind::Ticket, &grant, now_ms()).await {
         return refusal(&AppError::internal(e));
     }
-    let target = format!("{}{HAND_OVER}?ticket={ticket}&next={}", origins.origin(&team, &name), encode(&path));
+    let target = format!("{}{HAND_OVER}?ticket={ticket}&next={}", state.origins.origin(&team, &name), encode(&path));
     Redirect::to(&target).into_response()
 }
 
@@ -121,10 +121,7 @@ fn notebook_of_path(path: &str) -> Option<(String, String)> {
 /// else goes on to the portal.
 pub async fn by_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let candidates = match state.config.notebook_origins() {
-        Ok(origins) => origins.candidates(host),
-        Err(_) => Vec::new(),
-    };
+    let candidates = state.origins.candidates(host);
     if candidates.is_empty() {
         return next.run(req).await;
     }
@@ -203,9 +200,7 @@ impl Socket {
 /// Checks what a WebSocket's page came from, then forwards with the token; a
 /// WebSocket is closed when `ended` resolves.
 async fn proxy(state: &AppState, team: &str, name: &str, req: Request, ended: futures::future::BoxFuture<'static, ()>) -> Response {
-    let Ok(origins) = state.config.notebook_origins() else {
-        return refusal(&AppError::internal("notebook origin pattern"));
-    };
+    let origins = &state.origins;
     let own = origins.origin(team, name);
     let websocket = req.headers().get(header::UPGRADE).is_some();
     if websocket && req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) != Some(own.as_str()) {
@@ -250,7 +245,7 @@ async fn redeem(state: &AppState, team: &str, name: &str, query: &str) -> Respon
     let prefix = url_prefix(team, name);
     let next = get("next");
     let next = if next.starts_with(&format!("{prefix}/")) && !next.contains(['\\', '\r', '\n']) { next.to_string() } else { format!("{prefix}/lab") };
-    let secure = state.config.notebook_origins().is_ok_and(|o| o.secure());
+    let secure = state.origins.secure();
     let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax{}", cookie_name(secure), if secure { "; Secure" } else { "" });
     let mut res = Redirect::to(&next).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -262,7 +257,7 @@ async fn redeem(state: &AppState, team: &str, name: &str, query: &str) -> Respon
 /// The person behind this origin's cookie, while both the grant and the
 /// portal session it came from are alive.
 async fn visitor(state: &AppState, team: &str, name: &str, headers: &HeaderMap) -> AppResult<Option<SignedIn>> {
-    let secure = state.config.notebook_origins().is_ok_and(|o| o.secure());
+    let secure = state.origins.secure();
     let Some(token) = cookie(headers, cookie_name(secure)) else { return Ok(None) };
     let grant = state.db.grant_session(&digest(&token), now_ms()).await.map_err(AppError::internal)?;
     let Some(grant) = grant.filter(|g| g.team == team && g.name == name) else { return Ok(None) };
