@@ -168,7 +168,7 @@ async fn the_ceiling_policy_refuses_dropping_a_limit_and_allows_edits_within_it(
         QuotaChange { resource: "requests.nvidia.com/gpu".into(), value: "4".into() },
         QuotaChange { resource: "pods".into(), value: "60".into() },
     ];
-    apply_changes(&tom, &team.name, seen.resource_version.as_deref().unwrap(), &changes).await.expect("an edit within the ceiling");
+    apply_changes(&tom, &team.name, seen.limits_version.as_deref().unwrap(), &changes).await.expect("an edit within the ceiling");
     let after = view(&tom, &team.name).await.unwrap();
     let gpu = after.rows.iter().find(|r| r.resource == "requests.nvidia.com/gpu").unwrap();
     assert_eq!(gpu.hard.as_deref(), Some("4"));

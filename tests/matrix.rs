@@ -435,7 +435,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(
             quota::SaveQuota {
                 team: team_.clone(),
-                resource_version: "0".into(),
+                limits_version: "0".into(),
                 changes: vec![quota::QuotaChange { resource: no_quota.clone(), value: "1".into() }],
             },
             checked(MEMBERS),

@@ -49,7 +49,7 @@ async fn a_team_at_its_pod_quota_gets_more_after_an_approved_request() {
     quota_settled(&admin_client, &team, "0").await;
     let seen = view(&tom, &team).await.unwrap();
     let changes = vec![QuotaChange { resource: "pods".into(), value: "1".into() }];
-    apply_changes(&tom, &team, seen.resource_version.as_deref().unwrap(), &changes).await.expect("team admin lowers pods to 1");
+    apply_changes(&tom, &team, seen.limits_version.as_deref().unwrap(), &changes).await.expect("team admin lowers pods to 1");
     quota_settled(&admin_client, &team, "0").await;
 
     let pods: Api<Pod> = Api::namespaced(admin_client.clone(), &team);
@@ -93,7 +93,7 @@ async fn team_admins_manage_only_their_team_and_others_cannot_at_all() {
 
     let seen = view(&alice, "team-a").await.expect("alice may read her team's quota");
     let changes = vec![QuotaChange { resource: "pods".into(), value: "41".into() }];
-    let err = apply_changes(&alice, "team-a", seen.resource_version.as_deref().unwrap(), &changes).await.unwrap_err();
+    let err = apply_changes(&alice, "team-a", seen.limits_version.as_deref().unwrap(), &changes).await.unwrap_err();
     assert!(matches!(err, AppError::Forbidden(_)), "data scientist changing quota: {err:?}");
     let err = set_personas(&alice, "team-a", SubjectKind::User, "alice", &[Persona::TeamAdmin]).await.unwrap_err();
     assert!(matches!(err, AppError::Forbidden(_)), "data scientist changing members: {err:?}");
@@ -146,7 +146,7 @@ async fn members_are_added_changed_and_the_last_admin_stays() {
 async fn concurrent_quota_edits_never_lose_a_writer_silently() {
     let tom = as_user("tom").await;
     let seen = view(&tom, "team-a").await.unwrap();
-    let rv = seen.resource_version.clone().unwrap();
+    let rv = seen.limits_version.clone().unwrap();
     let current = seen.rows.iter().find(|r| r.resource == "persistentvolumeclaims").unwrap().hard.clone().unwrap();
     let next = if current == "20" { "21" } else { "20" };
     let a = vec![QuotaChange { resource: "persistentvolumeclaims".into(), value: next.into() }];
@@ -162,7 +162,35 @@ async fn concurrent_quota_edits_never_lose_a_writer_silently() {
     // Put it back for other tests.
     let again = view(&tom, "team-a").await.unwrap();
     let back = vec![QuotaChange { resource: "persistentvolumeclaims".into(), value: "20".into() }];
-    apply_changes(&tom, "team-a", again.resource_version.as_deref().unwrap(), &back).await.unwrap();
+    apply_changes(&tom, "team-a", again.limits_version.as_deref().unwrap(), &back).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_usage_recount_while_editing_is_not_someone_elses_edit() {
+    // Kubernetes rewrites a quota's status whenever usage changes, which moves its
+    // resourceVersion. A team admin who saves limits read before that recount has
+    // not lost a race with anyone and must not be told so.
+    let team = unique("it-recount");
+    let paula = as_user("paula").await;
+    admin::create_team(&paula, &team, "Integration recount", "tom").await.unwrap();
+    let admin_client = cluster_admin().await;
+    quota_settled(&admin_client, &team, "0").await;
+    let tom = as_user("tom").await;
+    let seen = view(&tom, &team).await.unwrap();
+
+    let quotas: Api<ResourceQuota> = Api::namespaced(admin_client.clone(), &team);
+    let before = quotas.get("atrium-quota").await.unwrap().metadata.resource_version;
+    let recount = serde_json::json!({ "status": { "used": { "pods": "0", "configmaps": "7" } } });
+    quotas.patch_status("atrium-quota", &PatchParams::default(), &Patch::Merge(&recount)).await.unwrap();
+    let after = quotas.get("atrium-quota").await.unwrap().metadata.resource_version;
+    assert_ne!(before, after, "the recount moved the resourceVersion");
+
+    let changes = vec![QuotaChange { resource: "pods".into(), value: "3".into() }];
+    apply_changes(&tom, &team, seen.limits_version.as_deref().unwrap(), &changes).await.expect("the save goes through");
+    let now = view(&tom, &team).await.unwrap();
+    let pods = now.rows.iter().find(|r| r.resource == "pods").unwrap();
+    assert_eq!(pods.hard.as_deref(), Some("3"));
+    admin::retire_team(&paula, &team, &team).await.unwrap();
 }
 
 #[tokio::test]

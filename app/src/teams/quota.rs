@@ -65,8 +65,9 @@ pub struct QuotaRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QuotaView {
     pub team: String,
-    /// The quota's resourceVersion when read: saving with it detects edits by others.
-    pub resource_version: Option<String>,
+    /// A fingerprint of the limits (`spec.hard`) as read: saving with it detects edits by others.
+    /// Not the resourceVersion, which also moves whenever Kubernetes recounts usage.
+    pub limits_version: Option<String>,
     pub rows: Vec<QuotaRow>,
     pub defaults: LimitDefaults,
     pub consumers: Vec<Consumer>,
@@ -97,7 +98,7 @@ pub async fn get_quota(team: String) -> Result<QuotaView, AppError> {
 }
 
 #[server(endpoint = "team-quota-save")]
-pub async fn save_quota(team: String, resource_version: String, changes: Vec<QuotaChange>) -> Result<(), AppError> {
+pub async fn save_quota(team: String, limits_version: String, changes: Vec<QuotaChange>) -> Result<(), AppError> {
     use crate::audit::server::{Action, audited};
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
@@ -108,7 +109,7 @@ pub async fn save_quota(team: String, resource_version: String, changes: Vec<Quo
     audited(
         &state.db,
         Action { actor: &actor, team: Some(&team), action: "quota.update", object: &object },
-        super::quota_server::apply_changes(&client, &team, &resource_version, &changes),
+        super::quota_server::apply_changes(&client, &team, &limits_version, &changes),
     )
     .await
 }
@@ -215,7 +216,7 @@ fn QuotaEditor(
     defaults: ServerAction<SaveDefaults>,
     ask: ServerAction<RequestMore>,
 ) -> impl IntoView {
-    let QuotaView { team, resource_version, rows, defaults: current, consumers, can_edit, requests } = view;
+    let QuotaView { team, limits_version, rows, defaults: current, consumers, can_edit, requests } = view;
     let edits: Vec<(String, RwSignal<String>)> =
         rows.iter().map(|r| (r.resource.clone(), RwSignal::new(r.hard.clone().unwrap_or_default()))).collect();
     let originals: Vec<Option<String>> = rows.iter().map(|r| r.hard.clone()).collect();
@@ -250,7 +251,7 @@ fn QuotaEditor(
         })
         .collect_view();
     let team_for_save = team.clone();
-    let rv = resource_version.clone().unwrap_or_default();
+    let rv = limits_version.clone().unwrap_or_default();
     let edits_for_save = edits.clone();
     let on_save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -260,7 +261,7 @@ fn QuotaEditor(
             .filter(|((_, v), orig)| orig.as_deref() != Some(v.get().trim()))
             .map(|((r, v), _)| QuotaChange { resource: r.clone(), value: v.get().trim().to_string() })
             .collect();
-        save.dispatch(SaveQuota { team: team_for_save.clone(), resource_version: rv.clone(), changes });
+        save.dispatch(SaveQuota { team: team_for_save.clone(), limits_version: rv.clone(), changes });
     };
     view! {
         <form class="card" on:submit=on_save data-testid="quota-form">

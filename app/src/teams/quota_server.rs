@@ -61,7 +61,7 @@ pub async fn view(client: &UserClient, team: &str) -> AppResult<QuotaView> {
         .collect();
     Ok(QuotaView {
         team: team.to_string(),
-        resource_version: quota.as_ref().and_then(|q| q.metadata.resource_version.clone()),
+        limits_version: quota.as_ref().map(|_| limits_version(&hard)),
         rows,
         defaults: limits.as_ref().map(defaults_of).unwrap_or_default(),
         consumers: consumers(&pods.items),
@@ -150,24 +150,41 @@ pub fn check_changes(view: &QuotaView, changes: &[QuotaChange]) -> AppResult<()>
 /// reported.
 pub async fn apply_changes(client: &UserClient, team: &str, seen_version: &str, changes: &[QuotaChange]) -> AppResult<()> {
     let api: Api<ResourceQuota> = Api::namespaced(client.client(), team);
-    let mut quota = api.get(QUOTA_NAME).await.map_err(|e| explain(e, "this team's quota"))?;
-    let hard_now = quota.spec.as_ref().and_then(|s| s.hard.clone()).unwrap_or_default();
-    if quota.metadata.resource_version.as_deref() != Some(seen_version) {
-        return Err(conflict(&hard_now, changes));
-    }
-    let spec = quota.spec.get_or_insert_with(Default::default);
-    let hard = spec.hard.get_or_insert_with(Default::default);
-    for c in changes {
-        hard.insert(c.resource.clone(), Quantity(c.value.clone()));
-    }
-    match api.replace(QUOTA_NAME, &PostParams::default(), &quota).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            let now = api.get(QUOTA_NAME).await.map_err(|e| explain(e, "this team's quota"))?;
-            Err(conflict(&now.spec.and_then(|s| s.hard).unwrap_or_default(), changes))
+    // The quota controller rewrites the status (usage) at any time, which moves the
+    // resourceVersion; only a change of the limits themselves is someone else's edit.
+    // The replace still carries the resourceVersion just read, so two writers never
+    // both win; a 409 caused by a usage recount alone is retried.
+    for _ in 0..5 {
+        let mut quota = api.get(QUOTA_NAME).await.map_err(|e| explain(e, "this team's quota"))?;
+        let hard_now = quota.spec.as_ref().and_then(|s| s.hard.clone()).unwrap_or_default();
+        if limits_version(&hard_now) != seen_version {
+            return Err(conflict(&hard_now, changes));
         }
-        Err(e) => Err(explain_quota(e)),
+        let spec = quota.spec.get_or_insert_with(Default::default);
+        let hard = spec.hard.get_or_insert_with(Default::default);
+        for c in changes {
+            hard.insert(c.resource.clone(), Quantity(c.value.clone()));
+        }
+        match api.replace(QUOTA_NAME, &PostParams::default(), &quota).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(explain_quota(e)),
+        }
     }
+    Err(AppError::Conflict("This quota kept changing while saving. Nothing was saved; reload the page and try again.".into()))
+}
+
+/// A short, stable fingerprint of a quota's limits: equal limits give equal versions.
+pub fn limits_version(hard: &BTreeMap<String, Quantity>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (k, v) in hard {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.0.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn conflict(hard_now: &BTreeMap<String, Quantity>, changes: &[QuotaChange]) -> AppError {
@@ -256,7 +273,7 @@ mod tests {
         };
         QuotaView {
             team: "t".into(),
-            resource_version: Some("1".into()),
+            limits_version: Some("1".into()),
             rows: vec![row("requests.cpu", "2", "8", Some("16")), row("pods", "5", "10", None), row("requests.nvidia.com/gpu", "1", "2", Some("4"))],
             defaults: LimitDefaults::default(),
             consumers: vec![],
