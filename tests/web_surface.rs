@@ -156,3 +156,23 @@ async fn server_function_calls_beyond_the_limit_get_429_per_session() {
     sign_in(&other, &portal.base, "dave", "/").await;
     assert_eq!(call(&other).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn a_malformed_argument_gets_400_not_500() {
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (client, _jar) = browser();
+    sign_in(&client, &portal.base, "tom", "/").await;
+    // The quota form's call without the version it read and the changes.
+    let res = client
+        .post(format!("{}/api/team-quota-save", portal.base))
+        .header("Origin", &portal.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("team=team-a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a client fault, not ours");
+    let error: AppError = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    assert!(matches!(&error, AppError::Malformed(m) if m.contains("limits_version")), "says what is missing: {error:?}");
+}

@@ -35,6 +35,10 @@ pub enum AppError {
     /// The identity provider could not be reached.
     #[error("The identity provider cannot be reached right now, so signing in is not possible. Please try again in a moment.")]
     IdentityProviderUnavailable,
+    /// The request could not be read (a malformed or missing argument): a
+    /// client fault, answered with 400.
+    #[error("This request could not be read ({0}). Reload the page and try again.")]
+    Malformed(String),
     /// Anything else; details are in the server log under this reference.
     #[error("Something went wrong on our side (reference {0}). Please try again; if it keeps happening, tell your platform team.")]
     Internal(String),
@@ -53,6 +57,7 @@ impl AppError {
             AppError::KubernetesUnavailable => 503,
             AppError::TooManyRequests => 429,
             AppError::IdentityProviderUnavailable => 503,
+            AppError::Malformed(_) => 400,
             AppError::Internal(_) => 500,
         }
     }
@@ -69,6 +74,7 @@ impl AppError {
             AppError::KubernetesUnavailable => "Kubernetes unreachable",
             AppError::TooManyRequests => "Slow down",
             AppError::IdentityProviderUnavailable => "Sign-in unavailable",
+            AppError::Malformed(_) => "Cannot read the request",
             AppError::Internal(_) => "Something went wrong",
         }
     }
@@ -97,12 +103,21 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        // Transport and decoding failures: the browser could not talk to us.
-        AppError::Internal(match value {
-            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => "network".into(),
-            _ => "server-function".into(),
-        })
+        match value {
+            // On the server: the arguments sent do not decode.
+            ServerFnErrorErr::Args(detail) => AppError::Malformed(first_line(&detail)),
+            ServerFnErrorErr::MissingArg(name) => AppError::Malformed(format!("missing argument {}", first_line(&name))),
+            // Transport and decoding failures: the browser could not talk to us.
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Internal("network".into()),
+            _ => AppError::Internal("server-function".into()),
+        }
     }
+}
+
+/// At most one short line of a decoder's message: enough to say what is wrong.
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    line.chars().take(160).collect()
 }
 
 impl From<ServerFnErrorErr> for AppError {
