@@ -104,7 +104,7 @@ async fn a_failure_part_way_through_a_create_leaves_nothing_behind() {
     let c = Catalog::starter();
     let plan = manifest::plan(&form, c.image("minimal").unwrap(), c.size("small").unwrap(), "alice", nb.backend(), "t");
     // Token, volume and Service are made, then the fourth object fails.
-    let err = ops::create(&team.alice, &plan, &form, Some(3)).await.unwrap_err();
+    let err = ops::create_refused_after(&team.alice, &plan, &form, 3).await.unwrap_err();
     assert!(matches!(err, AppError::Internal(_)), "{err:?}");
     // A deleted claim lingers briefly for its protection finalizer.
     let mut left = leftovers(&team.name).await;
@@ -144,7 +144,7 @@ async fn unschedulable_and_bad_image_are_explained() {
     catalog.images[0].tag = "1".into();
     let form = team.form("typo");
     let plan = manifest::plan(&form, &catalog.images[0], catalog.size("small").unwrap(), "alice", nb.backend(), "t");
-    ops::create(&team.alice, &plan, &form, None).await.unwrap();
+    ops::create(&team.alice, &plan, &form).await.unwrap();
     let row = wait_for(&nb, &team.name, "typo", Some(Phase::Failed)).await.unwrap();
     assert_eq!(
         row.reason.as_deref(),

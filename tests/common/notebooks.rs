@@ -75,7 +75,7 @@ pub async fn service(backend: &str, tweak: impl FnOnce(&mut NotebooksConfig)) ->
 /// Checks, plans, dry-runs and creates as the portal's create action does.
 pub async fn create(service: &NotebookService, client: &UserClient, form: &NotebookForm) -> Result<(), app::error::AppError> {
     let plan = ops::prepare(service, client, form).await?;
-    ops::create(client, &plan, form, None).await
+    ops::create(client, &plan, form).await
 }
 
 /// Waits until the index shows the notebook in `phase` (or gone, for None).

@@ -1,64 +1,10 @@
 //! The audit trail: every change made through the portal, who made it, to
 //! what, and how it ended. Writing the entry is part of the action.
 
-use serde::{Deserialize, Serialize};
-
 #[cfg(feature = "ssr")]
 pub mod server;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Outcome {
-    /// Recorded before the change was attempted; stays so if the portal stopped mid-way.
-    Started,
-    Succeeded,
-    /// Kubernetes (or a portal rule) said no.
-    Refused,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Started => "started",
-            Outcome::Succeeded => "succeeded",
-            Outcome::Refused => "refused",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Outcome {
-        match s {
-            "succeeded" => Outcome::Succeeded,
-            "refused" => Outcome::Refused,
-            "started" => Outcome::Started,
-            _ => Outcome::Failed,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at_ms: i64,
-    pub actor: String,
-    pub team: Option<String>,
-    pub action: String,
-    pub object: String,
-    pub outcome: Outcome,
-    pub detail: String,
-}
-
-/// Which entries to show; `None` means any.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditFilter {
-    pub team: Option<String>,
-    pub actor: Option<String>,
-    /// A prefix of the action, e.g. `member.` or `quota.update`.
-    pub action: Option<String>,
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
-    pub limit: i64,
-}
+pub use crate::model::audit::{AuditEntry, AuditFilter, Outcome};
 
 /// One CSV cell. NB: spreadsheets run a cell starting with `=`, `+`, `-`,
 /// `@`, tab or carriage return as a formula, so such cells get a leading `'`
@@ -142,6 +88,7 @@ mod tests {
 }
 
 use crate::components::error_view::ErrorView;
+use crate::components::field::Field;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -221,12 +168,10 @@ fn AuditTrail(team: Signal<Option<String>>) -> impl IntoView {
     view! {
         <section class="card form" aria-label="Filter">
             <div class="grid gap-4 sm:grid-cols-4">
-                <div class="form-row">
-                    <label for="audit-actor">"Person"</label>
+                <Field id="audit-actor" label="Person">
                     <input id="audit-actor" class="input" data-testid="audit-actor" prop:value=actor on:change=move |ev| actor.set(event_target_value(&ev))/>
-                </div>
-                <div class="form-row">
-                    <label for="audit-action">"Action"</label>
+                </Field>
+                <Field id="audit-action" label="Action">
                     <select id="audit-action" class="select" data-testid="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
                         <option value="">"Any"</option>
                         <option value="member.">"Members"</option>
@@ -235,18 +180,24 @@ fn AuditTrail(team: Signal<Option<String>>) -> impl IntoView {
                         <option value="team.">"Teams"</option>
                         <option value="ceiling.">"Ceilings"</option>
                     </select>
-                </div>
-                <div class="form-row">
-                    <label for="audit-since">"When"</label>
+                </Field>
+                <Field id="audit-since" label="When">
                     <select id="audit-since" class="select" on:change=move |ev| since.set(event_target_value(&ev))>
                         <option value="">"Any time"</option>
                         <option value="1">"Last hour"</option>
                         <option value="24">"Last day"</option>
                         <option value="168">"Last week"</option>
                     </select>
-                </div>
+                </Field>
+                // Offered only once the trail could be read: the export asks the same.
                 <div class="form-row self-end">
-                    <a class="btn-quiet" href=csv_href data-testid="audit-csv" rel="external" download="audit.csv">"Export CSV"</a>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            entries.await.is_ok().then(|| view! {
+                                <a class="btn-quiet" href=csv_href data-testid="audit-csv" rel="external" download="audit.csv">"Export CSV"</a>
+                            })
+                        })}
+                    </Transition>
                 </div>
             </div>
         </section>

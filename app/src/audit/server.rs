@@ -1,8 +1,11 @@
 //! Running an action with its audit entry.
 
-use super::Outcome;
+use crate::auth::SignedIn;
 use crate::error::{AppError, AppResult};
+use crate::model::audit::Outcome;
 use crate::platform::db::Db;
+use crate::platform::kube::UserClient;
+use crate::state::AppState;
 
 /// What is being done, in the audit trail's words.
 pub struct Action<'a> {
@@ -34,6 +37,47 @@ pub async fn audited<T>(db: &Db, a: Action<'_>, work: impl Future<Output = AppRe
         .await
         .map_err(|e| AppError::internal(format!("audit entry {id} not completed: {e}")))?;
     result
+}
+
+/// The signed-in person a server function acts for: the portal's services,
+/// their session, and a Kubernetes client acting as them. What they change
+/// runs through [`Actor::audited`], so the trail names them.
+pub struct Actor {
+    pub state: AppState,
+    pub who: SignedIn,
+    pub client: UserClient,
+}
+
+impl Actor {
+    /// The person signed in to this request, with their client.
+    pub async fn current() -> AppResult<Actor> {
+        let (state, who) = crate::auth::current().await?;
+        Actor::new(state, who)
+    }
+
+    /// For a server function that checks its input against the database
+    /// before it needs Kubernetes: the client is made after those checks.
+    pub fn new(state: AppState, who: SignedIn) -> AppResult<Actor> {
+        let client = state.kube.for_user(&who)?;
+        Ok(Actor { state, who, client })
+    }
+
+    /// The Kubernetes username, as the trail records it.
+    pub fn username(&self) -> &str {
+        &self.who.identity().username
+    }
+
+    /// Runs `work` (made with [`Actor::client`]) as `action` on `object` in
+    /// `team`, between the two writes of its audit entry.
+    pub async fn audited<T>(
+        &self,
+        team: Option<&str>,
+        action: &str,
+        object: &str,
+        work: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        audited(&self.state.db, Action { actor: self.username(), team, action, object }, work).await
+    }
 }
 
 /// Team admins read their team's trail; platform admins read every trail.

@@ -1,20 +1,17 @@
 //! Used-versus-limit bars with the numbers beside them.
 
-use crate::teams::QuotaLine;
+use crate::model::team::QuotaLine;
 use leptos::prelude::*;
 
-/// A person's words for quota keys.
-pub fn resource_label(resource: &str) -> String {
-    match resource {
-        "requests.cpu" => "CPU requested".into(),
-        "limits.cpu" => "CPU limit".into(),
-        "requests.memory" => "Memory requested".into(),
-        "limits.memory" => "Memory limit".into(),
-        "requests.nvidia.com/gpu" => "GPUs".into(),
-        "requests.storage" => "Storage".into(),
-        "persistentvolumeclaims" => "Volumes".into(),
-        "pods" => "Pods".into(),
-        other => other.into(),
+pub use crate::model::quota::resource_label;
+
+/// The class of a bar's fill when it is `pct` % full: it turns amber from
+/// 70 % and red from 90 %, so a team sees it nearing its limit.
+pub fn fill_class(pct: u32) -> &'static str {
+    match pct {
+        90.. => "bar-fill bar-high",
+        70.. => "bar-fill bar-mid",
+        _ => "bar-fill",
     }
 }
 
@@ -27,7 +24,7 @@ pub fn QuotaBars(lines: Vec<QuotaLine>) -> impl IntoView {
         <dl class="quota" data-testid="quota">
             {lines.into_iter().map(|l| {
                 let pct = l.fraction.map(|f| (f * 100.0).round() as u32);
-                let level = match pct { Some(p) if p >= 90 => "bar-fill bar-high", Some(p) if p >= 70 => "bar-fill bar-mid", _ => "bar-fill" };
+                let level = fill_class(pct.unwrap_or(0));
                 let width = format!("width: {}%", pct.unwrap_or(0));
                 let label = resource_label(&l.resource);
                 view! {
@@ -45,4 +42,19 @@ pub fn QuotaBars(lines: Vec<QuotaLine>) -> impl IntoView {
             }).collect_view()}
         </dl>
     }.into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_class;
+
+    #[test]
+    fn bars_turn_amber_at_70_and_red_at_90() {
+        assert_eq!(fill_class(0), "bar-fill");
+        assert_eq!(fill_class(69), "bar-fill");
+        assert_eq!(fill_class(70), "bar-fill bar-mid");
+        assert_eq!(fill_class(89), "bar-fill bar-mid");
+        assert_eq!(fill_class(90), "bar-fill bar-high");
+        assert_eq!(fill_class(100), "bar-fill bar-high");
+    }
 }

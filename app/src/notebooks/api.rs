@@ -3,6 +3,8 @@
 
 use super::catalog::Catalog;
 use super::model::{NotebookForm, NotebookRow};
+#[cfg(feature = "ssr")]
+use crate::audit::server::Actor;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,9 @@ pub struct NotebookList {
     /// are: owners may open their own notebooks too.
     pub openable: Vec<String>,
     pub me: String,
+    /// One team's data connections, when the person may create notebooks
+    /// there: listed here, with the rows, so a page load lists them once.
+    pub connections: Option<Result<Vec<super::connections::Connection>, AppError>>,
 }
 
 /// What the create form offers for a team.
@@ -113,7 +118,11 @@ pub async fn get_notebooks(team: Option<String>) -> Result<NotebookList, AppErro
     let (rows, total) = state.notebooks.index.page(&names, super::pages::PAGE);
     let openable = openable_teams(&state, &who, &names).await?;
     let me = who.identity().username.clone();
-    Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total, openable, me })
+    let connections = match (&team, teams.first()) {
+        (Some(t), Some((_, _, true))) => Some(super::connections::server::list(&state.kube.for_user(&who)?, t).await),
+        _ => None,
+    };
+    Ok(NotebookList { rows, teams, idle, now_ms: now_ms(), can_set_idle, total, openable, me, connections })
 }
 
 /// Teams where Kubernetes lets the person open any notebook.
@@ -158,47 +167,31 @@ pub async fn preview_notebook(form: NotebookForm) -> Result<String, AppError> {
 
 #[server(endpoint = "notebook-create", input = leptos::server_fn::codec::Json)]
 pub async fn create_notebook(form: NotebookForm) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     let object = format!("notebook {} ({}, {}, {} GPUs)", form.name, form.image, form.size, form.gpus);
-    audited(&state.db, Action { actor: &actor, team: Some(&form.team), action: "notebook.create", object: &object }, async {
-        let plan = super::ops::prepare(&state.notebooks, &client, &form).await?;
-        super::ops::create(&client, &plan, &form, None).await
+    me.audited(Some(&form.team), "notebook.create", &object, async {
+        let plan = super::ops::prepare(&me.state.notebooks, &me.client, &form).await?;
+        super::ops::create(&me.client, &plan, &form).await
     })
     .await
 }
 
 #[server(endpoint = "notebook-running")]
 pub async fn set_notebook_running(team: String, name: String, running: bool) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     let action = if running { "notebook.start" } else { "notebook.stop" };
     let object = format!("notebook {name}");
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action, object: &object },
-        super::ops::set_running(&client.client(), state.notebooks.backend(), &team, &name, running),
-    )
-    .await
+    let client = me.client.client();
+    let work = super::ops::set_running(&client, me.state.notebooks.backend(), &team, &name, running);
+    me.audited(Some(&team), action, &object, work).await
 }
 
 #[server(endpoint = "notebook-delete")]
 pub async fn delete_notebook(team: String, name: String, keep_volume: bool) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     let object = format!("notebook {name}{}", if keep_volume { " (volume kept)" } else { " and its volume" });
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action: "notebook.delete", object: &object },
-        super::ops::delete(&client, state.notebooks.backend(), &team, &name, keep_volume),
-    )
-    .await
+    let work = super::ops::delete(&me.client, me.state.notebooks.backend(), &team, &name, keep_volume);
+    me.audited(Some(&team), "notebook.delete", &object, work).await
 }
 
 #[server(endpoint = "notebook")]
@@ -242,25 +235,16 @@ pub async fn get_catalog() -> Result<Catalog, AppError> {
 
 #[server(endpoint = "notebook-catalog-save", input = leptos::server_fn::codec::Json)]
 pub async fn save_catalog(catalog: Catalog) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     let object = format!("{} images, {} sizes", catalog.images.len(), catalog.sizes.len());
-    audited(
-        &state.db,
-        Action { actor: &actor, team: None, action: "catalog.update", object: &object },
-        super::ops::save_catalog(&client, &state.notebooks.config.portal_namespace, &catalog),
-    )
-    .await
+    let work = super::ops::save_catalog(&me.client, &me.state.notebooks.config.portal_namespace, &catalog);
+    me.audited(None, "catalog.update", &object, work).await
 }
 
 /// Sets a team's idle limit ("" or "off" turns culling off), as the person.
 #[server(endpoint = "notebook-idle")]
 pub async fn set_idle_limit(team: String, minutes: String) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
+    let me = Actor::current().await?;
     let value = match minutes.trim() {
         "" | "off" | "0" => None,
         m => match m.parse::<u32>() {
@@ -268,13 +252,12 @@ pub async fn set_idle_limit(team: String, minutes: String) -> Result<(), AppErro
             _ => return Err(AppError::Invalid(format!("“{m}” is not a number of minutes between 1 and 10080 (a week)."))),
         },
     };
-    let actor = who.identity().username.clone();
     let object = format!("idle stop {}", value.as_deref().unwrap_or("off"));
-    audited(&state.db, Action { actor: &actor, team: Some(&team), action: "notebook.idle-limit", object: &object }, async {
+    me.audited(Some(&team), "notebook.idle-limit", &object, async {
         use k8s_openapi::api::core::v1::Namespace;
         use kube::api::{Api, Patch, PatchParams};
         let patch = serde_json::json!({ "metadata": { "annotations": { super::index::IDLE_ANNOTATION: value } } });
-        Api::<Namespace>::all(client.client())
+        Api::<Namespace>::all(me.client.client())
             .patch(&team, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|e| crate::platform::kube::explain(e, &format!("team “{team}”")))?;

@@ -4,6 +4,8 @@
 //! variables. Made, listed and deleted as the person; secret values are
 //! never read back, shown or logged.
 
+#[cfg(feature = "ssr")]
+use crate::audit::server::Actor;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -148,48 +150,36 @@ pub async fn get_connections(team: String) -> Result<Vec<Connection>, AppError> 
 
 #[server(endpoint = "connection-create", input = leptos::server_fn::codec::Json)]
 pub async fn create_connection(team: String, form: ConnectionForm) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     // The audit names the connection and where it points, never its keys.
     let object = format!("data connection {} ({} {})", form.name, form.endpoint.trim(), form.bucket.trim());
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action: "connection.create", object: &object },
-        server::create(&client, &team, &form),
-    )
-    .await
+    me.audited(Some(&team), "connection.create", &object, server::create(&me.client, &team, &form)).await
 }
 
 #[server(endpoint = "connection-delete")]
 pub async fn delete_connection(team: String, name: String) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let actor = who.identity().username.clone();
+    let me = Actor::current().await?;
     let object = format!("data connection {name}");
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action: "connection.delete", object: &object },
-        server::delete(&client, &team, &name),
-    )
-    .await
+    me.audited(Some(&team), "connection.delete", &object, server::delete(&me.client, &team, &name)).await
 }
 
-/// The team's data connections, with a form to add one.
+/// The team's data connections, with a form to add one. `initial` is the
+/// list the page came with; it is asked for again only after a change.
+/// NB: the notebooks page makes this inside its `<Suspense>`, whose children
+/// run more than once while the server renders: a list fetched here would
+/// be fetched at each run, and once more by the browser.
 #[component]
-pub fn Connections(team: String) -> impl IntoView {
+pub fn Connections(team: String, initial: Result<Vec<Connection>, AppError>) -> impl IntoView {
     use crate::components::notice::ActionNotice;
     let create = ServerAction::<CreateConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
-    let list = Resource::new(
-        {
-            let team = team.clone();
-            move || (team.clone(), create.version().get(), delete.version().get())
-        },
-        |(team, _, _)| get_connections(team),
-    );
+    let list = Resource::new(move || (create.version().get(), delete.version().get()), {
+        let team = team.clone();
+        move |changes| {
+            let (team, initial) = (team.clone(), initial.clone());
+            async move { if changes == (0, 0) { initial } else { get_connections(team).await } }
+        }
+    });
     let form = RwSignal::new(ConnectionForm::default());
     let field = move |label: &'static str, testid: &'static str, secret: bool, set: fn(&mut ConnectionForm, String)| {
         view! {

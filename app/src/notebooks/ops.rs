@@ -205,6 +205,9 @@ enum Step<'a> {
     Pod(Pod),
     Set(&'a StatefulSet),
     Notebook(&'a Notebook),
+    /// Tests only: refused, as the API server might refuse any object.
+    #[cfg(any(test, feature = "test-support"))]
+    Refused,
 }
 
 impl Step<'_> {
@@ -215,6 +218,8 @@ impl Step<'_> {
             Step::Service(_) => "the notebook's service",
             Step::Pod(_) => "the notebook's pod",
             Step::Set(_) | Step::Notebook(_) => "the notebook",
+            #[cfg(any(test, feature = "test-support"))]
+            Step::Refused => "an object refused by the test",
         }
     }
 
@@ -228,6 +233,8 @@ impl Step<'_> {
             Step::Pod(o) => Api::<Pod>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Set(o) => Api::<StatefulSet>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Notebook(o) => Api::<Notebook>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
+            #[cfg(any(test, feature = "test-support"))]
+            Step::Refused => return Err(AppError::internal("injected failure (test)")),
         };
         r.map_err(|e| explain(e, self.what()))
     }
@@ -242,6 +249,8 @@ impl Step<'_> {
             Step::Pod(_) => Ok(()),
             Step::Set(_) => Api::<StatefulSet>::namespaced(c, team).delete(name, &dp).await.map(|_| ()),
             Step::Notebook(_) => Api::<Notebook>::namespaced(c, team).delete(name, &dp).await.map(|_| ()),
+            #[cfg(any(test, feature = "test-support"))]
+            Step::Refused => Ok(()),
         };
         r.map_err(|e| explain(e, self.what()))
     }
@@ -275,17 +284,25 @@ pub async fn dry_run(client: &UserClient, plan: &Plan, form: &NotebookForm) -> A
 }
 
 /// Creates the objects in order; if one is refused, removes those made
-/// before it and returns the refusal. `fail_after` (tests only) refuses
-/// after that many objects, as an API server might.
-pub async fn create(client: &UserClient, plan: &Plan, form: &NotebookForm, fail_after: Option<usize>) -> AppResult<()> {
-    let steps = steps(plan, &form.team, &form.name, false);
+/// before it and returns the refusal.
+pub async fn create(client: &UserClient, plan: &Plan, form: &NotebookForm) -> AppResult<()> {
+    make_all(client, form, &steps(plan, &form.team, &form.name, false)).await
+}
+
+/// As [`create`], with the object after the first `made` refused (tests
+/// only): the undo runs as it does after a real refusal.
+#[cfg(any(test, feature = "test-support"))]
+pub async fn create_refused_after(client: &UserClient, plan: &Plan, form: &NotebookForm, made: usize) -> AppResult<()> {
+    let mut steps = steps(plan, &form.team, &form.name, false);
+    steps.truncate(made);
+    steps.push(Step::Refused);
+    make_all(client, form, &steps).await
+}
+
+/// Makes `steps` in order; after a refusal, removes those made, newest first.
+async fn make_all(client: &UserClient, form: &NotebookForm, steps: &[Step<'_>]) -> AppResult<()> {
     for (done, step) in steps.iter().enumerate() {
-        let result = if fail_after == Some(done) {
-            Err(AppError::internal("injected failure (test)"))
-        } else {
-            step.create(client, &form.team, false).await
-        };
-        if let Err(e) = result {
+        if let Err(e) = step.create(client, &form.team, false).await {
             for made in steps[..done].iter().rev() {
                 if let Err(undo) = made.remove(client, &form.team, &form.name).await {
                     tracing::error!(error = %undo, object = made.what(), "could not undo part of a notebook create");

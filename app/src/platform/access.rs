@@ -8,7 +8,7 @@ pub use super::answers::AccessChange;
 use super::kube::{UserClient, explain};
 use crate::access::{NavArea, Rule, allows};
 use crate::error::AppResult;
-use crate::teams::TeamSummary;
+use crate::model::team::TeamSummary;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
     SelfSubjectRulesReviewSpec,

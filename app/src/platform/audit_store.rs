@@ -2,7 +2,7 @@
 //! runs on SQLite and PostgreSQL (`$n` placeholders, `RETURNING`).
 
 use super::db::Db;
-use crate::audit::{AuditEntry, AuditFilter, Outcome};
+use crate::model::audit::{AuditEntry, AuditFilter, Outcome};
 
 impl Db {
     /// Creates or updates the portal's own tables.

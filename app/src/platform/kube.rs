@@ -275,7 +275,7 @@ pub fn quota_detail(message: &str) -> String {
             let left = crate::quantity::parse(limit)? - crate::quantity::parse(used)?;
             let over = crate::quantity::parse(amount)? > left;
             over.then(|| {
-                format!("{}: asked {amount}, {} left of {limit}", crate::components::quota_bar::resource_label(resource), fmt_left(left.max(0.0), limit))
+                format!("{}: asked {amount}, {} left of {limit}", crate::model::quota::resource_label(resource), fmt_left(left.max(0.0), limit))
             })
         })
         .collect();
@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn quota_refusals_say_what_is_asked_and_left() {
         let m = "pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: pods=1, used: pods=40, limited: pods=40";
-        assert_eq!(quota_detail(m), format!("{}: asked 1, 0 left of 40", crate::components::quota_bar::resource_label("pods")));
+        assert_eq!(quota_detail(m), format!("{}: asked 1, 0 left of 40", crate::model::quota::resource_label("pods")));
         let m = "pods \"nb-0\" is forbidden: exceeded quota: atrium-quota, requested: limits.memory=8Gi,requests.nvidia.com/gpu=2, used: limits.memory=2Gi,requests.nvidia.com/gpu=1, limited: limits.memory=128Gi,requests.nvidia.com/gpu=2";
         let words = quota_detail(m);
         assert!(words.contains("asked 2, 1 left of 2"), "{words}");

@@ -11,3 +11,6 @@ pub mod people_store;
 mod rbac_watch;
 pub mod requests_store;
 pub mod tokens;
+
+#[cfg(test)]
+mod layering;

@@ -1,7 +1,7 @@
 //! Requests for more quota than a team's ceiling, and their decisions.
 
 use super::db::Db;
-use crate::teams::quota::QuotaRequest;
+use crate::model::quota::QuotaRequest;
 
 type Row = (i64, String, String, String, String, String, i64, String, Option<String>, Option<String>);
 const COLUMNS: &str = "id, team, resource, amount, reason, requested_by, requested_at_ms, status, decided_by, decision_reason";
