@@ -419,6 +419,8 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(connections::CreateConnection { team: team_.clone(), form: bad_connection }, Rule::Refused(422)),
         form(connections::DeleteConnection { team: team_.clone(), name: nothing.clone() }, change_of_nothing(SECRET_READERS)),
         form(teams::GetTeamOverview { team: team_.clone() }, team(MEMBERS, Admins::Read)),
+        // Which tabs to offer: yes or no for any team, as Kubernetes answers the asker.
+        form(teams::GetTeamAccess { team: team_.clone() }, Rule::Anyone(200)),
         form(members::GetMembers { team: team_.clone() }, team(TEAM_ADMINS, Admins::List)),
         // A new member who has never signed in.
         form(

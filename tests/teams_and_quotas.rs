@@ -227,3 +227,26 @@ async fn a_refused_part_of_creating_a_team_leaves_nothing_behind() {
     Api::<ClusterRoleBinding>::all(admin_client.clone()).delete(&user, &DeleteParams::default()).await.unwrap();
     Api::<ClusterRole>::all(admin_client).delete(&user, &DeleteParams::default()).await.unwrap();
 }
+
+/// A team's Members and Audit tabs (and the audit's CSV export) are offered
+/// to those Kubernetes lets open them, and the answers agree with the pages.
+#[tokio::test]
+async fn members_and_audit_are_offered_only_to_those_who_may_open_them() {
+    use app::platform::access::AccessCache;
+    let cache = AccessCache::new(Duration::from_secs(30));
+    let cases = [
+        ("alice", "team-a", false),
+        ("dave", "team-a", false),
+        ("maria", "team-b", false),
+        ("tom", "team-a", true),
+        ("paula", "team-a", true),
+    ];
+    for (user, team, expected) in cases {
+        let client = as_user(user).await;
+        let access = app::teams::server::access(&cache, &client, user, team).await.expect("asked");
+        assert_eq!((access.members, access.audit), (expected, expected), "{user} in {team}");
+        assert_eq!(list(&client, team).await.is_ok(), access.members, "{user}: the members page agrees");
+        let audit = app::audit::server::may_read(&client, Some(team)).await;
+        assert_eq!(audit.is_ok(), access.audit, "{user}: the audit trail agrees");
+    }
+}

@@ -65,6 +65,13 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   await aliceShell.open("/");
   await expect(alice.getByTestId(`team-${team}`)).toContainText("E2E Team");
 
+  // Now in two teams, she gets one "New notebook" control that asks which.
+  await aliceShell.open("/notebooks");
+  await expect(alice.getByTestId("new-notebook")).toHaveCount(1);
+  await alice.getByLabel("Team of the new notebook").selectOption(team);
+  await alice.getByTestId("new-notebook").click();
+  await alice.waitForURL(`**/notebooks/${team}/new`);
+
   await tomShell.open(`/teams/${team}/quota`);
   const gpus = tom.getByTestId("quota-row-requests.nvidia.com/gpu");
   await expect(gpus.getByTestId("ceiling")).toHaveText("4");
@@ -93,8 +100,10 @@ test("create a team, add a member, ask for GPUs, approve, audit", async ({ brows
   const actions = tom.getByTestId("audit-row-action");
   await expect(actions).toContainText(["quota.approve", "quota.request", "member.change", "member.add", "team.create"]);
 
-  // Tidy up: retire the team, typing its name.
+  // Tidy up: find the team among all of them, and retire it, typing its name.
   await paulaShell.open("/admin");
+  await paula.getByTestId("admin-search").fill(team);
+  await expect(paula.getByTestId("admin-teams-count")).toHaveText("Showing 1–1 of 1");
   await paula.getByTestId(`manage-${team}`).click();
   await paula.getByTestId(`retire-open-${team}`).click();
   await expect(paula.getByTestId("holdings")).toContainText("volumes");

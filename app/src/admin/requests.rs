@@ -1,9 +1,10 @@
 //! Quota requests waiting for a platform admin's decision.
 
+#[cfg(feature = "ssr")]
+use crate::audit::server::Actor;
 use crate::components::error_view::ErrorView;
-use crate::components::quota_bar::resource_label;
 use crate::error::AppError;
-use crate::teams::quota::QuotaRequest;
+use crate::model::quota::{QuotaRequest, resource_label};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -18,31 +19,30 @@ pub async fn pending_requests() -> Result<Vec<QuotaRequest>, AppError> {
 /// Approves (applying the new limit as the approving admin) or denies.
 #[server(endpoint = "admin-request-decide")]
 pub async fn decide_request(id: i64, approve: bool, reason: String) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    super::require_platform_admin(&client).await?;
+    let me = Actor::current().await?;
+    super::require_platform_admin(&me.client).await?;
     if !approve && reason.trim().len() < 3 {
         return Err(AppError::Invalid("Say why the request is denied; the team admin will read it.".into()));
     }
-    let request = state
+    let request = me
+        .state
         .db
         .request_get(id)
         .await
         .map_err(AppError::internal)?
         .ok_or_else(|| AppError::NotFound("There is no such request.".into()))?;
-    let actor = who.identity().username.clone();
     let object = format!("request {id}: {}={}", request.resource, request.amount);
     let action = if approve { "quota.approve" } else { "quota.deny" };
     let now = crate::teams::quota::now_ms();
-    audited(&state.db, Action { actor: &actor, team: Some(&request.team), action, object: &object }, async {
+    me.audited(Some(&request.team), action, &object, async {
+        let db = &me.state.db;
         // Claim the decision first, so two admins cannot both act on it.
-        if !state.db.request_decide(id, approve, &actor, reason.trim(), now).await.map_err(AppError::internal)? {
+        if !db.request_decide(id, approve, me.username(), reason.trim(), now).await.map_err(AppError::internal)? {
             return Err(AppError::Conflict("Another admin has already decided this request.".into()));
         }
-        if approve && let Err(e) = super::server::grant(&client, &request).await {
+        if approve && let Err(e) = super::server::grant(&me.client, &request).await {
             // Not applied: back to pending, so it can be decided again.
-            let _ = reopen(&state.db, id).await;
+            let _ = reopen(db, id).await;
             return Err(e);
         }
         Ok(())

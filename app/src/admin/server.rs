@@ -3,10 +3,10 @@
 
 use crate::error::{AppError, AppResult};
 use crate::identity::{Persona, is_dns1123_label};
+use crate::model::quota::QuotaRequest;
 use crate::platform::kube::{UserClient, explain};
 use crate::teams::members::SubjectKind;
 use crate::teams::members_server::binding_for;
-use crate::teams::quota::QuotaRequest;
 use crate::teams::quota_server::{LIMITS_NAME, QUOTA_NAME, ceiling_key, explain_quota};
 use crate::teams::{DISPLAY_NAME, TEAM_LABEL};
 use k8s_openapi::api::apps::v1::StatefulSet;

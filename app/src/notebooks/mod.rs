@@ -1,5 +1,6 @@
 //! Notebooks: a data scientist creates, watches, opens, stops and deletes
-//! notebooks in their teams. Pages and shared types here; the Kubernetes
+//! notebooks in their teams. Pages (`pages/`, one file each; the catalog
+//! page is an admin page) and shared types here; the Kubernetes
 //! side (`index`, `ops`, `manifest`, `status`) and the endpoints that are
 //! not pages (`live`; `handover`, `origin` and `proxy` for opening a
 //! notebook on its own origin) are server-only.

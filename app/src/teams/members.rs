@@ -1,7 +1,10 @@
 //! The team's members page: who has which persona, and (for team admins)
 //! adding, changing and removing members.
 
+#[cfg(feature = "ssr")]
+use crate::audit::server::Actor;
 use crate::components::error_view::ErrorView;
+use crate::components::field::Field;
 use crate::error::AppError;
 use crate::identity::Persona;
 use leptos::prelude::*;
@@ -63,7 +66,6 @@ pub async fn get_members(team: String) -> Result<MembersView, AppError> {
 /// Gives a user or group exactly these personas in the team (none removes them).
 #[server(endpoint = "team-member-set")]
 pub async fn set_member(team: String, kind: SubjectKind, name: String, personas: Vec<Persona>, new: bool) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
     let (state, who) = crate::auth::current().await?;
     tracing::Span::current().record("team", team.as_str());
     super::members_server::check_name(kind, &name)?;
@@ -86,7 +88,7 @@ pub async fn set_member(team: String, kind: SubjectKind, name: String, personas:
             }));
         }
     }
-    let client = state.kube.for_user(&who)?;
+    let me = Actor::new(state, who)?;
     let action = if personas.is_empty() { "member.remove" } else if new { "member.add" } else { "member.change" };
     let object = format!(
         "{} {} ({})",
@@ -94,14 +96,9 @@ pub async fn set_member(team: String, kind: SubjectKind, name: String, personas:
         name,
         personas.iter().map(|p| p.slug()).collect::<Vec<_>>().join(", ")
     );
-    let actor = who.identity().username.clone();
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action, object: &object },
-        super::members_server::set_personas(&client, &team, kind, &name, &personas),
-    )
-    .await?;
-    state.access.forget_all();
+    let work = super::members_server::set_personas(&me.client, &team, kind, &name, &personas);
+    me.audited(Some(&team), action, &object, work).await?;
+    me.state.access.forget_all();
     Ok(())
 }
 
@@ -207,18 +204,16 @@ fn AddMember(team: String, set: ServerAction<SetMember>) -> impl IntoView {
     view! {
         <form class="card form" on:submit=submit data-testid="add-member">
             <h2 class="section-title">"Add a member"</h2>
-            <div class="form-row">
-                <label for="member-kind">"Kind"</label>
+            <Field id="member-kind" label="Kind">
                 <select id="member-kind" class="select" on:change=move |ev| set_kind.set(if event_target_value(&ev) == "group" { SubjectKind::Group } else { SubjectKind::User })>
                     <option value="user">"User"</option>
                     <option value="group">"Group"</option>
                 </select>
-            </div>
-            <div class="form-row">
-                <label for="member-name">"Name"</label>
+            </Field>
+            <Field id="member-name" label="Name">
                 <input id="member-name" class="input" data-testid="add-name" autocomplete="off"
                     prop:value=name on:input=move |ev| set_name.set(event_target_value(&ev))/>
-            </div>
+            </Field>
             <fieldset class="form-row"><legend>"Personas"</legend><PersonaChecks chosen=chosen prefix="add-persona"/></fieldset>
             <button type="submit" class="btn-primary" data-testid="add-submit" disabled=move || set.pending().get()>"Add member"</button>
         </form>

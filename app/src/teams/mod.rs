@@ -9,23 +9,32 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-/// Overview, Members, Quota and Audit of the team in the address.
+/// Overview, Members, Quota and Audit of the team in the address; Members
+/// and Audit only to those Kubernetes lets open them ([`TeamAccess`]).
 #[component]
 pub fn TeamTabs() -> impl IntoView {
     let params = use_params_map();
     let team = move || params.read().get("team").unwrap_or_default();
+    let access = Resource::new(team, get_team_access);
     let tab = move |suffix: &'static str, label: &'static str| {
         view! {
             <A href=move || format!("/teams/{}{suffix}", team()) exact=true attr:class="tab"
                 attr:data-testid=format!("tab-{}", label.to_lowercase())>{label}</A>
         }
     };
+    let gated = move |suffix: &'static str, label: &'static str, open: fn(&TeamAccess) -> bool| {
+        view! {
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { access.await.ok().filter(|a| open(a)).map(|_| tab(suffix, label)) })}
+            </Transition>
+        }
+    };
     view! {
         <nav class="tabs" aria-label="Team">
             {tab("", "Overview")}
-            {tab("/members", "Members")}
+            {gated("/members", "Members", |a| a.members)}
             {tab("/quota", "Quota")}
-            {tab("/audit", "Audit")}
+            {gated("/audit", "Audit", |a| a.audit)}
         </nav>
     }
 }
@@ -66,27 +75,31 @@ pub fn namespace_labels() -> std::collections::BTreeMap<String, String> {
 /// Annotation holding a team's display name.
 pub const DISPLAY_NAME: &str = "atrium.io/display-name";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamSummary {
-    pub name: String,
-    pub display_name: String,
-}
-
-/// One line of a quota: what is used against what is allowed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QuotaLine {
-    pub resource: String,
-    pub used: String,
-    pub hard: String,
-    /// used / hard in 0..=1, when both parse.
-    pub fraction: Option<f64>,
-}
+pub use crate::model::team::{QuotaLine, TeamSummary};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TeamOverview {
     pub team: TeamSummary,
     pub your_personas: Vec<Persona>,
     pub quota: Vec<QuotaLine>,
+}
+
+/// What of a team a person may open beyond its overview and quota, as
+/// Kubernetes answers for them: the pages are refused to everyone else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamAccess {
+    /// The members page: who may list the team's RoleBindings.
+    pub members: bool,
+    /// The audit trail and its CSV export: who may change the team's quota.
+    pub audit: bool,
+}
+
+#[server(endpoint = "team-access")]
+pub async fn get_team_access(team: String) -> Result<TeamAccess, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    tracing::Span::current().record("team", team.as_str());
+    let client = state.kube.for_user(&who)?;
+    server::access(&state.access, &client, who.session_key(), &team).await
 }
 
 #[server(endpoint = "team-overview")]

@@ -1,10 +1,14 @@
 //! The team's quota page: used versus limit, what uses it, changing limits
 //! up to the ceiling, asking for more, and default container limits.
 
+#[cfg(feature = "ssr")]
+use crate::audit::server::Actor;
 use crate::components::error_view::ErrorView;
+use crate::components::field::Field;
 use crate::components::notice::ActionNotice;
-use crate::components::quota_bar::resource_label;
 use crate::error::AppError;
+pub use crate::model::quota::QuotaRequest;
+use crate::model::quota::resource_label;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -48,20 +52,6 @@ pub struct Consumer {
     pub gpus: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuotaRequest {
-    pub id: i64,
-    pub team: String,
-    pub resource: String,
-    pub amount: String,
-    pub reason: String,
-    pub requested_by: String,
-    pub requested_at_ms: i64,
-    pub status: String,
-    pub decided_by: Option<String>,
-    pub decision_reason: Option<String>,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QuotaView {
     pub team: String,
@@ -99,51 +89,35 @@ pub async fn get_quota(team: String) -> Result<QuotaView, AppError> {
 
 #[server(endpoint = "team-quota-save")]
 pub async fn save_quota(team: String, limits_version: String, changes: Vec<QuotaChange>) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    let view = super::quota_server::view(&client, &team).await?;
+    let me = Actor::current().await?;
+    let view = super::quota_server::view(&me.client, &team).await?;
     super::quota_server::check_changes(&view, &changes)?;
     let object = changes.iter().map(|c| format!("{}={}", c.resource, c.value)).collect::<Vec<_>>().join(", ");
-    let actor = who.identity().username.clone();
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action: "quota.update", object: &object },
-        super::quota_server::apply_changes(&client, &team, &limits_version, &changes),
-    )
-    .await
+    let work = super::quota_server::apply_changes(&me.client, &team, &limits_version, &changes);
+    me.audited(Some(&team), "quota.update", &object, work).await
 }
 
 #[server(endpoint = "team-defaults-save")]
 pub async fn save_defaults(team: String, defaults: LimitDefaults) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
     let (state, who) = crate::auth::current().await?;
     super::quota_server::check_defaults(&defaults)?;
-    let client = state.kube.for_user(&who)?;
+    let me = Actor::new(state, who)?;
     let object = format!(
         "requests cpu={} memory={}, limits cpu={} memory={}",
         defaults.cpu_request, defaults.memory_request, defaults.cpu_limit, defaults.memory_limit
     );
-    let actor = who.identity().username.clone();
-    audited(
-        &state.db,
-        Action { actor: &actor, team: Some(&team), action: "limits.update", object: &object },
-        super::quota_server::set_defaults(&client, &team, &defaults),
-    )
-    .await
+    me.audited(Some(&team), "limits.update", &object, super::quota_server::set_defaults(&me.client, &team, &defaults)).await
 }
 
 /// Asks the platform admins for more than the ceiling allows.
 #[server(endpoint = "team-quota-request")]
 pub async fn request_more(team: String, resource: String, amount: String, reason: String) -> Result<(), AppError> {
-    use crate::audit::server::{Action, audited};
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
+    let me = Actor::current().await?;
     // Only those who may manage the quota may ask for more.
-    if !crate::platform::access::may(&client, "", "resourcequotas", "update", Some(&team)).await? {
+    if !crate::platform::access::may(&me.client, "", "resourcequotas", "update", Some(&team)).await? {
         return Err(AppError::Forbidden("Only the team's admins can ask for more quota.".into()));
     }
-    let view = super::quota_server::view(&client, &team).await?;
+    let view = super::quota_server::view(&me.client, &team).await?;
     let Some(row) = view.rows.iter().find(|r| r.resource == resource) else {
         return Err(AppError::Invalid(format!("“{resource}” is not a quota the portal manages.")));
     };
@@ -156,22 +130,21 @@ pub async fn request_more(team: String, resource: String, amount: String, reason
     if reason.trim().len() < 5 {
         return Err(AppError::Invalid("Say why the team needs it (a sentence helps the platform admins decide).".into()));
     }
-    let actor = who.identity().username.clone();
     let request = QuotaRequest {
         id: 0,
         team: team.clone(),
         resource: resource.clone(),
         amount: amount.clone(),
         reason: reason.trim().to_string(),
-        requested_by: actor.clone(),
+        requested_by: me.username().to_string(),
         requested_at_ms: now_ms(),
         status: "pending".into(),
         decided_by: None,
         decision_reason: None,
     };
     let object = format!("{resource}={amount}");
-    audited(&state.db, Action { actor: &actor, team: Some(&team), action: "quota.request", object: &object }, async {
-        state.db.request_create(&request).await.map(drop).map_err(AppError::internal)
+    me.audited(Some(&team), "quota.request", &object, async {
+        me.state.db.request_create(&request).await.map(drop).map_err(AppError::internal)
     })
     .await
 }
@@ -225,7 +198,7 @@ fn QuotaEditor(
         .zip(edits.iter())
         .map(|(r, (_, value))| {
             let pct = r.fraction.map(|f| (f * 100.0).round() as u32).unwrap_or(0);
-            let level = if pct >= 90 { "bar-fill bar-high" } else if pct >= 70 { "bar-fill bar-mid" } else { "bar-fill" };
+            let level = crate::components::quota_bar::fill_class(pct);
             let label = resource_label(&r.resource);
             let value = *value;
             view! {
@@ -334,18 +307,15 @@ fn RequestMoreForm(team: String, ask: ServerAction<RequestMore>) -> impl IntoVie
     view! {
         <form class="card form" on:submit=submit data-testid="request-form">
             <h2 class="section-title">"Ask for more than the ceiling"</h2>
-            <div class="form-row">
-                <label for="req-resource">"Resource"</label>
+            <Field id="req-resource" label="Resource">
                 <select id="req-resource" class="select" data-testid="request-resource" on:change=move |ev| resource.set(event_target_value(&ev))>{options}</select>
-            </div>
-            <div class="form-row">
-                <label for="req-amount">"New limit"</label>
+            </Field>
+            <Field id="req-amount" label="New limit">
                 <input id="req-amount" class="input mono" data-testid="request-amount" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev))/>
-            </div>
-            <div class="form-row">
-                <label for="req-reason">"Why"</label>
+            </Field>
+            <Field id="req-reason" label="Why">
                 <textarea id="req-reason" class="input" data-testid="request-reason" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
-            </div>
+            </Field>
             <button type="submit" class="btn-primary" data-testid="request-submit" disabled=move || ask.pending().get()>"Send request"</button>
         </form>
     }
@@ -384,14 +354,12 @@ fn DefaultsForm(team: String, current: LimitDefaults, can_edit: bool, action: Se
     ];
     let inputs = fields
         .iter()
-        .map(|(label, sig, id)| {
-            let sig = *sig;
+        .map(|&(label, sig, id)| {
             view! {
-                <div class="form-row">
-                    <label for=*id>{*label}</label>
-                    <input id=*id class="input mono w-32" data-testid=*id disabled=!can_edit
+                <Field id=id label=label>
+                    <input id=id class="input mono w-32" data-testid=id disabled=!can_edit
                         prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))/>
-                </div>
+                </Field>
             }
         })
         .collect_view();

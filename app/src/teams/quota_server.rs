@@ -115,7 +115,7 @@ pub fn check_changes(view: &QuotaView, changes: &[QuotaChange]) -> AppResult<()>
         let Some(row) = view.rows.iter().find(|r| r.resource == c.resource) else {
             return Err(AppError::Invalid(format!("“{}” is not a quota the portal manages.", c.resource)));
         };
-        let label = crate::components::quota_bar::resource_label(&c.resource);
+        let label = crate::model::quota::resource_label(&c.resource);
         let Some(value) = quantity::parse(&c.value) else {
             return Err(AppError::Invalid(format!(
                 "{label}: “{}” is not a quantity. Use numbers like 4, 500m, 16Gi.",
@@ -191,7 +191,7 @@ fn conflict(hard_now: &BTreeMap<String, Quantity>, changes: &[QuotaChange]) -> A
     let both: Vec<String> = changes
         .iter()
         .map(|c| {
-            let label = crate::components::quota_bar::resource_label(&c.resource);
+            let label = crate::model::quota::resource_label(&c.resource);
             let now = hard_now.get(&c.resource).map(|q| q.0.as_str()).unwrap_or("none");
             format!("{label}: now {now}, yours {}", c.value)
         })

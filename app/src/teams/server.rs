@@ -1,9 +1,10 @@
 //! Teams as Kubernetes sees them, always asked as the user.
 
-use super::{DISPLAY_NAME, QuotaLine, TEAM_LABEL, TeamOverview, TeamSummary};
+use super::{DISPLAY_NAME, QuotaLine, TEAM_LABEL, TeamAccess, TeamOverview, TeamSummary};
 use crate::auth::SignedIn;
 use crate::error::{AppError, AppResult};
 use crate::identity::{Memberships, is_dns1123_label};
+use crate::platform::access::{AccessCache, Ask};
 use crate::platform::kube::{UserClient, explain};
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use kube::api::{Api, ListParams};
@@ -40,6 +41,20 @@ pub async fn list_teams(client: &UserClient, memberships: &Memberships, bound: &
         }
     }
     Ok(sorted(teams))
+}
+
+/// Which of the team's pages beyond its overview and quota the person may
+/// open, each asked as they would be refused: the members page lists
+/// RoleBindings; the audit trail asks what `audit::server::may_read` asks.
+/// `cache` keeps the answers for the session `key` until RBAC changes.
+pub async fn access(cache: &AccessCache, client: &UserClient, key: &str, team: &str) -> AppResult<TeamAccess> {
+    if !is_dns1123_label(team) {
+        return Ok(TeamAccess::default());
+    }
+    let members = Ask { group: "rbac.authorization.k8s.io", resource: "rolebindings", verb: "list", namespace: Some(team), name: None };
+    let audit = Ask { group: "", resource: "resourcequotas", verb: "update", namespace: Some(team), name: None };
+    let (members, audit) = futures::join!(cache.may(client, key, members), cache.may(client, key, audit));
+    Ok(TeamAccess { members: members?, audit: audit? })
 }
 
 /// A team's page: refused by Kubernetes unless the person may read it.
