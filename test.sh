@@ -60,6 +60,9 @@ done
 curl -sf "http://127.0.0.1:$e2e_port/readyz" >/dev/null || { tail -n 30 "$portal_log"; fail "the portal did not become ready"; }
 ATRIUM_E2E_BASE_URL=http://localhost:$e2e_port npx playwright test -c end2end/playwright.config.ts
 e2e_rc=$?
+step "page weights against their budgets (Chromium, decision 0013)"
+ATRIUM_E2E_BASE_URL=http://localhost:$e2e_port node bench/site-size.mjs
+size_rc=$?
 kill $portal_pid 2>/dev/null; wait $portal_pid 2>/dev/null
 bash scripts/test-postgres.sh stop
 
@@ -72,6 +75,7 @@ passed=$((rust_passed + e2e_passed))
 failed=$((rust_failed + e2e_failed))
 [ "$cargo_rc" = 0 ] || [ "$failed" -gt 0 ] || failed=1
 [ "$e2e_rc" = 0 ] || [ "$e2e_failed" -gt 0 ] || failed=$((failed + 1))
+[ "$size_rc" = 0 ] || { echo "a page is over its size budget (see the table above)"; failed=$((failed + 1)); }
 printf '\ncargo: %s passed, %s failed; end-to-end: %s passed, %s failed; %ss in all\n' \
   "$rust_passed" "$rust_failed" "$e2e_passed" "$e2e_failed" "$((SECONDS - t0))"
 echo "$passed passed, $failed failed"

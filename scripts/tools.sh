@@ -15,3 +15,10 @@ if [ ! -x "$repo/node_modules/.bin/tailwindcss" ] || [ ! -x "$repo/node_modules/
   (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 export PATH="$wbg_root/bin:$repo/node_modules/.bin:$PATH"
+split_src=$(cat "$repo/tools/site-split/Cargo.toml" "$repo/tools/site-split/Cargo.lock" "$repo/tools/site-split/src/main.rs" 2>/dev/null | sha256sum | cut -c1-12)
+split_root="$cache/tools/site-split-$split_src"
+if [ ! -x "$split_root/bin/site-split" ]; then
+  echo "building site-split (wasm-split for Leptos' lazy routes; about 3 minutes, once)" >&2
+  cargo install --path "$repo/tools/site-split" --locked --root "$split_root" --quiet
+fi
+export PATH="$split_root/bin:$PATH"

@@ -78,6 +78,33 @@ pub fn portal_routes() -> Vec<PortalRoute> {
     ]
 }
 
+/// Where this build's browser files are: `pkg/<build id>`, written by
+/// `scripts/build-site.sh`. Every build has its own folder, so a browser still
+/// running an older core never loads chunks of a newer build.
+fn site_pkg_dir(site_root: &std::path::Path) -> String {
+    match std::fs::read_to_string(site_root.join("build-id")) {
+        Ok(id) if !id.trim().is_empty() && id.trim().chars().all(|c| c.is_ascii_alphanumeric()) => format!("pkg/{}", id.trim()),
+        _ => {
+            tracing::warn!(site_root = %site_root.display(), "no site build found; pages will not become interactive (run scripts/build-site.sh)");
+            "pkg".into()
+        }
+    }
+}
+
+/// A build's files (`/pkg/<build id>/…`) never change under their folder, so
+/// browsers keep them; anything else under /pkg is checked again on each use.
+async fn cache_build_files(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    // Nested under /pkg: the path here starts after it.
+    let per_build = req.uri().path().trim_start_matches('/').contains('/');
+    let mut res = next.run(req).await;
+    if res.status().is_success() {
+        let value = if per_build { "public, max-age=31536000, immutable" } else { "no-cache" };
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    res
+}
+
 /// Connects everything the portal needs and returns its router.
 pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let db = Db::connect(&config.database_url).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
@@ -89,7 +116,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let leptos_options = LeptosOptions::builder()
         .output_name("atrium")
         .site_root(config.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(site_pkg_dir(&config.site_root))
         .site_addr(config.listen)
         .build();
     let access = AccessCache::with_watched_ttl(
@@ -119,6 +146,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
 
     let routes = generate_route_list(App);
     let pkg = ServeDir::new(state.config.site_root.join("pkg")).precompressed_gzip();
+    let pkg = tower::ServiceBuilder::new().layer(axum::middleware::from_fn(cache_build_files)).service(pkg);
     let router = portal_routes().into_iter().fold(Router::new(), |router, r| router.route(r.path, r.handler));
     let router = router
         .nest_service("/pkg", pkg)

@@ -10,7 +10,9 @@ pub mod components;
 pub mod error;
 pub mod home;
 pub mod identity;
+pub mod model;
 pub mod quantity;
+pub mod routes;
 pub mod shell;
 pub mod teams;
 pub mod admin;
@@ -25,15 +27,16 @@ pub mod platform;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{Route, Router, Routes},
     path,
 };
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/atrium.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -41,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -61,28 +65,27 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="atrium" href="/pkg/atrium.css"/>
         <Title formatter=|t: String| if t.is_empty() { "Atrium".to_string() } else { format!("{t} · Atrium") }/>
         <Router>
             <shell::Shell>
                 <Routes fallback=|| view! { <components::error_view::NotFoundPage/> }>
                     <Route path=path!("/") view=home::HomePage/>
-                    <Route path=path!("/teams") view=teams::TeamsPage/>
-                    <Route path=path!("/teams/:team") view=teams::TeamPage ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/members") view=teams::members::MembersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/quota") view=teams::quota::QuotaPage ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/audit") view=audit::TeamAuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/requests") view=admin::requests::RequestsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/audit") view=audit::AdminAuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/catalog") view=notebooks::pages::CatalogPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks") view=notebooks::pages::NotebooksPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team") view=notebooks::pages::TeamNotebooksPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team/new") view=notebooks::pages::NewNotebookPage ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team/:name") view=notebooks::pages::NotebookPage ssr=SsrMode::Async/>
-                    <Route path=path!("/experiments") view=areas::ExperimentsPage/>
-                    <Route path=path!("/pipelines") view=areas::PipelinesPage/>
-                    <Route path=path!("/models") view=areas::ModelsPage/>
+                    <Route path=path!("/teams") view={Lazy::<routes::Teams>::new()}/>
+                    <Route path=path!("/teams/:team") view={Lazy::<routes::Team>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/members") view={Lazy::<routes::TeamMembers>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/quota") view={Lazy::<routes::TeamQuota>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/audit") view={Lazy::<routes::TeamAudit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/requests") view={Lazy::<routes::AdminRequests>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view={Lazy::<routes::AdminAudit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/catalog") view={Lazy::<routes::AdminCatalog>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks") view={Lazy::<routes::Notebooks>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team") view={Lazy::<routes::TeamNotebooks>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/new") view={Lazy::<routes::NewNotebook>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/:name") view={Lazy::<routes::Notebook>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments") view={Lazy::<routes::Experiments>::new()}/>
+                    <Route path=path!("/pipelines") view={Lazy::<routes::Pipelines>::new()}/>
+                    <Route path=path!("/models") view={Lazy::<routes::Models>::new()}/>
                 </Routes>
             </shell::Shell>
         </Router>
@@ -92,6 +95,10 @@ pub fn App() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        components::update_notice::show(&info.to_string());
+    }));
+    components::update_notice::note_navigation();
+    leptos::mount::hydrate_lazy(App);
 }

@@ -22,6 +22,18 @@ pub fn AdminPage() -> impl IntoView {
     );
     // Kept across reloads of the rows, so a change does not lose the place.
     let place = Place { search: RwSignal::new(String::new()), page: RwSignal::new(0), created: RwSignal::new(None) };
+    // Once the rows hold a team just created, show the page it is on. An effect,
+    // after rendering: setting these while the table renders would wake the
+    // table being replaced, whose values are already gone.
+    Effect::new(move |_| {
+        let Some(name) = place.created.get() else { return };
+        let Some(Ok(list)) = rows.get() else { return };
+        if let Some(i) = list.iter().position(|r| r.team.name == name) {
+            place.search.set(String::new());
+            place.page.set(i / PER_PAGE);
+            place.created.set(None);
+        }
+    });
     view! {
         <Title text="Admin"/>
         <h1 class="page-title">"Platform"</h1>
@@ -60,11 +72,6 @@ struct Place {
 
 #[component]
 fn TeamTable(rows: Vec<TeamRow>, place: Place, ceiling: ServerAction<SetTeamCeiling>, retire: ServerAction<RetireTeam>) -> impl IntoView {
-    if let Some(i) = place.created.get_untracked().and_then(|n| rows.iter().position(|r| r.team.name == n)) {
-        place.search.set(String::new());
-        place.page.set(i / PER_PAGE);
-        place.created.set(None);
-    }
     let rows = StoredValue::new(rows);
     let found = Memo::new(move |_| place.search.with(|q| rows.with_value(|r| matching(r, q))));
     let window = Memo::new(move |_| Window::of(found.with(Vec::len), place.page.get()));

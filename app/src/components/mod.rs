@@ -4,4 +4,6 @@
 pub mod plain_page;
 pub mod quota_bar;
 pub mod error_view;
+pub mod field;
 pub mod notice;
+pub mod update_notice;

@@ -1,0 +1,194 @@
+// What each page makes the browser download, measured in Chromium from what
+// it really fetched (not from file sizes), and checked against the budgets of
+// docs/decisions/0013-per-area-code-loading.md:
+//   - first load of any page: at most 250 KB gzip of WASM + JS + CSS;
+//   - an area's own chunks (everything beyond the core) on any of its pages:
+//     at most 150 KB gzip.
+// Every page is opened in a fresh browser context (cold cache) by a person
+// who may see it, and counted once the page is interactive.
+//
+//   node bench/site-size.mjs                 table + budgets (exit 1 when over)
+//   node bench/site-size.mjs --record        write today's figures as ceilings
+//
+// Until every page is within budget (the islands step of decision 0013), a
+// page over budget is held to a recorded ceiling (bench/site-budget.json,
+// today's figure plus 2 %) so it cannot grow; under budget, the budget rules.
+//   node bench/site-size.mjs --tti /notebooks [--runs 10]
+//                                            median time to interactive, cold cache
+//
+// ATRIUM_E2E_BASE_URL is the portal (default http://localhost:3100).
+import { chromium } from "@playwright/test";
+import { writeFileSync, mkdirSync, readFileSync, existsSync } from "node:fs";
+
+const BASE = process.env.ATRIUM_E2E_BASE_URL ?? "http://localhost:3100";
+const PASSWORD = "atrium-demo";
+const BUDGET_PAGE = 250 * 1000;
+const BUDGET_AREA = 150 * 1000;
+const CEILINGS_FILE = new URL("./site-budget.json", import.meta.url);
+const ceilings = existsSync(CEILINGS_FILE) ? JSON.parse(readFileSync(CEILINGS_FILE, "utf8")).ceilings : {};
+
+// Page → a person who may open it.
+const PAGES = [
+  ["/", "alice"],
+  ["/notebooks", "alice"],
+  ["/notebooks/team-a", "alice"],
+  ["/notebooks/team-a/new", "alice"],
+  // The detail page's code loads whether or not the notebook exists.
+  ["/notebooks/team-a/size-probe", "alice"],
+  ["/experiments", "alice"],
+  ["/pipelines", "dave"],
+  ["/models", "maria"],
+  ["/teams", "tom"],
+  ["/teams/team-a", "tom"],
+  ["/teams/team-a/members", "tom"],
+  ["/teams/team-a/quota", "tom"],
+  ["/teams/team-a/audit", "tom"],
+  ["/admin", "paula"],
+  ["/admin/requests", "paula"],
+  ["/admin/audit", "paula"],
+  ["/admin/catalog", "paula"],
+];
+
+const launch = () =>
+  chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
+  });
+
+/** Signs `user` in once through the real Keycloak page; returns the cookies. */
+async function signIn(browser, user) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/`);
+  await page.locator("#username").fill(user);
+  await page.locator("#password").fill(PASSWORD);
+  await page.locator("#kc-login").click();
+  await page.waitForURL((u) => u.origin === new URL(BASE).origin && u.pathname === "/");
+  await page.locator("body[data-hydrated]").waitFor();
+  const state = await context.storageState();
+  await context.close();
+  return state;
+}
+
+const kind = (url) => {
+  const path = new URL(url).pathname;
+  if (!path.startsWith("/pkg/")) return null;
+  if (/\.(wasm|js|css)$/.test(path) === false) return null;
+  const file = path.split("/").pop();
+  const core = file === "atrium_bg.wasm" || file === "atrium.js" || file === "atrium.css" || file.startsWith("__wasm_split");
+  return { file, core };
+};
+
+/** Opens `path` cold and returns every WASM/JS/CSS file the browser fetched. */
+async function measure(browser, state, path) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, storageState: state });
+  const page = await context.newPage();
+  const fetched = [];
+  page.on("requestfinished", async (request) => {
+    const k = kind(request.url());
+    if (!k) return;
+    const response = await request.response();
+    const sizes = await request.sizes();
+    const body = await response.body().catch(() => Buffer.alloc(0));
+    fetched.push({ ...k, transfer: sizes.responseBodySize, raw: body.length, encoding: response.headers()["content-encoding"] ?? "" });
+  });
+  await page.goto(`${BASE}${path}`);
+  await page.locator("body[data-hydrated]").waitFor({ timeout: 30_000 });
+  await page.waitForLoadState("networkidle");
+  await context.close();
+  return fetched;
+}
+
+const kb = (n) => (n / 1000).toFixed(1);
+
+async function table() {
+  const browser = await launch();
+  const states = {};
+  const rows = [];
+  for (const [path, user] of PAGES) {
+    states[user] ??= await signIn(browser, user);
+    const files = await measure(browser, states[user], path);
+    const sum = (xs, f) => xs.reduce((a, x) => a + x[f], 0);
+    const core = files.filter((f) => f.core);
+    const chunks = files.filter((f) => !f.core);
+    const notGzip = files.filter((f) => f.encoding !== "gzip" && f.raw > 1000).map((f) => f.file);
+    rows.push({
+      path,
+      user,
+      area: path.split("/")[1] || "home",
+      files: files.length,
+      raw: sum(files, "raw"),
+      gzip: sum(files, "transfer"),
+      core_gzip: sum(core, "transfer"),
+      chunks_gzip: sum(chunks, "transfer"),
+      chunks: chunks.map((c) => c.file).sort(),
+      not_gzip: notGzip,
+    });
+  }
+  await browser.close();
+
+  const over = [];
+  const record = process.argv.includes("--record");
+  const recorded = {};
+  console.log("page".padEnd(32), "user".padEnd(6), "files", "raw KB".padStart(8), "gzip KB".padStart(8), "core".padStart(7), "area".padStart(7), " status");
+  for (const r of rows) {
+    const ceiling = ceilings[r.path] ?? {};
+    const limitPage = Math.max(BUDGET_PAGE, ceiling.gzip ?? 0);
+    const limitArea = Math.max(BUDGET_AREA, ceiling.chunks ?? 0);
+    const withinBudget = r.gzip <= BUDGET_PAGE && r.chunks_gzip <= BUDGET_AREA;
+    const withinLimit = r.gzip <= limitPage && r.chunks_gzip <= limitArea;
+    const status = withinBudget ? "ok" : withinLimit ? "over budget, held at its ceiling" : "OVER";
+    if (!withinLimit) over.push(`${r.path} (${kb(r.gzip)} KB, area ${kb(r.chunks_gzip)} KB)`);
+    if (!withinBudget) recorded[r.path] = { gzip: Math.ceil(r.gzip * 1.02), chunks: Math.ceil(r.chunks_gzip * 1.02) };
+    console.log(
+      r.path.padEnd(32), r.user.padEnd(6), String(r.files).padStart(5), kb(r.raw).padStart(8), kb(r.gzip).padStart(8),
+      kb(r.core_gzip).padStart(7), kb(r.chunks_gzip).padStart(7), " " + status,
+    );
+    if (r.not_gzip.length) over.push(`${r.path}: sent uncompressed: ${r.not_gzip.join(", ")}`);
+  }
+  console.log(`budgets: first load <= ${kb(BUDGET_PAGE)} KB gzip (WASM + JS + CSS); area chunks <= ${kb(BUDGET_AREA)} KB gzip`);
+  mkdirSync(".stack", { recursive: true });
+  writeFileSync(".stack/site-size.json", JSON.stringify(rows, null, 2));
+  if (record) {
+    writeFileSync(CEILINGS_FILE, JSON.stringify({ note: "Pages over budget, held at these gzip bytes until the islands step of decision 0013 brings them under it.", ceilings: recorded }, null, 2) + "\n");
+    console.log(`recorded ceilings for ${Object.keys(recorded).length} pages`);
+  } else if (over.length) {
+    console.error(`over budget: ${over.join("; ")}`);
+    process.exit(1);
+  }
+}
+
+async function tti(path, runs) {
+  const browser = await launch();
+  const state = await signIn(browser, "alice");
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, storageState: state });
+    const page = await context.newPage();
+    // Time from navigation start until the app has hydrated the page.
+    await page.addInitScript(() => {
+      new MutationObserver((_, obs) => {
+        if (document.body?.hasAttribute("data-hydrated")) {
+          window.__hydratedAt = performance.now();
+          obs.disconnect();
+        }
+      }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-hydrated"] });
+    });
+    await page.goto(`${BASE}${path}`);
+    await page.locator("body[data-hydrated]").waitFor({ timeout: 30_000 });
+    times.push(await page.evaluate(() => window.__hydratedAt));
+    await context.close();
+  }
+  await browser.close();
+  times.sort((a, b) => a - b);
+  const median = (times[(runs - 1) >> 1] + times[runs >> 1]) / 2;
+  console.log(`time to interactive ${path}, cold cache, ${runs} loads: median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[runs - 1].toFixed(0)})`);
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--tti") {
+  const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 10;
+  await tti(args[1] ?? "/notebooks", runs);
+} else {
+  await table();
+}
