@@ -20,13 +20,13 @@ pub enum TeamsPage {
 
 #[lazy]
 fn teams_area(page: TeamsPage) -> AnyView {
-    use crate::teams;
+    use crate::teams::pages;
     match page {
-        TeamsPage::List => view! { <teams::TeamsPage/> }.into_any(),
-        TeamsPage::Overview => view! { <teams::TeamPage/> }.into_any(),
-        TeamsPage::Members => view! { <teams::members::MembersPage/> }.into_any(),
-        TeamsPage::Quota => view! { <teams::quota::QuotaPage/> }.into_any(),
-        TeamsPage::Audit => view! { <crate::audit::TeamAuditPage/> }.into_any(),
+        TeamsPage::List => view! { <pages::TeamsPage/> }.into_any(),
+        TeamsPage::Overview => view! { <pages::TeamPage/> }.into_any(),
+        TeamsPage::Members => view! { <pages::MembersPage/> }.into_any(),
+        TeamsPage::Quota => view! { <pages::QuotaPage/> }.into_any(),
+        TeamsPage::Audit => view! { <crate::audit::pages::TeamAuditPage/> }.into_any(),
     }
 }
 
@@ -45,7 +45,7 @@ fn admin_area(page: AdminPage) -> AnyView {
     match page {
         AdminPage::Teams => view! { <admin::teams::AdminPage/> }.into_any(),
         AdminPage::Requests => view! { <admin::requests::RequestsPage/> }.into_any(),
-        AdminPage::Audit => view! { <crate::audit::AdminAuditPage/> }.into_any(),
+        AdminPage::Audit => view! { <crate::audit::pages::AdminAuditPage/> }.into_any(),
         AdminPage::Catalog => view! { <admin::catalog::CatalogPage/> }.into_any(),
     }
 }

@@ -61,9 +61,8 @@ pub struct TeamRow {
 /// in parallel, made as the platform admin.
 #[server(endpoint = "admin-teams")]
 pub async fn all_teams() -> Result<Vec<TeamRow>, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    server::team_rows(&client).await
+    let me = Actor::current().await?;
+    server::team_rows(&me.client).await
 }
 
 /// Sets one ceiling of a team (never under its current limit).
@@ -81,10 +80,9 @@ pub async fn set_team_ceiling(team: String, resource: String, value: String) -> 
 /// What retiring the team would delete.
 #[server(endpoint = "admin-team-holdings")]
 pub async fn team_holdings(team: String) -> Result<Vec<(String, usize)>, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    require_platform_admin(&client).await?;
-    server::holdings(&client, &team).await
+    let me = Actor::current().await?;
+    require_platform_admin(&me.client).await?;
+    server::holdings(&me.client, &team).await
 }
 
 /// Deletes the team's namespace and everything in it, once the name is typed.

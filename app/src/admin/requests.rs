@@ -10,10 +10,9 @@ use leptos_meta::Title;
 
 #[server(endpoint = "admin-requests")]
 pub async fn pending_requests() -> Result<Vec<QuotaRequest>, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    super::require_platform_admin(&client).await?;
-    state.db.requests_list(None, true).await.map_err(AppError::internal)
+    let me = Actor::current().await?;
+    super::require_platform_admin(&me.client).await?;
+    me.state.db.requests_list(None, true).await.map_err(AppError::internal)
 }
 
 /// Approves (applying the new limit as the approving admin) or denies.
@@ -42,22 +41,12 @@ pub async fn decide_request(id: i64, approve: bool, reason: String) -> Result<()
         }
         if approve && let Err(e) = super::server::grant(&me.client, &request).await {
             // Not applied: back to pending, so it can be decided again.
-            let _ = reopen(db, id).await;
+            let _ = db.request_reopen(id).await;
             return Err(e);
         }
         Ok(())
     })
     .await
-}
-
-#[cfg(feature = "ssr")]
-async fn reopen(db: &crate::platform::db::Db, id: i64) -> Result<(), sqlx::Error> {
-    use crate::platform::db::Db;
-    const SQL: &str = "UPDATE quota_requests SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL WHERE id = $1";
-    match db {
-        Db::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
-        Db::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
-    }
 }
 
 #[component]

@@ -1,7 +1,7 @@
 //! The home page: who you are, your personas and your teams.
 
 use crate::components::error_view::ErrorView;
-use crate::teams::TeamList;
+use crate::teams::pages::TeamList;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -140,18 +140,17 @@ async fn openable_teams(state: &crate::state::AppState, who: &crate::auth::Signe
 
 #[server(endpoint = "notebook-choices")]
 pub async fn get_form_choices(team: String) -> Result<FormChoices, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
+    let me = Actor::current().await?;
     let (claims, connections, quota) = futures::join!(
-        super::ops::claims(&client, &team),
-        super::ops::connections(&client, &team),
-        crate::teams::quota_server::view(&client, &team)
+        super::ops::claims(&me.client, &team),
+        super::ops::connections(&me.client, &team),
+        crate::teams::quota_server::view(&me.client, &team)
     );
     let gpus_left = quota.ok().and_then(|q| {
         let row = q.rows.into_iter().find(|r| r.resource == "requests.nvidia.com/gpu")?;
         Some(crate::quantity::parse(row.hard.as_deref()?)? - crate::quantity::parse(&row.used)?)
     });
-    let mut catalog = state.notebooks.catalog();
+    let mut catalog = me.state.notebooks.catalog();
     catalog.images.retain(|i| i.enabled);
     catalog.sizes.retain(|s| s.enabled);
     Ok(FormChoices { catalog, claims: claims?, connections: connections?, gpus_left })
@@ -160,9 +159,8 @@ pub async fn get_form_choices(team: String) -> Result<FormChoices, AppError> {
 /// The manifests that creating would apply, after a server-side dry-run.
 #[server(endpoint = "notebook-preview", input = leptos::server_fn::codec::Json)]
 pub async fn preview_notebook(form: NotebookForm) -> Result<String, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    Ok(super::ops::prepare(&state.notebooks, &client, &form).await?.yaml())
+    let me = Actor::current().await?;
+    Ok(super::ops::prepare(&me.state.notebooks, &me.client, &form).await?.yaml())
 }
 
 #[server(endpoint = "notebook-create", input = leptos::server_fn::codec::Json)]
@@ -197,8 +195,7 @@ pub async fn delete_notebook(team: String, name: String, keep_volume: bool) -> R
 #[server(endpoint = "notebook")]
 pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, AppError> {
     use super::model::Phase;
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
+    let Actor { state, who, client } = Actor::current().await?;
     let backend = state.notebooks.backend();
     super::ops::check_visible(&client, backend, &team, &name).await?;
     let row = state.notebooks.index.row(&team, &name).ok_or_else(|| {
@@ -227,10 +224,9 @@ pub async fn get_notebook(team: String, name: String) -> Result<NotebookDetail, 
 
 #[server(endpoint = "notebook-catalog")]
 pub async fn get_catalog() -> Result<Catalog, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let client = state.kube.for_user(&who)?;
-    crate::admin::require_platform_admin(&client).await?;
-    Ok(state.notebooks.catalog())
+    let me = Actor::current().await?;
+    crate::admin::require_platform_admin(&me.client).await?;
+    Ok(me.state.notebooks.catalog())
 }
 
 #[server(endpoint = "notebook-catalog-save", input = leptos::server_fn::codec::Json)]

@@ -144,8 +144,8 @@ pub mod server {
 
 #[server(endpoint = "connections")]
 pub async fn get_connections(team: String) -> Result<Vec<Connection>, AppError> {
-    let (state, who) = crate::auth::current().await?;
-    server::list(&state.kube.for_user(&who)?, &team).await
+    let me = Actor::current().await?;
+    server::list(&me.client, &team).await
 }
 
 #[server(endpoint = "connection-create", input = leptos::server_fn::codec::Json)]

@@ -68,4 +68,15 @@ impl Db {
         };
         Ok(n == 1)
     }
+
+    /// Puts a decided request back to pending, undecided: its decision could
+    /// not be carried out, so it can be decided again.
+    pub async fn request_reopen(&self, id: i64) -> Result<(), sqlx::Error> {
+        const SQL: &str = "UPDATE quota_requests SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL \
+                           WHERE id = $1";
+        match self {
+            Db::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
+            Db::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Teams as Kubernetes sees them, always asked as the user.
 
-use super::{DISPLAY_NAME, QuotaLine, TEAM_LABEL, TeamAccess, TeamOverview, TeamSummary};
+use super::overview::{TeamAccess, TeamOverview};
+use super::{DISPLAY_NAME, QuotaLine, TEAM_LABEL, TeamSummary};
 use crate::auth::SignedIn;
 use crate::error::{AppError, AppResult};
 use crate::identity::{Memberships, is_dns1123_label};
