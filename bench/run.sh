@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the portal on the local stack: idle memory of a release build,
 # then load on the signed-in home page (bench/home_page.rs), the admin's team
-# list and the notebooks list, then asset sizes. ATRIUM_BENCHES picks some of
+# list and the notebooks list, then what each page downloads and the time to interactive of /notebooks. ATRIUM_BENCHES picks some of
 # them, e.g. ATRIUM_BENCHES=notebooks bench/run.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +23,6 @@ for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks}; do
   ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
 done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-cd target/site/pkg && for f in atrium_bg.wasm atrium.js atrium.css; do
-  echo "$f: $(stat -c%s "$f") B, gzip $(stat -c%s "$f.gz") B"
-done
+# What each page makes the browser download, measured in Chromium (decision 0013).
+ATRIUM_E2E_BASE_URL=http://localhost:$port node bench/site-size.mjs || true
+ATRIUM_E2E_BASE_URL=http://localhost:$port node bench/site-size.mjs --tti /notebooks --runs 10
