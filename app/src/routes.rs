@@ -43,10 +43,10 @@ pub enum AdminPage {
 fn admin_area(page: AdminPage) -> AnyView {
     use crate::admin;
     match page {
-        AdminPage::Teams => view! { <admin::teams::AdminPage/> }.into_any(),
-        AdminPage::Requests => view! { <admin::requests::RequestsPage/> }.into_any(),
+        AdminPage::Teams => view! { <admin::pages::AdminPage/> }.into_any(),
+        AdminPage::Requests => view! { <admin::pages::RequestsPage/> }.into_any(),
         AdminPage::Audit => view! { <crate::audit::pages::AdminAuditPage/> }.into_any(),
-        AdminPage::Catalog => view! { <admin::catalog::CatalogPage/> }.into_any(),
+        AdminPage::Catalog => view! { <admin::pages::CatalogPage/> }.into_any(),
     }
 }
 

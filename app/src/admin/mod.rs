@@ -1,108 +1,23 @@
-//! Platform administration: the server functions on teams, and the tabs
-//! of the admin pages (`teams`: every team at a glance; `requests`,
-//! `catalog`; the audit trail is `audit`'s).
+//! Platform administration: every team at a glance, quota requests, the
+//! notebook catalog (the audit trail is `audit`'s). Server functions in
+//! `teams.rs` and `requests.rs`, pages in `pages/`, Kubernetes work in
+//! `server.rs`.
 
-#[cfg(feature = "ssr")]
-use crate::audit::server::Actor;
-use crate::error::AppError;
-use crate::teams::{QuotaLine, TeamSummary};
-use leptos::prelude::*;
-use leptos_router::components::A;
-use serde::{Deserialize, Serialize};
-
-pub mod catalog;
+pub mod pages;
 pub mod requests;
-mod team_row;
 pub mod teams;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+pub use pages::AdminTabs;
+pub use teams::*;
+
 /// Refuses unless Kubernetes lets this person create namespaces (platform admins).
 #[cfg(feature = "ssr")]
-pub async fn require_platform_admin(client: &crate::platform::kube::UserClient) -> Result<(), AppError> {
+pub async fn require_platform_admin(client: &crate::platform::kube::UserClient) -> Result<(), crate::error::AppError> {
     if crate::platform::access::may(client, "", "namespaces", "create", None).await? {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Only platform admins can do this.".into()))
-    }
-}
-
-/// Creates a team with its quota, default limits and first team admin.
-#[server(endpoint = "admin-team-create")]
-pub async fn create_team(name: String, display_name: String, admin: String) -> Result<(), AppError> {
-    let (state, who) = crate::auth::current().await?;
-    let name = name.trim().to_string();
-    server::check_new_team(&name, &display_name)?;
-    crate::teams::members_server::check_name(crate::teams::members::SubjectKind::User, admin.trim())?;
-    if !state.db.person_exists(admin.trim()).await.map_err(AppError::internal)? {
-        return Err(AppError::Invalid(format!(
-            "No one called “{}” has signed in to Atrium yet; the first team admin must have signed in once.",
-            admin.trim()
-        )));
-    }
-    let me = Actor::new(state, who)?;
-    let object = format!("team {name} (admin {})", admin.trim());
-    let work = server::create_team(&me.client, &name, &display_name, admin.trim());
-    me.audited(Some(&name), "team.create", &object, work).await?;
-    me.state.access.forget_all();
-    Ok(())
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TeamRow {
-    pub team: TeamSummary,
-    pub quota: Vec<QuotaLine>,
-    /// Users and groups holding a persona in the team.
-    pub members: usize,
-    pub notebooks: usize,
-}
-
-/// Every team with its quota use, members and notebooks: four list calls
-/// in parallel, made as the platform admin.
-#[server(endpoint = "admin-teams")]
-pub async fn all_teams() -> Result<Vec<TeamRow>, AppError> {
-    let me = Actor::current().await?;
-    server::team_rows(&me.client).await
-}
-
-/// Sets one ceiling of a team (never under its current limit).
-#[server(endpoint = "admin-team-ceiling")]
-pub async fn set_team_ceiling(team: String, resource: String, value: String) -> Result<(), AppError> {
-    let me = Actor::current().await?;
-    require_platform_admin(&me.client).await?;
-    if !crate::teams::quota::RESOURCES.contains(&resource.as_str()) {
-        return Err(AppError::Invalid(format!("“{resource}” is not a quota the portal manages.")));
-    }
-    let object = format!("{resource}={}", value.trim());
-    me.audited(Some(&team), "ceiling.update", &object, server::set_ceiling(&me.client, &team, &resource, value.trim())).await
-}
-
-/// What retiring the team would delete.
-#[server(endpoint = "admin-team-holdings")]
-pub async fn team_holdings(team: String) -> Result<Vec<(String, usize)>, AppError> {
-    let me = Actor::current().await?;
-    require_platform_admin(&me.client).await?;
-    server::holdings(&me.client, &team).await
-}
-
-/// Deletes the team's namespace and everything in it, once the name is typed.
-#[server(endpoint = "admin-team-retire")]
-pub async fn retire_team(team: String, typed: String) -> Result<(), AppError> {
-    let me = Actor::current().await?;
-    let object = format!("team {team}");
-    me.audited(Some(&team), "team.retire", &object, server::retire_team(&me.client, &team, typed.trim())).await?;
-    me.state.access.forget_all();
-    Ok(())
-}
-
-#[component]
-pub fn AdminTabs() -> impl IntoView {
-    view! {
-        <nav class="tabs" aria-label="Admin">
-            <A href="/admin" exact=true attr:class="tab" attr:data-testid="tab-teams">"Teams"</A>
-            <A href="/admin/requests" attr:class="tab" attr:data-testid="tab-requests">"Quota requests"</A>
-            <A href="/admin/catalog" attr:class="tab" attr:data-testid="tab-catalog">"Notebook catalog"</A>
-            <A href="/admin/audit" attr:class="tab" attr:data-testid="tab-audit">"Audit"</A>
-        </nav>
+        Err(crate::error::AppError::Forbidden("Only platform admins can do this.".into()))
     }
 }

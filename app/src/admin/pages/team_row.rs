@@ -1,7 +1,7 @@
 //! One team in the platform admin's table, with its ceilings and retiring
 //! opened on demand.
 
-use super::{RetireTeam, SetTeamCeiling, TeamRow, team_holdings};
+use crate::admin::teams::{RetireTeam, SetTeamCeiling, TeamRow, team_holdings};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
