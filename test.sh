@@ -14,6 +14,8 @@ fail() { echo "test.sh: $*" >&2; exit 1; }
 
 step "system packages"
 bash scripts/install-system-deps.sh || fail "cannot install system packages"
+step "Helm from Go modules (the chart's test; the stack's RBAC and policies)"
+bash scripts/helm.sh >/dev/null || fail "Helm did not build"
 step "local stack"
 bash deploy/local/stack.sh up || fail "the local stack did not start"
 step "site (WASM, JS, CSS)"

@@ -1,8 +1,9 @@
 //! The fence around teams and around platform admins, against the real local
 //! stack: Pod Security admission and the portal's admission policies
-//! (`deploy/base/team-fence.yaml`, `quota-ceiling.yaml`,
-//! `platform-admin-fence.yaml`) refuse; RBAC refuses secrets. Every attempt
-//! that would do harm if the fence were missing is a dry-run.
+//! (`deploy/chart/atrium/templates/policies/`: `team-fence.yaml`,
+//! `quota-ceiling.yaml`, `platform-admin-fence.yaml`) refuse; RBAC refuses
+//! secrets. Every attempt that would do harm if the fence were missing is a
+//! dry-run.
 
 mod common;
 

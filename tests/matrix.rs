@@ -290,7 +290,7 @@ impl Rule {
     }
 }
 
-// Personas by what their roles (deploy/base/personas.yaml) give them in their team.
+// Personas by what their roles (deploy/chart/atrium/templates/rbac/personas.yaml) give them in their team.
 const MEMBERS: &[Who] = &[Scientist, Engineer, MlEngineer, TeamAdmin];
 /// Read and change notebooks (StatefulSets), and open them.
 const SCIENTISTS: &[Who] = &[Scientist];

@@ -26,7 +26,7 @@ impl Persona {
         Persona::PlatformAdmin,
     ];
 
-    /// The ClusterRole that grants this persona (see `deploy/base/personas.yaml`).
+    /// The ClusterRole that grants this persona (see `deploy/chart/atrium/templates/rbac/`).
     pub fn cluster_role(self) -> &'static str {
         match self {
             Persona::DataScientist => "atrium-data-scientist",

@@ -2,8 +2,8 @@
 # Atrium's local stack: a real Kubernetes control plane built from Go modules
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok for
 # simulated nodes, and Keycloak with the demo realm (over HTTPS with the
-# stack's CA, so the API server can trust it as a JWT issuer). Everything on
-# loopback.
+# stack's CA, so the API server can trust it as a JWT issuer), with the
+# chart's RBAC and admission policies applied. Everything on loopback.
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
@@ -113,6 +113,22 @@ make_pki() {
   for n in admin portal portal-impersonating controller-manager scheduler; do kubeconfig "$n"; done
 }
 
+# The chart (deploy/chart/atrium) is the one source of the persona
+# ClusterRoles, the portal's RBAC and the admission policies: the stack
+# applies them as `helm template` renders them for release `atrium` in
+# namespace `atrium` (decision 0014), not the portal's Deployment.
+render_chart_rbac() {
+  local helm; helm=$("$repo/scripts/helm.sh")
+  local t=templates
+  "$helm" template atrium "$repo/deploy/chart/atrium" --namespace atrium \
+    -f "$here/chart-values.yaml" \
+    --show-only $t/portal/serviceaccount.yaml --show-only $t/rbac/portal.yaml \
+    --show-only $t/rbac/catalog.yaml --show-only $t/rbac/personas.yaml \
+    --show-only $t/rbac/platform-admins.yaml --show-only $t/rbac/impersonation.yaml \
+    --show-only $t/policies/team-fence.yaml --show-only $t/policies/quota-ceiling.yaml \
+    --show-only $t/policies/platform-admin-fence.yaml >"$state/chart-rbac.yaml"
+}
+
 keycloak_home() { echo "$state/keycloak-$KEYCLOAK_VERSION"; }
 
 # The API server trusts Keycloak's tokens (structured authentication): the
@@ -178,6 +194,7 @@ up() {
   install_keycloak
   local kc; kc=$(keycloak_home)
   write_authentication_config
+  render_chart_rbac
   # Keycloak starts slowest: start it first, wait for it last.
   start keycloak env JAVA_HOME="$java_home" PATH="$java_home/bin:$PATH" \
     KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin \
@@ -211,7 +228,8 @@ up() {
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0
   kubectl() { "$bin" kubectl --kubeconfig="$state/admin.kubeconfig" "$@"; }
   say "bootstrapping the cluster"
-  kubectl apply -f "$repo/deploy/base/" -f "$repo/deploy/impersonation/" -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
+  kubectl apply -f "$here/bootstrap/portal-namespace.yaml" -f "$state/chart-rbac.yaml" \
+    -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
   # Changed stages need a fresh kwok.
   local stages_sum
   stages_sum=$(sha256sum "$here/kwok/stages.yaml" | cut -d' ' -f1)

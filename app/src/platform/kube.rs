@@ -292,7 +292,7 @@ fn fmt_left(left: f64, limit: &str) -> String {
 }
 
 /// What Pod Security admission or one of the portal's own admission
-/// policies (`deploy/base/`, named `atrium-…`, written for people) said.
+/// policies (`deploy/chart/atrium/templates/policies/`, named `atrium-…`, written for people) said.
 fn admission_refusal(message: &str) -> Option<String> {
     if let Some((_, rest)) = message.split_once("violates PodSecurity ") {
         // `"restricted:latest": privileged (container "main" must not set …), …`
