@@ -13,8 +13,10 @@
 // Until every page is within budget (the islands step of decision 0013), a
 // page over budget is held to a recorded ceiling (bench/site-budget.json,
 // today's figure plus 2 %) so it cannot grow; under budget, the budget rules.
-//   node bench/site-size.mjs --tti /notebooks [--runs 10]
-//                                            median time to interactive, cold cache
+//   node bench/site-size.mjs --tti /notebooks [--runs 10] [--vpn]
+//                                            median time to interactive, cold cache;
+//                                            --vpn: as over a laptop's VPN (Chromium's
+//                                            throttling: 10 Mbit/s down, 40 ms latency)
 //
 // ATRIUM_E2E_BASE_URL is the portal (default http://localhost:3100).
 import { chromium } from "@playwright/test";
@@ -158,13 +160,20 @@ async function table() {
   }
 }
 
-async function tti(path, runs) {
+async function tti(path, runs, vpn) {
   const browser = await launch();
   const state = await signIn(browser, "alice");
   const times = [];
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, storageState: state });
     const page = await context.newPage();
+    if (vpn) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Network.enable");
+      await cdp.send("Network.emulateNetworkConditions", {
+        offline: false, latency: 40, downloadThroughput: (10e6 / 8), uploadThroughput: (5e6 / 8),
+      });
+    }
     // Time from navigation start until the app has hydrated the page.
     await page.addInitScript(() => {
       new MutationObserver((_, obs) => {
@@ -182,13 +191,13 @@ async function tti(path, runs) {
   await browser.close();
   times.sort((a, b) => a - b);
   const median = (times[(runs - 1) >> 1] + times[runs >> 1]) / 2;
-  console.log(`time to interactive ${path}, cold cache, ${runs} loads: median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[runs - 1].toFixed(0)})`);
+  console.log(`time to interactive ${path}${vpn ? " over a 10 Mbit/s, 40 ms link" : ""}, cold cache, ${runs} loads: median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[runs - 1].toFixed(0)})`);
 }
 
 const args = process.argv.slice(2);
 if (args[0] === "--tti") {
   const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 10;
-  await tti(args[1] ?? "/notebooks", runs);
+  await tti(args[1] ?? "/notebooks", runs, args.includes("--vpn"));
 } else {
   await table();
 }
