@@ -119,6 +119,12 @@ pub struct NotebooksConfig {
     pub upstream_map_file: Option<PathBuf>,
     /// How often idle notebooks are looked for, in seconds.
     pub cull_interval_seconds: u64,
+    /// The idle-notebook culler runs on one replica at a time: the holder
+    /// of this Lease in the portal's namespace.
+    pub culler_lease: String,
+    /// A replica that stops renewing the culler's Lease loses it after this
+    /// many seconds.
+    pub culler_lease_seconds: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -207,6 +213,8 @@ impl Default for Config {
                 ticket_seconds: 30,
                 upstream_map_file: None,
                 cull_interval_seconds: 60,
+                culler_lease: "atrium-notebook-culler".into(),
+                culler_lease_seconds: 15,
             },
         }
     }

@@ -53,6 +53,10 @@ pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
         c.kubernetes.identity = KubeIdentity::Passthrough;
     }
     c.identity = IdentityMapping::default();
+    // Each test portal culls its own notebooks: a Lease of its own, so a
+    // portal of another test cannot hold the culler (tests/singletons.rs
+    // shares one between replicas on purpose).
+    c.notebooks.culler_lease = unique("test-culler");
     c
 }
 

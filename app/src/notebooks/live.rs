@@ -101,12 +101,20 @@ pub const CULLER: &str = "atrium (idle stop)";
 
 /// Every `interval`, asks each running notebook of a team with an idle
 /// limit when it was last used (Jupyter's `/api/status`), and stops those
-/// idle for longer than the limit, with the portal's identity.
+/// idle for longer than the limit, with the portal's identity. Only the
+/// replica holding the Lease `notebooks.culler_lease` does (`platform::lease`).
 pub fn spawn_culler(state: AppState, portal: kube::Client) {
     let interval = Duration::from_secs(state.notebooks.config.cull_interval_seconds.max(1));
+    let lease = Duration::from_secs(state.notebooks.config.culler_lease_seconds.max(3));
+    let leader = crate::platform::lease::follow(portal.clone(), &state.notebooks.config.portal_namespace, &state.notebooks.config.culler_lease, lease);
+    let _ = state.notebooks.culler.set(leader.clone());
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
+            // One replica culls; the others would only repeat its stops.
+            if !leader.is_held() {
+                continue;
+            }
             for (row, limit) in state.notebooks.index.cullable() {
                 let Some(upstream) = state.notebooks.upstream(&row.team, &row.name) else { continue };
                 let url = format!("{}{}/api/status", upstream.trim_end_matches('/'), super::manifest::url_prefix(&row.team, &row.name));

@@ -25,6 +25,8 @@ pub struct NotebookService {
     /// The key each notebook's Jupyter token is derived from (kept in the
     /// portal's database, the same for every replica).
     token_key: String,
+    /// Whether this replica runs the idle culler (it holds the culler's Lease).
+    pub culler: std::sync::OnceLock<crate::platform::lease::Leadership>,
 }
 
 impl NotebookService {
@@ -40,7 +42,7 @@ impl NotebookService {
         let index = NotebookIndex::default();
         index.start(portal, &config.portal_namespace, kubeflow);
         let backend = AtomicU8::new(if kubeflow { 1 } else { 0 });
-        NotebookService { index, config, backend, proxy: super::proxy::Proxy::new(), token_key }
+        NotebookService { index, config, backend, proxy: super::proxy::Proxy::new(), token_key, culler: Default::default() }
     }
 
     pub fn backend(&self) -> Backend {

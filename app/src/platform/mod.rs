@@ -7,6 +7,7 @@ pub mod audit_store;
 pub mod db;
 pub mod grants_store;
 pub mod kube;
+pub mod lease;
 pub mod people_store;
 mod rbac_watch;
 pub mod requests_store;
