@@ -16,7 +16,11 @@ pub async fn healthz() -> &'static str {
 /// keep working (decision 0011), and as every replica shares it, failing
 /// them all would only turn an outage of sign-in into an outage of the
 /// portal. The body says `degraded` then.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    // Shutting down: no new people here, though this replica still serves.
+    if state.lifecycle.phase() != app::lifecycle::Phase::Serving {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" }))).into_response();
+    }
     let (db, kube, idp) = tokio::join!(state.db.ping(), state.kube.ready(), state.oidc.check());
     let show = |r: Result<(), String>| match r {
         Ok(()) => "ok".to_string(),
@@ -36,7 +40,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "status": status,
         "checks": { "database": db, "kubernetes": kube, "identity_provider": idp },
     });
-    (code, Json(body))
+    (code, Json(body)).into_response()
 }
 
 /// `/metrics` in the Prometheus text format.

@@ -4,6 +4,7 @@
 use app::config::Config;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     // Rendering a large page walks deeply nested view types; unoptimised
@@ -28,7 +29,7 @@ async fn serve() -> ExitCode {
     atrium::telemetry::init(&config.log_format);
     tracing::info!(config = ?config, "starting");
     let listen = config.listen;
-    let (router, _state) = match atrium::build(config).await {
+    let (router, state) = match atrium::build(config).await {
         Ok(built) => built,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
@@ -52,9 +53,36 @@ async fn serve() -> ExitCode {
     });
     // The peer address is the client's (rate limits), unless a trusted proxy says otherwise.
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown()).await;
+    let life = state.lifecycle.clone();
+    let (drain, grace) = (Duration::from_secs(state.config.shutdown_drain_seconds), Duration::from_secs(state.config.shutdown_grace_seconds));
+    let (stopped, mut stopped_rx) = tokio::sync::watch::channel(false);
+    let serving = axum::serve(listener, service).with_graceful_shutdown(async move {
+        // Ctrl-C is a person at a terminal: no load balancer to wait for.
+        if signal().await == Signal::Terminate {
+            tracing::info!(drain_seconds = drain.as_secs(), "draining: /readyz says so, requests are still served");
+            life.drain();
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!(grace_seconds = grace.as_secs(), "stopping: streams end, no new connections, in-flight requests finish");
+        life.stop();
+        let _ = stopped.send(true);
+    });
+    let mut serving = std::pin::pin!(serving.into_future());
+    let served = tokio::select! {
+        served = &mut serving => served,
+        () = async {
+            let _ = stopped_rx.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over: exiting with requests still in flight");
+            Ok(())
+        }
+    };
     match served {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
@@ -62,12 +90,18 @@ async fn serve() -> ExitCode {
     }
 }
 
-async fn shutdown() {
+#[derive(PartialEq, Eq)]
+enum Signal {
+    Terminate,
+    Interrupt,
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn signal() -> Signal {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
+        _ = ctrl_c => Signal::Interrupt,
+        _ = term.recv() => Signal::Terminate,
     }
-    tracing::info!("shutting down");
 }

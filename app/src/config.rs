@@ -73,6 +73,12 @@ pub struct Config {
     /// TCP peer. Only for a proxy that always sets it: otherwise clients
     /// choose their own address and escape per-address limits.
     pub trust_forwarded_headers: bool,
+    /// After SIGTERM, how long the replica keeps serving while `/readyz`
+    /// says it is draining, so load balancers stop sending people here.
+    pub shutdown_drain_seconds: u64,
+    /// Then how long requests in flight may take to finish before the
+    /// process exits anyway (live streams and sockets end at once).
+    pub shutdown_grace_seconds: u64,
 }
 
 /// How the portal acts as people towards Kubernetes (decision 0012).
@@ -187,6 +193,8 @@ impl Default for Config {
             max_body_bytes: 2 << 20,
             rate_limits: RateLimits::default(),
             trust_forwarded_headers: false,
+            shutdown_drain_seconds: 5,
+            shutdown_grace_seconds: 20,
             kubeconfig: None,
             kubernetes: KubernetesConfig { identity: KubeIdentity::Impersonation, prefix: "oidc:".into() },
             oidc: OidcConfig {

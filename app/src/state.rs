@@ -24,6 +24,8 @@ pub struct Services {
     pub origins: crate::notebooks::origin::OriginPattern,
     pub access: AccessCache,
     pub notebooks: crate::notebooks::ops::NotebookService,
+    /// Serving, draining or stopping (after SIGTERM).
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -161,6 +161,14 @@ async fn serve_origin(state: &AppState, candidates: Vec<(String, String)>, req: 
         }
         None => Box::pin(std::future::pending()),
     };
+    // A stopping replica closes its sockets; the browser reconnects elsewhere.
+    let stopping = state.lifecycle.stopping();
+    let ended: futures::future::BoxFuture<'static, ()> = Box::pin(async move {
+        tokio::select! {
+            () = ended => {}
+            () = stopping => tracing::info!("notebook websocket closed: this replica is stopping"),
+        }
+    });
     proxy(state, &team, &name, req, ended).await
 }
 

@@ -67,7 +67,9 @@ pub async fn stream(State(state): State<AppState>, Extension(who): Extension<Sig
         .chain(updates)
         .map(|e| SseEvent::default().json_data(&e))
         .take_until(lost)
-        .take_until(tokio::time::sleep(STREAM_LIFETIME));
+        .take_until(tokio::time::sleep(STREAM_LIFETIME))
+        // The replica is stopping: end cleanly so the browser reconnects elsewhere.
+        .take_until(state.lifecycle.stopping());
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
