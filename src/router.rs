@@ -17,7 +17,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::services::ServeDir;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -174,8 +177,13 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         // Notebooks' own origins: none of the portal's layers above apply there.
         .layer(axum::middleware::from_fn_with_state(state.clone(), app::notebooks::handover::by_host))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty, team = tracing::field::Empty)
+            let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", request_id, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty, team = tracing::field::Empty)
         }))
+        // Every request has an id (the load balancer's, or a fresh one), in its
+        // log lines and in the answer, so a person's report can be found.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state.clone());
     Ok((router, state))
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{LOGIN_PORT, browser, login_port, sign_in, stack_env, unique};
+use common::{LOGIN_PORT, browser, login_port, sign_in};
 use futures::StreamExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,27 +16,13 @@ const GRACE: Duration = Duration::from_secs(5);
 #[tokio::test]
 async fn sigterm_drains_then_ends_streams_and_exits() {
     let _port = login_port().await;
-    let db = tempfile::tempdir().unwrap();
-    let base = format!("http://localhost:{LOGIN_PORT}");
-    let mut portal = Command::new(env!("CARGO_BIN_EXE_atrium"))
-        .envs(stack_env().iter().filter(|(k, _)| k.starts_with("ATRIUM_")))
-        .env("ATRIUM_LISTEN", format!("127.0.0.1:{LOGIN_PORT}"))
-        .env("ATRIUM_PUBLIC_URL", &base)
-        .env("ATRIUM_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.path().join("atrium.db").display()))
-        .env("ATRIUM_NOTEBOOKS__CULLER_LEASE", unique("it-shutdown"))
-        .env("ATRIUM_SHUTDOWN_DRAIN_SECONDS", DRAIN.as_secs().to_string())
-        .env("ATRIUM_SHUTDOWN_GRACE_SECONDS", GRACE.as_secs().to_string())
-        .env("ATRIUM_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the atrium binary starts");
+    let drain = DRAIN.as_secs().to_string();
+    let grace = GRACE.as_secs().to_string();
+    let mut binary =
+        common::Binary::start(LOGIN_PORT, &[("ATRIUM_SHUTDOWN_DRAIN_SECONDS", &drain), ("ATRIUM_SHUTDOWN_GRACE_SECONDS", &grace)], Stdio::null()).await;
+    let base = binary.base.clone();
+    let portal = &mut binary.child;
     let (client, _jar) = browser();
-    let ready = Instant::now();
-    while client.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(ready.elapsed() < Duration::from_secs(60), "the portal did not become ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     sign_in(&client, &base, "alice", "/").await;
 
     // Alice watches her team's notebooks live.

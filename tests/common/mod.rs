@@ -348,3 +348,51 @@ pub async fn start_replica(port: u16, first: &Portal, tweak: impl FnOnce(&mut Co
     })
     .await
 }
+
+/// The real `atrium` binary on the local stack, started on `port` with the
+/// stack's settings and `extra` ones; killed when dropped, so a failed test
+/// leaves no portal behind on the port.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub base: String,
+    _db: tempfile::TempDir,
+}
+
+impl Binary {
+    pub async fn start(port: u16, extra: &[(&str, &str)], stdout: std::process::Stdio) -> Binary {
+        let db = tempfile::tempdir().unwrap();
+        let base = format!("http://localhost:{port}");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_atrium"))
+            .envs(stack_env().iter().filter(|(k, _)| k.starts_with("ATRIUM_")))
+            .env("ATRIUM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ATRIUM_PUBLIC_URL", &base)
+            .env("ATRIUM_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.path().join("atrium.db").display()))
+            .env("ATRIUM_NOTEBOOKS__CULLER_LEASE", unique("it-binary"))
+            .env("ATRIUM_LOG_FORMAT", "json")
+            .envs(extra.iter().copied())
+            .stdout(stdout)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the atrium binary starts");
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the portal exited at start ({status}); is port {port} busy?");
+            }
+            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "the portal did not become ready");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Binary { child, base, _db: db }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
