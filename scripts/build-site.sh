@@ -29,7 +29,7 @@ if [ "$profile" = wasm-release ]; then
   # Each module on its own, two at a time (the names wasm-bindgen kept for the
   # split make wasm-opt warn about a name subsection it does not know; harmless).
   ls "$work"/*.wasm | xargs -P 2 -I{} sh -c 'wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1.opt" 2>/dev/null \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-target-features --strip-producers "$1" -o "$1.opt" 2>/dev/null \
     && mv "$1.opt" "$1" || { echo "wasm-opt failed on $1" >&2; exit 1; }' _ {}
 fi
 tailwindcss --input style/main.css --output "$work/atrium.css" --minify 2>"$work.tailwind.log" || { cat "$work.tailwind.log" >&2; exit 1; }

@@ -12,7 +12,7 @@ pub mod home;
 pub mod identity;
 pub mod model;
 pub mod quantity;
-pub mod routes;
+pub mod navigation;
 pub mod shell;
 pub mod teams;
 pub mod admin;
@@ -31,7 +31,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, SsrMode,
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -47,47 +47,47 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="stylesheet" href=stylesheet/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
+                <script inner_html=navigation::SCRIPT></script>
                 <MetaTags/>
             </head>
             <body class="page-bg">
                 <App/>
+                <navigation::HydrationMarker/>
             </body>
         </html>
     }
 }
 
+/// The pages. Every page is rendered on the server; only islands (`#[island]`,
+/// the interactive parts) are compiled to WASM, and an area's islands are
+/// downloaded when a page that shows one is first opened
+/// (docs/decisions/0013-per-area-code-loading.md).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page interactive once the WASM has hydrated it (tests wait for it).
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title formatter=|t: String| if t.is_empty() { "Atrium".to_string() } else { format!("{t} · Atrium") }/>
         <Router>
             <shell::Shell>
                 <Routes fallback=|| view! { <components::error_view::NotFoundPage/> }>
-                    <Route path=path!("/") view=home::HomePage/>
-                    <Route path=path!("/teams") view={Lazy::<routes::Teams>::new()}/>
-                    <Route path=path!("/teams/:team") view={Lazy::<routes::Team>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/members") view={Lazy::<routes::TeamMembers>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/quota") view={Lazy::<routes::TeamQuota>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/teams/:team/audit") view={Lazy::<routes::TeamAudit>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/requests") view={Lazy::<routes::AdminRequests>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/audit") view={Lazy::<routes::AdminAudit>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/catalog") view={Lazy::<routes::AdminCatalog>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks") view={Lazy::<routes::Notebooks>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team") view={Lazy::<routes::TeamNotebooks>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team/new") view={Lazy::<routes::NewNotebook>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/notebooks/:team/:name") view={Lazy::<routes::Notebook>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/experiments") view={Lazy::<routes::Experiments>::new()}/>
-                    <Route path=path!("/pipelines") view={Lazy::<routes::Pipelines>::new()}/>
-                    <Route path=path!("/models") view={Lazy::<routes::Models>::new()}/>
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams") view=teams::pages::TeamsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team") view=teams::pages::TeamPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/members") view=teams::pages::MembersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/quota") view=teams::pages::QuotaPage ssr=SsrMode::Async/>
+                    <Route path=path!("/teams/:team/audit") view=audit::pages::TeamAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=admin::pages::AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/requests") view=admin::pages::RequestsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=audit::pages::AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/catalog") view=admin::pages::CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks") view=notebooks::pages::NotebooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team") view=notebooks::pages::TeamNotebooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/new") view=notebooks::pages::NewNotebookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/notebooks/:team/:name") view=notebooks::pages::NotebookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments") view=areas::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines") view=areas::PipelinesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/models") view=areas::ModelsPage ssr=SsrMode::Async/>
                 </Routes>
             </shell::Shell>
         </Router>
@@ -102,5 +102,5 @@ pub fn hydrate() {
         components::update_notice::show(&info.to_string());
     }));
     components::update_notice::note_navigation();
-    leptos::mount::hydrate_lazy(App);
+    leptos::mount::hydrate_islands();
 }

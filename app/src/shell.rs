@@ -7,7 +7,7 @@ use crate::identity::Persona;
 use crate::teams::TeamSummary;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_location;
 use serde::{Deserialize, Serialize};
 
 /// Everything the frame shows, fetched once per page load.
@@ -107,14 +107,16 @@ pub fn Shell(children: Children) -> impl IntoView {
                 </Transition>
             </div>
         </header>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                data.await.ok().and_then(|d| d.banner).map(|b| view! {
-                    <div class="banner" role="alert" data-testid="kube-banner">{b}</div>
-                })
-            })}
-        </Transition>
-        <main id="main" class="content">{children()}</main>
+        <main id="main" class="content">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    data.await.ok().and_then(|d| d.banner).map(|b| view! {
+                        <div class="banner" role="alert" data-testid="kube-banner">{b}</div>
+                    })
+                })}
+            </Transition>
+            {children()}
+        </main>
     }
 }
 
@@ -139,21 +141,24 @@ fn Nav(data: ShellData) -> impl IntoView {
     }
 }
 
+/// The team switcher: the server marks the team of the page; choosing
+/// another opens its overview.
 #[component]
 fn TeamSwitcher(teams: Vec<TeamSummary>) -> impl IntoView {
-    let location = use_location();
-    let navigate = use_navigate();
-    let current = move || {
-        location.pathname.get().strip_prefix("/teams/").map(|t| t.split('/').next().unwrap_or_default().to_string())
-    };
+    let path = use_location().pathname.get_untracked();
+    let current = path.strip_prefix("/teams/").map(|t| t.split('/').next().unwrap_or_default().to_string());
+    view! { <TeamChoice teams current/> }
+}
+
+#[island]
+fn TeamChoice(teams: Vec<TeamSummary>, current: Option<String>) -> impl IntoView {
     if teams.is_empty() {
         return view! { <span class="muted" data-testid="no-teams">"No teams"</span> }.into_any();
     }
     let options = teams
         .into_iter()
         .map(|t| {
-            let name = t.name.clone();
-            let selected = move || current().as_deref() == Some(name.as_str());
+            let selected = current.as_deref() == Some(t.name.as_str());
             view! { <option value=t.name.clone() selected=selected>{t.display_name}</option> }
         })
         .collect_view();
@@ -166,11 +171,11 @@ fn TeamSwitcher(teams: Vec<TeamSummary>) -> impl IntoView {
             on:change=move |ev| {
                 let team = event_target_value(&ev);
                 if !team.is_empty() {
-                    navigate(&format!("/teams/{team}"), Default::default());
+                    crate::navigation::go(&format!("/teams/{team}"));
                 }
             }
         >
-            <option value="" selected=move || current().is_none()>"Switch team…"</option>
+            <option value="" selected=current.is_none()>"Switch team…"</option>
             {options}
         </select>
     }

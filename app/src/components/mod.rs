@@ -6,4 +6,5 @@ pub mod quota_bar;
 pub mod error_view;
 pub mod field;
 pub mod notice;
+pub mod reload;
 pub mod update_notice;

@@ -164,23 +164,40 @@ pub async fn delete_connection(team: String, name: String) -> Result<(), AppErro
 }
 
 /// The team's data connections, with a form to add one. `initial` is the
-/// list the page came with; it is asked for again only after a change.
-/// NB: the notebooks page makes this inside its `<Suspense>`, whose children
-/// run more than once while the server renders: a list fetched here would
-/// be fetched at each run, and once more by the browser.
+/// list the page came with, kept in step with what the person creates and
+/// deletes here.
 #[component]
 pub fn Connections(team: String, initial: Result<Vec<Connection>, AppError>) -> impl IntoView {
     use crate::components::notice::ActionNotice;
     let create = ServerAction::<CreateConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
-    let list = Resource::new(move || (create.version().get(), delete.version().get()), {
-        let team = team.clone();
-        move |changes| {
-            let (team, initial) = (team.clone(), initial.clone());
-            async move { if changes == (0, 0) { initial } else { get_connections(team).await } }
+    let list = RwSignal::new(initial);
+    let form = RwSignal::new(ConnectionForm::default());
+    // The person's own changes, as Kubernetes accepted them.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = create.value().get() {
+            let f = form.get_untracked();
+            let made = Connection { name: f.name.clone(), endpoint: f.endpoint.trim().into(), bucket: f.bucket.trim().into() };
+            list.update(|l| {
+                if let Ok(items) = l {
+                    items.retain(|c| c.name != made.name);
+                    items.push(made);
+                    items.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+            });
         }
     });
-    let form = RwSignal::new(ConnectionForm::default());
+    let deleting = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            let gone = deleting.get_untracked();
+            list.update(|l| {
+                if let Ok(items) = l {
+                    items.retain(|c| c.name != gone);
+                }
+            });
+        }
+    });
     let field = move |label: &'static str, testid: &'static str, secret: bool, set: fn(&mut ConnectionForm, String)| {
         view! {
             <label class="form-row">{label}
@@ -195,8 +212,7 @@ pub fn Connections(team: String, initial: Result<Vec<Connection>, AppError>) -> 
         <section class="card space-y-3" data-testid="connections">
             <h2 class="section-title">"Data connections"</h2>
             <p class="hint">"S3-compatible storage a notebook can use; its keys reach the notebook as environment variables (AWS_S3_ENDPOINT, AWS_S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Keys are never shown again."</p>
-            <Suspense fallback=|| ()>
-                {move || list.get().map(|r| match r {
+            {move || match list.get() {
                     Err(e) => view! { <p class="notice-error">{e.to_string()}</p> }.into_any(),
                     Ok(items) if items.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
                     Ok(items) => {
@@ -208,14 +224,16 @@ pub fn Connections(team: String, initial: Result<Vec<Connection>, AppError>) -> 
                                     view! { <tr data-testid="connection-row" data-name=row_name>
                                         <td>{c.name}</td><td class="mono text-xs">{c.endpoint}</td><td>{c.bucket}</td>
                                         <td><button class="btn-quiet" data-testid="connection-delete"
-                                            on:click=move |_| { delete.dispatch(DeleteConnection { team: t.clone(), name: n.clone() }); }>"Delete"</button></td>
+                                            on:click=move |_| {
+                                                deleting.set(n.clone());
+                                                delete.dispatch(DeleteConnection { team: t.clone(), name: n.clone() });
+                                            }>"Delete"</button></td>
                                     </tr> }
                                 }).collect_view()}
                             </tbody></table>
                         }.into_any()
                     }
-                })}
-            </Suspense>
+                }}
             <details class="space-y-2">
                 <summary class="btn-quiet inline-block" data-testid="connection-add">"Add a data connection"</summary>
                 <div class="grid gap-2 sm:grid-cols-2">

@@ -17,15 +17,18 @@ pub fn CatalogPage() -> impl IntoView {
         <h1 class="page-title">"Platform"</h1>
         <super::AdminTabs/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || data.get().map(|r| match r {
-                Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                Ok(c) => view! { <CatalogEditor catalog=c/> }.into_any(),
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                    Ok(c) => view! { <CatalogEditor catalog=c/> }.into_any(),
+                }
             })}
         </Suspense>
     }
 }
 
-#[component]
+/// The editable catalog: the page's island.
+#[island(lazy)]
 fn CatalogEditor(catalog: Catalog) -> impl IntoView {
     let draft = RwSignal::new(catalog);
     let save = ServerAction::<SaveCatalog>::new();

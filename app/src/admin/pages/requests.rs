@@ -8,26 +8,42 @@ use leptos_meta::Title;
 
 #[component]
 pub fn RequestsPage() -> impl IntoView {
-    let decide = ServerAction::<DecideRequest>::new();
-    let requests = Resource::new(move || decide.version().get(), |_| pending_requests());
+    let requests = Resource::new(|| (), |_| pending_requests());
     view! {
         <Title text="Quota requests"/>
         <h1 class="page-title">"Platform"</h1>
         <super::AdminTabs/>
-        <crate::components::notice::ActionNotice result=Signal::derive(move || decide.value().get()) ok="Decided." testid="decide-result"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
             {move || Suspend::new(async move {
                 match requests.await {
-                    Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-requests">"No requests are waiting."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <div class="grid gap-4" data-testid="pending-requests">
-                            {list.into_iter().map(|r| view! { <RequestCard request=r decide=decide/> }).collect_view()}
-                        </div>
-                    }.into_any(),
+                    Ok(list) => view! { <PendingRequests initial=list/> }.into_any(),
                     Err(e) => view! { <ErrorView error=e/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The waiting requests with their decisions: the page's island.
+#[island(lazy)]
+fn PendingRequests(initial: Vec<QuotaRequest>) -> impl IntoView {
+    let decide = ServerAction::<DecideRequest>::new();
+    let requests = RwSignal::new(initial);
+    crate::components::reload::reload_when(move || decide.version().get(), requests, pending_requests);
+    view! {
+        <crate::components::notice::ActionNotice result=Signal::derive(move || decide.value().get()) ok="Decided." testid="decide-result"/>
+        {move || {
+            let list = requests.get();
+            if list.is_empty() {
+                view! { <p class="muted" data-testid="no-requests">"No requests are waiting."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="grid gap-4" data-testid="pending-requests">
+                        {list.into_iter().map(|r| view! { <RequestCard request=r decide=decide/> }).collect_view()}
+                    </div>
+                }.into_any()
+            }
+        }}
     }
 }
 

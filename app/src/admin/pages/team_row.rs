@@ -3,7 +3,6 @@
 
 use crate::admin::teams::{RetireTeam, SetTeamCeiling, TeamRow, team_holdings};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 fn Retire(team: String, retire: ServerAction<RetireTeam>) -> impl IntoView {
@@ -93,7 +92,7 @@ pub(super) fn TeamRowView(row: TeamRow, ceiling: ServerAction<SetTeamCeiling>, r
     let name = row.team.name.clone();
     view! {
         <tr data-testid=format!("admin-team-{}", row.team.name)>
-            <td><A href=format!("/teams/{}", row.team.name)>{row.team.display_name.clone()}</A></td>
+            <td><a href=format!("/teams/{}", row.team.name)>{row.team.display_name.clone()}</a></td>
             <td class="mono" data-testid="team-members">{row.members}</td>
             <td class="mono" data-testid="team-notebooks">{row.notebooks}</td>
             {bar("requests.cpu")}

@@ -6,6 +6,7 @@ use super::team_row::TeamRowView;
 use super::AdminTabs;
 use crate::admin::teams::{CreateTeam, RetireTeam, SetTeamCeiling, TeamRow, all_teams};
 use crate::components::error_view::ErrorView;
+use crate::components::reload::reload_when;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -14,13 +15,30 @@ pub const PER_PAGE: usize = 25;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    let rows = Resource::new(|| (), |_| all_teams());
+    view! {
+        <Title text="Admin"/>
+        <h1 class="page-title">"Platform"</h1>
+        <AdminTabs/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Ok(rows) => view! { <AdminTeams initial=rows/> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Creating a team and the table of all of them: the page's island.
+#[island(lazy)]
+fn AdminTeams(initial: Vec<TeamRow>) -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
     let retire = ServerAction::<RetireTeam>::new();
     let ceiling = ServerAction::<SetTeamCeiling>::new();
-    let rows = Resource::new(
-        move || (create.version().get(), retire.version().get(), ceiling.version().get()),
-        |_| all_teams(),
-    );
+    let rows = RwSignal::new(initial);
+    reload_when(move || create.version().get() + retire.version().get() + ceiling.version().get(), rows, all_teams);
     // Kept across reloads of the rows, so a change does not lose the place.
     let place = Place { search: RwSignal::new(String::new()), page: RwSignal::new(0), created: RwSignal::new(None) };
     // Once the rows hold a team just created, show the page it is on. An effect,
@@ -28,17 +46,13 @@ pub fn AdminPage() -> impl IntoView {
     // table being replaced, whose values are already gone.
     Effect::new(move |_| {
         let Some(name) = place.created.get() else { return };
-        let Some(Ok(list)) = rows.get() else { return };
-        if let Some(i) = list.iter().position(|r| r.team.name == name) {
+        if let Some(i) = rows.with(|list| list.iter().position(|r| r.team.name == name)) {
             place.search.set(String::new());
             place.page.set(i / PER_PAGE);
             place.created.set(None);
         }
     });
     view! {
-        <Title text="Admin"/>
-        <h1 class="page-title">"Platform"</h1>
-        <AdminTabs/>
         <CreateTeamForm create=create created=place.created/>
         <section class="card space-y-3" aria-labelledby="admin-teams-title">
             <div class="flex flex-wrap items-end justify-between gap-3">
@@ -50,14 +64,7 @@ pub fn AdminPage() -> impl IntoView {
                         on:input=move |ev| { place.search.set(event_target_value(&ev)); place.page.set(0); }/>
                 </div>
             </div>
-            <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
-                {move || Suspend::new(async move {
-                    match rows.await {
-                        Ok(rows) => view! { <TeamTable rows=rows place=place ceiling=ceiling retire=retire/> }.into_any(),
-                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || view! { <TeamTable rows=rows.get() place=place ceiling=ceiling retire=retire/> }}
         </section>
     }
 }

@@ -10,6 +10,6 @@ pub fn AdminAuditPage() -> impl IntoView {
         <Title text="Audit"/>
         <h1 class="page-title">"Platform"</h1>
         <crate::admin::AdminTabs/>
-        <AuditTrail team=Signal::derive(|| None)/>
+        <AuditTrail team=None/>
     }
 }

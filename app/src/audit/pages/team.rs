@@ -8,8 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn TeamAuditPage() -> impl IntoView {
-    let params = use_params_map();
-    let team = Signal::derive(move || params.read().get("team"));
+    let team = use_params_map().read_untracked().get("team");
     view! {
         <Title text="Audit"/>
         <TeamTabs/>

@@ -4,25 +4,57 @@
 use crate::audit::trail::{format_time, get_audit};
 use crate::components::error_view::ErrorView;
 use crate::components::field::Field;
+use crate::error::AppError;
 use crate::model::audit::{AuditEntry, AuditFilter};
 use leptos::prelude::*;
 
-/// The filter, the export link and the entries of one team's trail, or of
-/// every team's when `team` is `None`.
+/// The trail of one team, or of every team when `team` is `None`, as first
+/// shown: loaded on the server, then handed to the island that filters it.
 #[component]
-pub fn AuditTrail(team: Signal<Option<String>>) -> impl IntoView {
+pub fn AuditTrail(team: Option<String>) -> impl IntoView {
+    let first = Resource::new({
+        let team = team.clone();
+        move || AuditFilter { team: team.clone(), limit: LIMIT, ..AuditFilter::default() }
+    }, get_audit);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move { view! { <AuditFiltered team initial=first.await/> } })
+            }}
+        </Suspense>
+    }
+}
+
+/// Entries shown at most.
+const LIMIT: i64 = 500;
+
+/// The filter, the export link and the entries: the page's island.
+#[island(lazy)]
+fn AuditFiltered(team: Option<String>, initial: Result<Vec<AuditEntry>, AppError>) -> impl IntoView {
     let actor = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
     let since = RwSignal::new(String::new());
     let filter = move || AuditFilter {
-        team: team.get(),
+        team: team.clone(),
         actor: Some(actor.get().trim().to_string()).filter(|s| !s.is_empty()),
         action: Some(action.get()).filter(|s| !s.is_empty()),
         since_ms: since.get().parse::<i64>().ok().map(|hours| now_ms_client() - hours * 3_600_000),
         until_ms: None,
-        limit: 500,
+        limit: LIMIT,
     };
-    let entries = Resource::new(filter, get_audit);
+    let entries = RwSignal::new(initial);
+    {
+        let filter = filter.clone();
+        Effect::watch(
+            filter,
+            move |f, _, _| {
+                let f = f.clone();
+                leptos::task::spawn_local(async move { entries.set(get_audit(f).await) });
+            },
+            false,
+        );
+    }
     let csv_href = move || {
         let f = filter();
         let mut q = vec![];
@@ -58,25 +90,17 @@ pub fn AuditTrail(team: Signal<Option<String>>) -> impl IntoView {
                 </Field>
                 // Offered only once the trail could be read: the export asks the same.
                 <div class="form-row self-end">
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            entries.await.is_ok().then(|| view! {
-                                <a class="btn-quiet" href=csv_href data-testid="audit-csv" rel="external" download="audit.csv">"Export CSV"</a>
-                            })
-                        })}
-                    </Transition>
+                    {move || entries.with(|e| e.is_ok()).then(|| view! {
+                        <a class="btn-quiet" href=csv_href.clone() data-testid="audit-csv" rel="external" download="audit.csv">"Export CSV"</a>
+                    })}
                 </div>
             </div>
         </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="audit-empty">"Nothing recorded yet."</p> }.into_any(),
-                    Ok(list) => view! { <AuditTable entries=list/> }.into_any(),
-                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || match entries.get() {
+            Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="audit-empty">"Nothing recorded yet."</p> }.into_any(),
+            Ok(list) => view! { <AuditTable entries=list/> }.into_any(),
+            Err(e) => view! { <ErrorView error=e/> }.into_any(),
+        }}
     }
 }
 

@@ -4,27 +4,42 @@
 use super::follow::follow;
 use crate::components::error_view::ErrorView;
 use crate::components::notice::ActionNotice;
+use crate::components::reload::reload_when;
 use crate::notebooks::api::{DeleteNotebook, NotebookDetail, SetNotebookRunning, get_notebook};
 use crate::notebooks::model::{Phase, ago};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn NotebookPage() -> impl IntoView {
     let params = use_params_map();
-    let key = move || (params.read().get("team").unwrap_or_default(), params.read().get("name").unwrap_or_default());
-    let running = ServerAction::<SetNotebookRunning>::new();
-    let detail = Resource::new(move || (key(), running.version().get()), |((t, n), _)| get_notebook(t, n));
+    let (team, name) = params.with_untracked(|p| (p.get("team").unwrap_or_default(), p.get("name").unwrap_or_default()));
+    let detail = Resource::new({
+        let (team, name) = (team.clone(), name.clone());
+        move || (team.clone(), name.clone())
+    }, |(t, n)| get_notebook(t, n));
     view! {
+        <Title text=name/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || detail.get().map(|r| match r {
-                Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                Ok(d) => view! { <NotebookDetailView detail=d running=running/> }.into_any(),
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                    Ok(d) => view! { <NotebookLive detail=d/> }.into_any(),
+                }
             })}
         </Suspense>
     }
+}
+
+/// The notebook's live status and actions: the page's island.
+#[island(lazy)]
+fn NotebookLive(detail: NotebookDetail) -> impl IntoView {
+    let running = ServerAction::<SetNotebookRunning>::new();
+    let (team, name) = (detail.row.team.clone(), detail.row.name.clone());
+    let data = RwSignal::new(detail);
+    reload_when(move || running.version().get(), data, move || get_notebook(team.clone(), name.clone()));
+    move || view! { <NotebookDetailView detail=data.get() running=running/> }
 }
 
 #[component]
@@ -46,12 +61,11 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
     let delete = ServerAction::<DeleteNotebook>::new();
     let confirming = RwSignal::new(false);
     let keep_volume = RwSignal::new(true);
-    let navigate = use_navigate();
     {
         let team = team.clone();
         Effect::new(move |_| {
             if let Some(Ok(())) = delete.value().get() {
-                navigate(&format!("/notebooks/{team}"), Default::default());
+                crate::navigation::go(&format!("/notebooks/{team}"));
             }
         });
     }
@@ -60,8 +74,7 @@ fn NotebookDetailView(detail: NotebookDetail, running: ServerAction<SetNotebookR
     let r0 = detail.row.clone();
     let (t1, n1, t2, n2) = (team.clone(), name.clone(), team.clone(), name.clone());
     view! {
-        <Title text=name.clone()/>
-        <p class="hint"><A href=format!("/notebooks/{team}")>{format!("← Notebooks of {team}")}</A></p>
+        <p class="hint"><a href=format!("/notebooks/{team}")>{format!("← Notebooks of {team}")}</a></p>
         <div class="flex flex-wrap items-center gap-3">
             <h1 class="page-title">{name.clone()}</h1>
             {

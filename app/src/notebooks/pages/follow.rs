@@ -29,12 +29,16 @@ pub(super) fn follow(team: Option<String>, rows: RwSignal<Vec<NotebookRow>>, liv
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
         let tick = set_interval_with_handle(move || now.set(js_sys::Date::now() as i64), std::time::Duration::from_secs(20)).ok();
-        let source = send_wrapper::SendWrapper::new(source);
-        on_cleanup(move || {
+        // Ends when the island goes (a reload of its data) or the person
+        // leaves the page (islands outlive their page; see `navigation`).
+        let stop = move || {
             source.close();
             if let Some(t) = tick {
                 t.clear();
             }
-        });
+        };
+        crate::navigation::on_leave(stop.clone());
+        let stop = send_wrapper::SendWrapper::new(stop);
+        on_cleanup(move || (stop.take())());
     }
 }

@@ -7,12 +7,12 @@ use super::row::NotebookLine;
 use crate::components::error_view::ErrorView;
 use crate::components::notice::ActionNotice;
 use crate::notebooks::api::{NotebookList, SetIdleLimit, SetNotebookRunning, get_notebooks};
-use crate::notebooks::connections::Connections;
+use crate::error::AppError;
+use crate::notebooks::connections::{Connection, Connections};
 use crate::notebooks::model::{NotebookRow, Phase};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 /// Rows shown at a time in long lists.
 pub const PAGE: usize = 50;
@@ -24,36 +24,50 @@ pub fn NotebooksPage() -> impl IntoView {
 
 #[component]
 pub fn TeamNotebooksPage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let team = params.read().get("team").unwrap_or_default();
-        view! { <Listing team=Some(team)/> }
-    }
+    let team = use_params_map().read_untracked().get("team").unwrap_or_default();
+    view! { <Listing team=Some(team)/> }
 }
 
 /// The page around the list: one server call for rows, teams and (one team)
 /// its data connections.
 #[component]
 fn Listing(team: Option<String>) -> impl IntoView {
-    let idle_saved = ServerAction::<SetIdleLimit>::new();
-    let data = Resource::new(
-        {
-            let team = team.clone();
-            move || (team.clone(), idle_saved.version().get())
-        },
-        |(team, _)| get_notebooks(team),
-    );
+    let data = Resource::new({
+        let team = team.clone();
+        move || team.clone()
+    }, get_notebooks);
     let title = team.clone().map(|t| format!("Notebooks · {t}")).unwrap_or_else(|| "Notebooks".into());
     view! {
         <Title text=title.clone()/>
         <h1 class="page-title">{title}</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading notebooks…"</p> }>
-            {move || data.get().map(|r| match r {
-                Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                Ok(list) => view! { <LiveTable list=list team=team.clone() idle_saved=idle_saved/> }.into_any(),
-            })}
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                        Ok(mut list) => {
+                            // The team's settings are islands of their own: the
+                            // list of all teams does not download their code.
+                            let connections = list.connections.take();
+                            let idle = (list.can_set_idle && team.is_some())
+                                .then(|| list.idle.first().map(|(_, words)| words.clone()));
+                            let one_team = team.clone().unwrap_or_default();
+                            let settings = (connections.is_some() || idle.is_some())
+                                .then(|| view! { <TeamSettings team=one_team connections idle/> });
+                            view! { <LiveList list team/> {settings} }.into_any()
+                        }
+                    }
+                })
+            }}
         </Suspense>
     }
+}
+
+/// The live list: the page's island.
+#[island(lazy)]
+fn LiveList(list: NotebookList, team: Option<String>) -> impl IntoView {
+    view! { <LiveTable list team/> }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,7 +116,7 @@ impl Filters {
 }
 
 #[component]
-fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<SetIdleLimit>) -> impl IntoView {
+fn LiveTable(list: NotebookList, team: Option<String>) -> impl IntoView {
     let rows = RwSignal::new(list.rows.clone());
     let now = RwSignal::new(list.now_ms);
     let live = RwSignal::new(false);
@@ -134,7 +148,6 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
         move |r: &NotebookRow| r.owner == me || openable.contains(&r.team)
     };
     let team_choices = many_teams.then(|| list.teams.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect::<Vec<_>>());
-    let one_team = team.clone().unwrap_or_default();
     view! {
         <NewNotebook teams=creatable/>
         <section class="card space-y-3">
@@ -163,8 +176,6 @@ fn LiveTable(list: NotebookList, team: Option<String>, idle_saved: ServerAction<
                 <p class="muted" data-testid="nb-empty">"No notebooks yet."</p>
             </Show>
         </section>
-        {list.connections.map(|initial| view! { <Connections team=one_team.clone() initial=initial/> })}
-        {(list.can_set_idle && !many_teams).then(|| view! { <IdleForm team=one_team.clone() action=idle_saved/> })}
     }
 }
 
@@ -219,7 +230,7 @@ fn NewNotebook(teams: Vec<(String, String)>) -> impl IntoView {
         0 => ().into_any(),
         1 => view! {
             <div class="flex justify-end">
-                <A href=format!("/notebooks/{}/new", teams[0].0) attr:class="btn-primary" attr:data-testid="new-notebook">"New notebook"</A>
+                <a href=format!("/notebooks/{}/new", teams[0].0) class="btn-primary" data-testid="new-notebook">"New notebook"</a>
             </div>
         }
         .into_any(),
@@ -232,13 +243,12 @@ fn NewNotebook(teams: Vec<(String, String)>) -> impl IntoView {
 #[component]
 fn NewNotebookInTeam(teams: Vec<(String, String)>) -> impl IntoView {
     let select = NodeRef::<leptos::html::Select>::new();
-    let navigate = use_navigate();
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         // NB: read from the element, which a browser may have restored on "back".
         let team = select.get_untracked().map(|s| s.value()).unwrap_or_default();
         if !team.is_empty() {
-            navigate(&format!("/notebooks/{team}/new"), Default::default());
+            crate::navigation::go(&format!("/notebooks/{team}/new"));
         }
     };
     view! {
@@ -255,13 +265,36 @@ fn NewNotebookInTeam(teams: Vec<(String, String)>) -> impl IntoView {
     }
 }
 
+/// One team's data connections and idle stop, each shown to those who may
+/// change it: an island of its own, so the list of all teams does without.
+#[island(lazy)]
+fn TeamSettings(team: String, connections: Option<Result<Vec<Connection>, AppError>>, idle: Option<Option<String>>) -> impl IntoView {
+    view! {
+        {connections.map(|initial| view! { <Connections team=team.clone() initial/> })}
+        {idle.map(|current| view! { <IdleForm team=team.clone() current/> })}
+    }
+}
+
+/// A team's idle stop.
 #[component]
-fn IdleForm(team: String, action: ServerAction<SetIdleLimit>) -> impl IntoView {
+fn IdleForm(team: String, current: Option<String>) -> impl IntoView {
+    let action = ServerAction::<SetIdleLimit>::new();
     let minutes = RwSignal::new(String::new());
+    let current = RwSignal::new(current);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            let m = minutes.get_untracked().trim().to_string();
+            current.set((!matches!(m.as_str(), "" | "off" | "0")).then(|| format!("{m} min")));
+        }
+    });
     view! {
         <section class="card space-y-2">
             <h2 class="section-title">"Stop idle notebooks"</h2>
             <p class="hint">"Notebooks of this team whose server reports no activity for this many minutes are stopped; their volumes are kept. Leave empty to turn it off."</p>
+            <p data-testid="idle-current">{move || match current.get() {
+                Some(words) => format!("Now: after {words} without activity."),
+                None => "Now: off.".to_string(),
+            }}</p>
             <div class="flex items-end gap-2">
                 <label class="form-row">"Minutes"
                     <input class="input w-32" inputmode="numeric" data-testid="idle-minutes" on:input=move |e| minutes.set(event_target_value(&e))/>

@@ -7,26 +7,34 @@ use crate::notebooks::catalog::{ImageEntry, SizeEntry};
 use crate::notebooks::model::{NAME_RULES, NotebookForm, VolumeChoice, check_name};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn NewNotebookPage() -> impl IntoView {
-    let params = use_params_map();
-    let team = move || params.read().get("team").unwrap_or_default();
-    let choices = Resource::new(team, get_form_choices);
+    let team = use_params_map().read_untracked().get("team").unwrap_or_default();
+    let choices = Resource::new({
+        let team = team.clone();
+        move || team.clone()
+    }, get_form_choices);
     view! {
         <Title text="New notebook"/>
         <h1 class="page-title">"New notebook"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading the catalog…"</p> }>
-            {move || choices.get().map(|r| match r {
-                Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                Ok(c) => view! { <NotebookFormView team=team() choices=c/> }.into_any(),
-            })}
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move {
+                    match choices.await {
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                        Ok(c) => view! { <NotebookFormView team choices=c/> }.into_any(),
+                    }
+                })
+            }}
         </Suspense>
     }
 }
 
-#[component]
+/// The form with its live checks and preview: the page's island.
+#[island(lazy)]
 fn NotebookFormView(team: String, choices: FormChoices) -> impl IntoView {
     let catalog = choices.catalog.clone();
     let name = RwSignal::new(String::new());
@@ -73,14 +81,13 @@ fn NotebookFormView(team: String, choices: FormChoices) -> impl IntoView {
     };
     let preview = ServerAction::<PreviewNotebook>::new();
     let create = ServerAction::<CreateNotebook>::new();
-    let navigate = use_navigate();
     let target = {
         let team = team.clone();
         move || format!("/notebooks/{team}/{}", name.get_untracked())
     };
     Effect::new(move |_| {
         if let Some(Ok(())) = create.value().get() {
-            navigate(&target(), Default::default());
+            crate::navigation::go(&target());
         }
     });
     let gpu_image = {

@@ -4,7 +4,6 @@
 use crate::notebooks::api::SetNotebookRunning;
 use crate::notebooks::model::{NotebookRow, Phase, ago, url_prefix};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub(super) fn NotebookLine(
@@ -28,7 +27,7 @@ pub(super) fn NotebookLine(
     let data_name = row_name.clone();
     view! {
         <tr data-testid="nb-row" data-name=data_name data-phase=phase.label()>
-            <td><A href=href attr:class="font-medium">{row_name}</A></td>
+            <td><a href=href class="font-medium">{row_name}</a></td>
             {many_teams.then(|| view! { <td>{row_team}</td> })}
             <td>
                 <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {}", phase.badge()) data-testid="nb-phase">{phase.label()}</span>

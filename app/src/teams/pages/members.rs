@@ -4,6 +4,7 @@
 use super::TeamTabs;
 use crate::components::error_view::ErrorView;
 use crate::components::field::Field;
+use crate::components::reload::reload_when;
 use crate::identity::Persona;
 use crate::teams::members::{Member, MembersView, SetMember, SubjectKind, get_members};
 use leptos::prelude::*;
@@ -12,22 +13,38 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let params = use_params_map();
-    let team = move || params.read().get("team").unwrap_or_default();
-    let set = ServerAction::<SetMember>::new();
-    let members = Resource::new(move || (team(), set.version().get()), |(t, _)| get_members(t));
+    let team = use_params_map().read_untracked().get("team").unwrap_or_default();
+    let members = Resource::new({
+        let team = team.clone();
+        move || team.clone()
+    }, get_members);
     view! {
         <Title text="Members"/>
         <TeamTabs/>
         <Suspense fallback=|| view! { <p class="muted">"Loading members…"</p> }>
-            {move || Suspend::new(async move {
-                match members.await {
-                    Ok(v) => view! { <MembersTable view=v team=team() set=set/> }.into_any(),
-                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                }
-            })}
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move {
+                    match members.await {
+                        Ok(v) => view! { <MembersEditor team initial=v/> }.into_any(),
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                    }
+                })
+            }}
         </Suspense>
     }
+}
+
+/// The members table and (for team admins) the add form: the page's island.
+#[island(lazy)]
+fn MembersEditor(team: String, initial: MembersView) -> impl IntoView {
+    let set = ServerAction::<SetMember>::new();
+    let data = RwSignal::new(initial);
+    reload_when(move || set.version().get(), data, {
+        let team = team.clone();
+        move || get_members(team.clone())
+    });
+    move || view! { <MembersTable view=data.get() team=team.clone() set=set/> }
 }
 
 #[component]

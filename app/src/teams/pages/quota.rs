@@ -5,6 +5,7 @@ use super::TeamTabs;
 use crate::components::error_view::ErrorView;
 use crate::components::field::Field;
 use crate::components::notice::ActionNotice;
+use crate::components::reload::reload_when;
 use crate::model::quota::{QuotaRequest, resource_label};
 use crate::teams::quota::{
     Consumer, LimitDefaults, QuotaChange, QuotaView, RESOURCES, RequestMore, SaveDefaults, SaveQuota, get_quota,
@@ -15,29 +16,41 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn QuotaPage() -> impl IntoView {
-    let params = use_params_map();
-    let team = move || params.read().get("team").unwrap_or_default();
-    let save = ServerAction::<SaveQuota>::new();
-    let defaults = ServerAction::<SaveDefaults>::new();
-    let ask = ServerAction::<RequestMore>::new();
-    let quota = Resource::new(
-        move || (team(), save.version().get(), defaults.version().get(), ask.version().get()),
-        |(t, ..)| get_quota(t),
-    );
+    let team = use_params_map().read_untracked().get("team").unwrap_or_default();
+    let quota = Resource::new({
+        let team = team.clone();
+        move || team.clone()
+    }, get_quota);
     view! {
         <Title text="Quota"/>
         <TeamTabs/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading quota…"</p> }>
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move {
+                    match quota.await {
+                        Ok(v) => view! { <QuotaIsland team initial=v/> }.into_any(),
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Limits, requests and defaults with their outcomes: the page's island.
+#[island(lazy)]
+fn QuotaIsland(team: String, initial: QuotaView) -> impl IntoView {
+    let save = ServerAction::<SaveQuota>::new();
+    let defaults = ServerAction::<SaveDefaults>::new();
+    let ask = ServerAction::<RequestMore>::new();
+    let data = RwSignal::new(initial);
+    reload_when(move || save.version().get() + defaults.version().get() + ask.version().get(), data, move || get_quota(team.clone()));
+    view! {
         <ActionNotice result=Signal::derive(move || save.value().get()) ok="Saved." testid="quota-result"/>
         <ActionNotice result=Signal::derive(move || defaults.value().get()) ok="Saved." testid="defaults-result"/>
         <ActionNotice result=Signal::derive(move || ask.value().get()) ok="Saved." testid="request-result"/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading quota…"</p> }>
-            {move || Suspend::new(async move {
-                match quota.await {
-                    Ok(v) => view! { <QuotaEditor view=v save=save defaults=defaults ask=ask/> }.into_any(),
-                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {move || view! { <QuotaEditor view=data.get() save=save defaults=defaults ask=ask/> }}
     }
 }
 
