@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Atrium on real parts: unit and integration tests
 # (cargo test) against the local stack (Kubernetes from Go modules, kwok,
-# Keycloak), SQLite and PostgreSQL, then end-to-end tests in Debian's
+# Keycloak, MLflow), SQLite and PostgreSQL, then end-to-end tests in Debian's
 # Chromium driven by Playwright. Installs and starts whatever is missing.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")" && pwd)
@@ -34,7 +34,7 @@ cargo_rc=${PIPESTATUS[0]}
 # clusters that cannot trust the identity provider (decision 0012).
 step "persona journeys in impersonation mode"
 ATRIUM_TEST_KUBE_IDENTITY=impersonation cargo test -p atrium --no-fail-fast --color never \
-  --test kubernetes_as_user --test teams_and_quotas --test notebooks --test isolation 2>&1 | tee "$logs/cargo-test-impersonation.log"
+  --test kubernetes_as_user --test teams_and_quotas --test notebooks --test isolation --test experiments 2>&1 | tee "$logs/cargo-test-impersonation.log"
 [ "${PIPESTATUS[0]}" = 0 ] || cargo_rc=1
 
 step "end-to-end tests (Playwright, Chromium)"

@@ -131,7 +131,9 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     let token_key = db.portal_key("jupyter-tokens", &app::platform::tokens::random_token()).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
     let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone(), token_key).await;
     let origins = config.notebook_origins().map_err(StartError::Notebooks)?;
-    let services = Services { config, kube, oidc, db, sessions: sessions.clone(), origins, access, notebooks, lifecycle: Default::default() };
+    let mlflow = app::experiments::mlflow::Mlflow::new(&config.mlflow);
+    let services =
+        Services { config, kube, oidc, db, sessions: sessions.clone(), origins, access, notebooks, mlflow, lifecycle: Default::default() };
     let state = AppState { leptos_options, services: Arc::new(services) };
     app::notebooks::live::spawn_culler(state.clone(), portal);
     // Warm discovery in the background; sign-in retries it if this fails.

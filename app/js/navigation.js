@@ -67,6 +67,16 @@
     ev.preventDefault();
     go(url.href, true);
   });
+  // A search form (method GET, like the runs filter) opens its result the same way.
+  window.addEventListener("submit", (ev) => {
+    const form = ev.target;
+    if (ev.defaultPrevented || !(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "get" || form.target) return;
+    const url = new URL(form.action, location.href);
+    if (!pagePath(url)) return;
+    url.search = new URLSearchParams(new FormData(form, ev.submitter)).toString();
+    ev.preventDefault();
+    go(url.href, true);
+  });
   window.addEventListener("popstate", () => go(location.href, false));
   // Islands call this to change page the same way (e.g. after creating something).
   window.__atriumGo = (href) => go(new URL(href, location.href).href, true);

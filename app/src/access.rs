@@ -57,7 +57,7 @@ impl NavArea {
         let p = |group, resource, verb| Permission { group, resource, verb };
         match self {
             NavArea::Notebooks => p("apps", "statefulsets", "create"),
-            NavArea::Experiments => p("", "services/proxy", "get"),
+            NavArea::Experiments => p("mlflow.kubeflow.org", "experiments", "create"),
             NavArea::Pipelines => p("argoproj.io", "workflows", "create"),
             NavArea::Models => p("serving.kserve.io", "inferenceservices", "create"),
             NavArea::Team => p("", "resourcequotas", "update"),
@@ -111,10 +111,17 @@ mod tests {
         assert!(!allows(&rules, &NavArea::Notebooks.permission()));
     }
 
+    fn rule_free_subresource() -> Permission {
+        Permission { group: "", resource: "services/proxy", verb: "get" }
+    }
+
     #[test]
     fn subresources_are_distinct_and_named_rules_do_not_count() {
         let rules = vec![rule(&["get"], &[""], &["services"])];
-        assert!(!allows(&rules, &NavArea::Experiments.permission()));
+        assert!(!allows(&rules, &rule_free_subresource()));
+        // Reading experiments is not enough to be offered the area in the navigation.
+        let readers = vec![rule(&["get", "list"], &["mlflow.kubeflow.org"], &["experiments"])];
+        assert!(!allows(&readers, &NavArea::Experiments.permission()));
         let mut named = rule(&["create"], &["apps"], &["statefulsets"]);
         named.named_only = true;
         assert!(!allows(&[named], &NavArea::Notebooks.permission()));

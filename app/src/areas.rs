@@ -14,11 +14,6 @@ fn AreaIntro(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn ExperimentsPage() -> impl IntoView {
-    view! { <AreaIntro title="Experiments" text="Experiments and runs from your team's tracking server will be listed here."/> }
-}
-
-#[component]
 pub fn PipelinesPage() -> impl IntoView {
     view! { <AreaIntro title="Pipelines" text="Your team's pipelines and their runs will be listed here."/> }
 }

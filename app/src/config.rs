@@ -64,6 +64,7 @@ pub struct Config {
     /// `json` for machines, `pretty` for people.
     pub log_format: String,
     pub notebooks: NotebooksConfig,
+    pub mlflow: MlflowConfig,
     /// The largest request body the portal accepts, in bytes; larger ones
     /// are answered 413. Notebook origins are not limited by it.
     pub max_body_bytes: usize,
@@ -101,6 +102,18 @@ pub struct KubernetesConfig {
 pub enum KubeIdentity {
     Passthrough,
     Impersonation,
+}
+
+/// The MLflow tracking server behind the experiments pages. The portal is its
+/// only client and its gateway: people and notebooks never reach it directly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MlflowConfig {
+    /// Its address, e.g. `http://mlflow.atrium.svc:5000`. Empty: the
+    /// experiments pages say that no tracking server is set up.
+    pub url: String,
+    /// A call that takes longer is answered with "the tracking server is
+    /// not answering", in seconds.
+    pub timeout_seconds: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -224,6 +237,7 @@ impl Default for Config {
                 culler_lease: "atrium-notebook-culler".into(),
                 culler_lease_seconds: 15,
             },
+            mlflow: MlflowConfig { url: String::new(), timeout_seconds: 5 },
         }
     }
 }

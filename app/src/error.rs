@@ -35,6 +35,9 @@ pub enum AppError {
     /// The identity provider could not be reached.
     #[error("The identity provider cannot be reached right now, so signing in is not possible. Please try again in a moment.")]
     IdentityProviderUnavailable,
+    /// The MLflow tracking server did not answer in time (or at all).
+    #[error("The tracking server is not answering right now. Your runs are safe; this page will show them again once it is back, and the rest of Atrium works as usual.")]
+    TrackingServerUnavailable,
     /// The request could not be read (a malformed or missing argument): a
     /// client fault, answered with 400.
     #[error("This request could not be read ({0}). Reload the page and try again.")]
@@ -58,6 +61,7 @@ impl AppError {
             AppError::TooManyRequests => 429,
             AppError::IdentityProviderUnavailable => 503,
             AppError::Malformed(_) => 400,
+            AppError::TrackingServerUnavailable => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -75,6 +79,7 @@ impl AppError {
             AppError::TooManyRequests => "Slow down",
             AppError::IdentityProviderUnavailable => "Sign-in unavailable",
             AppError::Malformed(_) => "Cannot read the request",
+            AppError::TrackingServerUnavailable => "Tracking server not answering",
             AppError::Internal(_) => "Something went wrong",
         }
     }

@@ -8,6 +8,7 @@ pub mod areas;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod experiments;
 pub mod home;
 pub mod identity;
 pub mod model;
@@ -85,7 +86,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/notebooks/:team") view=notebooks::pages::TeamNotebooksPage ssr=SsrMode::Async/>
                     <Route path=path!("/notebooks/:team/new") view=notebooks::pages::NewNotebookPage ssr=SsrMode::Async/>
                     <Route path=path!("/notebooks/:team/:name") view=notebooks::pages::NotebookPage ssr=SsrMode::Async/>
-                    <Route path=path!("/experiments") view=areas::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments") view=experiments::pages::ExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments/:team") view=experiments::pages::TeamExperimentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments/:team/:id") view=experiments::pages::ExperimentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments/:team/:id/runs/:run") view=experiments::pages::RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines") view=areas::PipelinesPage ssr=SsrMode::Async/>
                     <Route path=path!("/models") view=areas::ModelsPage ssr=SsrMode::Async/>
                 </Routes>

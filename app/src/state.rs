@@ -24,6 +24,8 @@ pub struct Services {
     pub origins: crate::notebooks::origin::OriginPattern,
     pub access: AccessCache,
     pub notebooks: crate::notebooks::ops::NotebookService,
+    /// The MLflow tracking server behind the experiments pages, if configured.
+    pub mlflow: Option<crate::experiments::mlflow::Mlflow>,
     /// Serving, draining or stopping (after SIGTERM).
     pub lifecycle: crate::lifecycle::Lifecycle,
 }

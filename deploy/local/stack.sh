@@ -3,7 +3,8 @@
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok for
 # simulated nodes, and Keycloak with the demo realm (over HTTPS with the
 # stack's CA, so the API server can trust it as a JWT issuer), with the
-# chart's RBAC and admission policies applied. Everything on loopback.
+# chart's RBAC and admission policies applied, and a real MLflow tracking
+# server from PyPI with workspaces (one per team). Everything on loopback.
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
@@ -21,6 +22,7 @@ state=${ATRIUM_STACK_DIR:-$repo/.stack}
 etcd_port=${ATRIUM_ETCD_PORT:-23790}
 api_port=${ATRIUM_APISERVER_PORT:-16443}
 kc_port=${ATRIUM_KEYCLOAK_PORT:-18443}
+mlflow_port=${ATRIUM_MLFLOW_PORT:-15000}
 issuer="https://localhost:$kc_port/realms/atrium"
 java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 pki="$state/pki"
@@ -192,6 +194,7 @@ up() {
   local kwok="$cache/bin/kwok-$KWOK_VERSION/kwok"
   make_pki
   install_keycloak
+  bash "$repo/scripts/mlflow.sh" install
   local kc; kc=$(keycloak_home)
   write_authentication_config
   render_chart_rbac
@@ -202,6 +205,13 @@ up() {
     "$kc/bin/kc.sh" start-dev --http-enabled=false --http-host=127.0.0.1 --https-port="$kc_port" \
     --https-certificate-file="$pki/keycloak.crt" --https-certificate-key-file="$pki/keycloak.key" \
     --hostname="https://localhost:$kc_port" --import-realm --health-enabled=false
+  # MLflow, with one workspace per team (the portal makes them). Never exposed:
+  # the portal is its only client (docs/decisions/0015-experiments-mlflow.md).
+  mkdir -p "$state/mlflow/artifacts"
+  start mlflow "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
+    --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
+    --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
+    --host 127.0.0.1 --port "$mlflow_port" --workers 2
   start etcd env ETCD_UNSAFE_NO_FSYNC=true "$bin" etcd --data-dir "$state/etcd" \
     --listen-client "http://127.0.0.1:$etcd_port" --listen-peer "http://127.0.0.1:$((etcd_port + 1))"
   wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
@@ -245,8 +255,9 @@ up() {
   wait_for keycloak 240 curl -sf --cacert "$pki/ca.crt" "$issuer/.well-known/openid-configuration"
   # The API server fetches Keycloak's keys every 10 s until it has them.
   wait_for kube-apiserver 60 trusts_keycloak
+  wait_for mlflow 180 curl -sf "http://127.0.0.1:$mlflow_port/health"
   write_env
-  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt)"
+  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt), MLflow http://127.0.0.1:$mlflow_port"
 }
 
 # stack.env: what the portal and the tests need to reach the stack.
@@ -262,6 +273,8 @@ STACK_CA=$pki/ca.crt
 ATRIUM_OIDC__CLIENT_ID=atrium-portal
 ATRIUM_OIDC__CLIENT_SECRET=atrium-dev-secret
 STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
+ATRIUM_MLFLOW__URL=http://127.0.0.1:$mlflow_port
+STACK_MLFLOW_BIN=$(bash "$repo/scripts/mlflow.sh" path)
 EOF
 }
 
@@ -277,13 +290,13 @@ stop() {
 }
 
 down() {
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak; do
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow; do
     stop "$name"
   done
 }
 
 status() {
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok keycloak; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok keycloak mlflow; do
     if alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -57,6 +57,7 @@ pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
     // portal of another test cannot hold the culler (tests/singletons.rs
     // shares one between replicas on purpose).
     c.notebooks.culler_lease = unique("test-culler");
+    c.mlflow.url = stack_env().get("ATRIUM_MLFLOW__URL").cloned().unwrap_or_default();
     c
 }
 

@@ -11,6 +11,18 @@ use app::platform::kube::UserClient;
 use app::teams::members::SubjectKind;
 use std::time::Duration;
 
+/// Deletes a namespace when dropped (a team a test made another way).
+pub struct Doomed(pub String);
+
+impl Drop for Doomed {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(super::stack("STACK_BIN"))
+            .args(["kubectl", &format!("--kubeconfig={}", super::stack("STACK_ADMIN_KUBECONFIG"))])
+            .args(["delete", "namespace", &self.0, "--ignore-not-found", "--wait=false"])
+            .output();
+    }
+}
+
 /// A fresh team: paula made it with tom as admin; alice is its data scientist.
 pub struct Team {
     pub name: String,

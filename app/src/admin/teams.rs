@@ -29,6 +29,12 @@ pub async fn create_team(name: String, display_name: String, admin: String) -> R
     let work = server::create_team(&me.client, &name, &display_name, admin.trim());
     me.audited(Some(&name), "team.create", &object, work).await?;
     me.state.access.forget_all();
+    // The team's MLflow workspace. Not fatal: it is also made on first use.
+    if let Some(mlflow) = &me.state.mlflow
+        && let Err(e) = mlflow.ensure_workspace(&name).await
+    {
+        tracing::warn!(team = %name, error = %e, "could not make the team's MLflow workspace yet");
+    }
     Ok(())
 }
 
@@ -76,5 +82,11 @@ pub async fn retire_team(team: String, typed: String) -> Result<(), AppError> {
     let object = format!("team {team}");
     me.audited(Some(&team), "team.retire", &object, server::retire_team(&me.client, &team, typed.trim())).await?;
     me.state.access.forget_all();
+    // Its runs are kept in an archived workspace that no page serves.
+    if let Some(mlflow) = &me.state.mlflow
+        && let Err(e) = mlflow.archive_workspace(&team).await
+    {
+        tracing::warn!(%team, error = %e, "could not mark the retired team's MLflow workspace archived");
+    }
     Ok(())
 }

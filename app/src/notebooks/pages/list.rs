@@ -46,17 +46,14 @@ fn Listing(team: Option<String>) -> impl IntoView {
                 Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                        Ok(mut list) => {
-                            // The team's settings are islands of their own: the
-                            // list of all teams does not download their code.
-                            let connections = list.connections.take();
-                            let idle = (list.can_set_idle && team.is_some())
-                                .then(|| list.idle.first().map(|(_, words)| words.clone()));
-                            let one_team = team.clone().unwrap_or_default();
-                            let settings = (connections.is_some() || idle.is_some())
-                                .then(|| view! { <TeamSettings team=one_team connections idle/> });
-                            view! { <LiveList list team/> {settings} }.into_any()
-                        }
+                        Ok(mut list) => match team {
+                            None => view! { <LiveList list/> }.into_any(),
+                            Some(team) => {
+                                let connections = list.connections.take();
+                                let idle = list.can_set_idle.then(|| list.idle.first().map(|(_, words)| words.clone()));
+                                view! { <TeamNotebooks list team connections idle/> }.into_any()
+                            }
+                        },
                     }
                 })
             }}
@@ -64,10 +61,26 @@ fn Listing(team: Option<String>) -> impl IntoView {
     }
 }
 
-/// The live list: the page's island.
+/// The live list of all the person's teams: the page's island.
 #[island(lazy)]
-fn LiveList(list: NotebookList, team: Option<String>) -> impl IntoView {
-    view! { <LiveTable list team/> }
+fn LiveList(list: NotebookList) -> impl IntoView {
+    view! { <LiveTable list team=None/> }
+}
+
+/// One team's live list, data connections and idle stop (each shown to those
+/// who may change it): the page's island, one download with the list's code.
+#[island(lazy)]
+fn TeamNotebooks(
+    list: NotebookList,
+    team: String,
+    connections: Option<Result<Vec<Connection>, AppError>>,
+    idle: Option<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <LiveTable list team=Some(team.clone())/>
+        {connections.map(|initial| view! { <Connections team=team.clone() initial/> })}
+        {idle.map(|current| view! { <IdleForm team=team.clone() current/> })}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -262,16 +275,6 @@ fn NewNotebookInTeam(teams: Vec<(String, String)>) -> impl IntoView {
             </div>
             <button type="submit" class="btn-primary" data-testid="new-notebook">"New notebook"</button>
         </form>
-    }
-}
-
-/// One team's data connections and idle stop, each shown to those who may
-/// change it: an island of its own, so the list of all teams does without.
-#[island(lazy)]
-fn TeamSettings(team: String, connections: Option<Result<Vec<Connection>, AppError>>, idle: Option<Option<String>>) -> impl IntoView {
-    view! {
-        {connections.map(|initial| view! { <Connections team=team.clone() initial/> })}
-        {idle.map(|current| view! { <IdleForm team=team.clone() current/> })}
     }
 }
 

@@ -1,0 +1,144 @@
+//! The experiments area's server functions: MLflow through the portal's
+//! gateway. Each call is first allowed by Kubernetes RBAC in the team's
+//! namespace, asked as the person (group `mlflow.kubeflow.org`, the names of
+//! Kubeflow's MLflow integration), then sent to the team's workspace only.
+
+use super::model::{ExperimentList, RunDetail, RunsPage, Sort};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+pub(crate) const GROUP: &str = "mlflow.kubeflow.org";
+
+/// Runs shown per page of the runs table.
+pub const RUNS_PER_PAGE: u32 = 50;
+
+/// Whether the person may `verb` the team's experiments.
+#[cfg(feature = "ssr")]
+pub(crate) async fn may(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, verb: &str) -> Result<bool, AppError> {
+    use crate::platform::access::Ask;
+    let client = state.kube.for_user(who)?;
+    let ask = Ask { group: GROUP, resource: "experiments", verb, namespace: Some(team), name: None };
+    state.access.may(&client, who.session_key(), ask).await
+}
+
+/// The tracking server, once the person may `verb` the team's experiments.
+#[cfg(feature = "ssr")]
+pub(crate) async fn gate<'s>(
+    state: &'s crate::state::AppState,
+    who: &crate::auth::SignedIn,
+    team: &str,
+    verb: &str,
+) -> Result<&'s super::mlflow::Mlflow, AppError> {
+    let mlflow = tracking(state)?;
+    if !may(state, who, team, verb).await? {
+        let what = if matches!(verb, "get" | "list") { "see" } else { "change" };
+        return Err(AppError::Forbidden(format!("You may not {what} the experiments of team “{team}”.")));
+    }
+    Ok(mlflow)
+}
+
+#[cfg(feature = "ssr")]
+fn tracking(state: &crate::state::AppState) -> Result<&super::mlflow::Mlflow, AppError> {
+    state.mlflow.as_ref().ok_or_else(|| AppError::NotFound("No tracking server is set up for this portal.".into()))
+}
+
+/// Experiments of every team the person may read (or of `team`), active or
+/// deleted ones, each with when its newest run started.
+#[server(endpoint = "experiments")]
+pub async fn get_experiments(team: Option<String>, deleted: bool) -> Result<ExperimentList, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = tracking(&state)?;
+    let names: Vec<String> = match &team {
+        Some(t) => vec![t.clone()],
+        None => crate::shell::my_teams(&state, &who).await?.into_iter().map(|t| t.name).collect(),
+    };
+    let checks = names.iter().map(|t| async {
+        let (read, write) = futures::join!(may(&state, &who, t, "list"), may(&state, &who, t, "create"));
+        Ok::<_, AppError>((t.clone(), read?, write?))
+    });
+    let teams: Vec<(String, bool)> =
+        futures::future::try_join_all(checks).await?.into_iter().filter(|(_, read, _)| *read).map(|(t, _, w)| (t, w)).collect();
+    if let Some(t) = &team
+        && teams.is_empty()
+    {
+        return Err(AppError::Forbidden(format!("You may not see the experiments of team “{t}”.")));
+    }
+    let lists = futures::future::try_join_all(teams.iter().map(|(t, _)| mlflow.experiments(t, deleted))).await?;
+    let mut rows: Vec<_> = lists.into_iter().flatten().collect();
+    let last = futures::future::join_all(rows.iter().map(|r| mlflow.last_run(&r.team, &r.id))).await;
+    for (row, last) in rows.iter_mut().zip(last) {
+        row.last_run_ms = last.unwrap_or(None);
+    }
+    rows.sort_by(|a, b| b.last_run_ms.unwrap_or(b.updated_ms).cmp(&a.last_run_ms.unwrap_or(a.updated_ms)));
+    Ok(ExperimentList { rows, teams, deleted })
+}
+
+#[server(endpoint = "experiment-create")]
+pub async fn create_experiment(team: String, name: String) -> Result<String, AppError> {
+    super::model::check_experiment_name(&name).map_err(AppError::Invalid)?;
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = gate(&me.state, &me.who, &team, "create").await?;
+    let object = format!("experiment {}", name.trim());
+    me.audited(Some(&team), "experiment.create", &object, mlflow.create_experiment(&team, &name, me.username())).await
+}
+
+#[server(endpoint = "experiment-rename")]
+pub async fn rename_experiment(team: String, id: String, name: String) -> Result<(), AppError> {
+    super::model::check_experiment_name(&name).map_err(AppError::Invalid)?;
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = gate(&me.state, &me.who, &team, "update").await?;
+    let before = mlflow.experiment(&team, &id).await?;
+    let object = format!("experiment {} → {}", before.name, name.trim());
+    me.audited(Some(&team), "experiment.rename", &object, mlflow.rename_experiment(&team, &id, &name)).await
+}
+
+/// Deletes (`deleted` true) or restores an experiment.
+#[server(endpoint = "experiment-delete")]
+pub async fn set_experiment_deleted(team: String, id: String, deleted: bool) -> Result<(), AppError> {
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = gate(&me.state, &me.who, &team, "delete").await?;
+    let found = mlflow.experiment(&team, &id).await?;
+    let (action, object) = if deleted { ("experiment.delete", format!("experiment {}", found.name)) } else { ("experiment.restore", format!("experiment {}", found.name)) };
+    me.audited(Some(&team), action, &object, mlflow.set_deleted(&team, &id, deleted)).await
+}
+
+/// One page of an experiment's runs: `filter` in MLflow's search syntax,
+/// sorted by MLflow, `page` a token from the previous page.
+#[server(endpoint = "runs")]
+pub async fn get_runs(team: String, experiment: String, filter: String, sort: Sort, page: Option<String>) -> Result<RunsPage, AppError> {
+    if filter.len() > 2000 {
+        return Err(AppError::Invalid("The filter is too long (at most 2,000 characters).".into()));
+    }
+    let order_by = sort.order_by().map_err(AppError::Invalid)?;
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = gate(&state, &who, &team, "list").await?;
+    let experiment = mlflow.experiment(&team, &experiment).await?;
+    let (runs, next) = mlflow.runs(&team, &experiment.id, &filter, &order_by, page.as_deref(), RUNS_PER_PAGE).await?;
+    let mut keys: Vec<super::model::Column> = Vec::new();
+    for r in &runs {
+        for (k, _) in &r.metrics {
+            let c = super::model::Column::Metric(k.clone());
+            if !keys.contains(&c) {
+                keys.push(c);
+            }
+        }
+        for (k, _) in &r.params {
+            let c = super::model::Column::Param(k.clone());
+            if !keys.contains(&c) {
+                keys.push(c);
+            }
+        }
+    }
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok(RunsPage { experiment, runs, next, keys, now_ms })
+}
+
+#[server(endpoint = "run")]
+pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = gate(&state, &who, &team, "get").await?;
+    let (run, experiment, description) = mlflow.run(&team, &run).await?;
+    let experiment = mlflow.experiment(&team, &experiment).await?;
+    Ok(RunDetail { team, experiment, run, description })
+}

@@ -1,0 +1,335 @@
+//! The portal's client of the MLflow tracking server. MLflow checks nothing
+//! about its callers, so every call here names the team's workspace itself
+//! (the `X-MLFLOW-WORKSPACE` header) after the caller's access to that team
+//! was checked with Kubernetes (`super::api`). Ids from another team's
+//! workspace are unknown in this one: MLflow answers 404.
+
+use super::model::{ExperimentRow, RunRow};
+use crate::config::MlflowConfig;
+use crate::error::{AppError, AppResult};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const WORKSPACE_HEADER: &str = "X-MLFLOW-WORKSPACE";
+
+pub struct Mlflow {
+    base: String,
+    http: reqwest::Client,
+    /// Workspaces known to exist, so each is checked once per replica.
+    known: Mutex<HashSet<String>>,
+}
+
+#[derive(Deserialize)]
+struct MlflowError {
+    #[serde(default)]
+    error_code: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl Mlflow {
+    /// A client for the configured server; `None` when none is configured.
+    pub fn new(config: &MlflowConfig) -> Option<Mlflow> {
+        let base = config.url.trim().trim_end_matches('/').to_string();
+        if base.is_empty() {
+            return None;
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_seconds.max(1)))
+            .connect_timeout(Duration::from_secs(config.timeout_seconds.clamp(1, 5)))
+            // Reused connections stalled ~40 ms per request with MLflow's
+            // server (Nagle's algorithm against delayed ACKs): send at once.
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .ok()?;
+        Some(Mlflow { base, http, known: Mutex::new(HashSet::new()) })
+    }
+
+    async fn call<T: DeserializeOwned>(&self, workspace: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> AppResult<T> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url);
+        if let Some(ws) = workspace {
+            req = req.header(WORKSPACE_HEADER, ws);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(unavailable)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(unavailable)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| AppError::internal(format!("MLflow answer to {path}: {e}")));
+        }
+        let err: MlflowError = serde_json::from_slice(&bytes).unwrap_or(MlflowError { error_code: String::new(), message: String::from_utf8_lossy(&bytes).into() });
+        Err(refusal(status.as_u16(), &err, path))
+    }
+
+    /// Makes sure the team's workspace exists (made on first use for teams
+    /// older than the experiments area, and when a team is created).
+    pub async fn ensure_workspace(&self, team: &str) -> AppResult<()> {
+        if self.known.lock().unwrap().contains(team) {
+            return Ok(());
+        }
+        let got: AppResult<Value> = self.call(None, reqwest::Method::GET, &format!("/api/3.0/mlflow/workspaces/{team}"), None).await;
+        match got {
+            Ok(_) => {}
+            Err(AppError::NotFound(_)) => {
+                let body = json!({ "name": team, "description": format!("Experiments of team {team} (made by Atrium)") });
+                match self.call::<Value>(None, reqwest::Method::POST, "/api/3.0/mlflow/workspaces", Some(body)).await {
+                    Ok(_) | Err(AppError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                tracing::info!(team, "made the team's MLflow workspace");
+            }
+            Err(e) => return Err(e),
+        }
+        self.known.lock().unwrap().insert(team.to_string());
+        Ok(())
+    }
+
+    /// A retired team's workspace is kept (its runs may be wanted later) and
+    /// marked archived; no page serves it once the team's namespace is gone.
+    pub async fn archive_workspace(&self, team: &str) -> AppResult<()> {
+        self.known.lock().unwrap().remove(team);
+        let body = json!({ "description": format!("Archived: team {team} was retired") });
+        match self.call::<Value>(None, reqwest::Method::PATCH, &format!("/api/3.0/mlflow/workspaces/{team}"), Some(body)).await {
+            Ok(_) | Err(AppError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The team's experiments, active or deleted ones, newest first.
+    pub async fn experiments(&self, team: &str, deleted: bool) -> AppResult<Vec<ExperimentRow>> {
+        self.ensure_workspace(team).await?;
+        let mut rows = Vec::new();
+        let mut token: Option<String> = None;
+        // Experiments are few per team; pages of 1,000, at most 5 pages.
+        for _ in 0..5 {
+            let body = json!({
+                "max_results": 1000,
+                "view_type": if deleted { "DELETED_ONLY" } else { "ACTIVE_ONLY" },
+                "order_by": ["last_update_time DESC"],
+                "page_token": token,
+            });
+            let page: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/experiments/search", Some(body)).await?;
+            rows.extend(page["experiments"].as_array().into_iter().flatten().map(|e| experiment(team, e)));
+            token = page["next_page_token"].as_str().filter(|t| !t.is_empty()).map(String::from);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    pub async fn experiment(&self, team: &str, id: &str) -> AppResult<ExperimentRow> {
+        self.ensure_workspace(team).await?;
+        let got: Value = self
+            .call(Some(team), reqwest::Method::GET, &format!("/api/2.0/mlflow/experiments/get?experiment_id={}", enc(id)), None)
+            .await
+            .map_err(|e| not_found(e, "There is no such experiment in this team."))?;
+        Ok(experiment(team, &got["experiment"]))
+    }
+
+    /// When the experiment's newest run started (one small search).
+    pub async fn last_run(&self, team: &str, id: &str) -> AppResult<Option<i64>> {
+        let body = json!({ "experiment_ids": [id], "max_results": 1, "order_by": ["attributes.start_time DESC"] });
+        let page: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/runs/search", Some(body)).await?;
+        Ok(page["runs"][0]["info"]["start_time"].as_i64())
+    }
+
+    pub async fn create_experiment(&self, team: &str, name: &str, creator: &str) -> AppResult<String> {
+        self.ensure_workspace(team).await?;
+        let body = json!({ "name": name.trim(), "tags": [{ "key": "atrium.io/created-by", "value": creator }] });
+        let made: Value = self
+            .call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/experiments/create", Some(body))
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(_) => AppError::Conflict(format!("This team already has an experiment named “{}” (perhaps deleted: show deleted ones to restore it).", name.trim())),
+                other => other,
+            })?;
+        made["experiment_id"].as_str().map(String::from).ok_or_else(|| AppError::internal("MLflow made an experiment without an id"))
+    }
+
+    pub async fn rename_experiment(&self, team: &str, id: &str, name: &str) -> AppResult<()> {
+        let body = json!({ "experiment_id": id, "new_name": name.trim() });
+        self.call::<Value>(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/experiments/update", Some(body))
+            .await
+            .map_err(|e| not_found(e, "There is no such experiment in this team."))?;
+        Ok(())
+    }
+
+    /// Deletes (`restore` false) or restores an experiment; MLflow keeps a
+    /// deleted one until its garbage collection runs, so it can come back.
+    pub async fn set_deleted(&self, team: &str, id: &str, deleted: bool) -> AppResult<()> {
+        let path = if deleted { "/api/2.0/mlflow/experiments/delete" } else { "/api/2.0/mlflow/experiments/restore" };
+        self.call::<Value>(Some(team), reqwest::Method::POST, path, Some(json!({ "experiment_id": id })))
+            .await
+            .map_err(|e| not_found(e, "There is no such experiment in this team."))?;
+        Ok(())
+    }
+
+    /// One page of an experiment's runs, filtered with MLflow's search syntax
+    /// and sorted by MLflow; returns the runs and the next page's token.
+    pub async fn runs(&self, team: &str, experiment: &str, filter: &str, order_by: &str, page: Option<&str>, size: u32) -> AppResult<(Vec<RunRow>, Option<String>)> {
+        let body = json!({
+            "experiment_ids": [experiment],
+            "filter": filter.trim(),
+            "max_results": size,
+            "order_by": [order_by],
+            "page_token": page,
+            "run_view_type": "ACTIVE_ONLY",
+        });
+        let got: Value = self
+            .call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/runs/search", Some(body))
+            .await
+            .map_err(|e| match e {
+                AppError::Invalid(m) => AppError::Invalid(format!("MLflow cannot use this filter or sort: {m}")),
+                other => other,
+            })?;
+        let runs = got["runs"].as_array().into_iter().flatten().map(run).collect();
+        Ok((runs, got["next_page_token"].as_str().filter(|t| !t.is_empty()).map(String::from)))
+    }
+
+    pub async fn run(&self, team: &str, id: &str) -> AppResult<(RunRow, String, Option<String>)> {
+        self.ensure_workspace(team).await?;
+        let got: Value = self
+            .call(Some(team), reqwest::Method::GET, &format!("/api/2.0/mlflow/runs/get?run_id={}", enc(id)), None)
+            .await
+            .map_err(|e| not_found(e, "There is no such run in this team."))?;
+        let r = &got["run"];
+        let description = tags(&r["data"]["tags"]).into_iter().find(|(k, _)| k == "mlflow.note.content").map(|(_, v)| v);
+        let experiment = r["info"]["experiment_id"].as_str().unwrap_or_default().to_string();
+        Ok((run(r), experiment, description))
+    }
+
+    /// Whether the server answers at all (readiness of the experiments pages).
+    pub async fn health(&self) -> AppResult<()> {
+        let resp = self.http.get(format!("{}/health", self.base)).send().await.map_err(unavailable)?;
+        if resp.status().is_success() { Ok(()) } else { Err(AppError::TrackingServerUnavailable) }
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn unavailable(e: reqwest::Error) -> AppError {
+    tracing::warn!(error = %e, "MLflow did not answer");
+    AppError::TrackingServerUnavailable
+}
+
+/// MLflow's refusal as a sentence. Its messages about a request's own
+/// content (a filter, a name) are shown; anything else is logged.
+fn refusal(status: u16, err: &MlflowError, path: &str) -> AppError {
+    match (status, err.error_code.as_str()) {
+        (404, _) | (_, "RESOURCE_DOES_NOT_EXIST") => AppError::NotFound(err.message.clone()),
+        (_, "RESOURCE_ALREADY_EXISTS") => AppError::Conflict(err.message.clone()),
+        (400, _) | (_, "INVALID_PARAMETER_VALUE") | (_, "BAD_REQUEST") => AppError::Invalid(err.message.chars().take(300).collect()),
+        (502..=504, _) => AppError::TrackingServerUnavailable,
+        _ => AppError::internal(format!("MLflow {path} answered {status}: {} {}", err.error_code, err.message)),
+    }
+}
+
+/// A 404 (or an id MLflow cannot parse) said the portal's way.
+fn not_found(e: AppError, words: &str) -> AppError {
+    match e {
+        AppError::NotFound(_) | AppError::Invalid(_) => AppError::NotFound(words.into()),
+        other => other,
+    }
+}
+
+fn tags(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["key"].as_str()?.to_string(), t["value"].as_str().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn experiment(team: &str, e: &Value) -> ExperimentRow {
+    let all = tags(&e["tags"]);
+    let owner = all
+        .iter()
+        .find(|(k, _)| k == "atrium.io/created-by")
+        .or_else(|| all.iter().find(|(k, _)| k == "mlflow.ownerEmail" || k == "mlflow.user"))
+        .map(|(_, v)| v.clone());
+    ExperimentRow {
+        team: team.to_string(),
+        id: e["experiment_id"].as_str().unwrap_or_default().to_string(),
+        name: e["name"].as_str().unwrap_or_default().to_string(),
+        deleted: e["lifecycle_stage"].as_str() == Some("deleted"),
+        created_ms: e["creation_time"].as_i64().unwrap_or_default(),
+        updated_ms: e["last_update_time"].as_i64().unwrap_or_default(),
+        owner,
+        tags: all.into_iter().filter(|(k, _)| !k.starts_with("mlflow.") && !k.starts_with("atrium.io/")).collect(),
+        last_run_ms: None,
+    }
+}
+
+fn run(r: &Value) -> RunRow {
+    let info = &r["info"];
+    let data = &r["data"];
+    let all = tags(&data["tags"]);
+    let tag = |k: &str| all.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone());
+    let mut params: Vec<(String, String)> = data["params"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["key"].as_str()?.to_string(), p["value"].as_str().unwrap_or_default().to_string())))
+        .collect();
+    params.sort();
+    let mut metrics: Vec<(String, f64)> =
+        data["metrics"].as_array().into_iter().flatten().filter_map(|m| Some((m["key"].as_str()?.to_string(), m["value"].as_f64()?))).collect();
+    metrics.sort_by(|a, b| a.0.cmp(&b.0));
+    RunRow {
+        id: info["run_id"].as_str().unwrap_or_default().to_string(),
+        name: info["run_name"].as_str().map(String::from).or_else(|| tag("mlflow.runName")).unwrap_or_default(),
+        status: info["status"].as_str().unwrap_or_default().to_string(),
+        user: info["user_id"].as_str().filter(|u| !u.is_empty()).map(String::from).or_else(|| tag("mlflow.user")),
+        start_ms: info["start_time"].as_i64(),
+        end_ms: info["end_time"].as_i64(),
+        source: tag("mlflow.source.name"),
+        commit: tag("mlflow.source.git.commit"),
+        params,
+        metrics,
+        tags: all.iter().filter(|(k, _)| !k.starts_with("mlflow.")).cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_as_sentences_and_hide_internals() {
+        let e = |code: &str, msg: &str| MlflowError { error_code: code.into(), message: msg.into() };
+        assert!(matches!(refusal(404, &e("RESOURCE_DOES_NOT_EXIST", "x"), "/p"), AppError::NotFound(_)));
+        assert_eq!(
+            refusal(400, &e("INVALID_PARAMETER_VALUE", "Invalid comparator '>>'"), "/p"),
+            AppError::Invalid("Invalid comparator '>>'".into())
+        );
+        assert!(matches!(refusal(500, &e("INTERNAL_ERROR", "Traceback ... secret"), "/p"), AppError::Internal(_)));
+        assert_eq!(refusal(503, &e("", ""), "/p"), AppError::TrackingServerUnavailable);
+    }
+
+    #[test]
+    fn a_run_reads_its_source_and_hides_mlflow_tags() {
+        let v = json!({
+            "info": { "run_id": "r1", "run_name": "lr-0.1", "status": "FINISHED", "user_id": "alice", "start_time": 1000, "end_time": 61000 },
+            "data": {
+                "params": [{ "key": "lr", "value": "0.1" }],
+                "metrics": [{ "key": "rmse", "value": 0.25, "step": 3, "timestamp": 5 }],
+                "tags": [{ "key": "mlflow.source.name", "value": "train.ipynb" }, { "key": "team-note", "value": "x" }]
+            }
+        });
+        let r = run(&v);
+        assert_eq!((r.name.as_str(), r.source.as_deref(), r.metric("rmse")), ("lr-0.1", Some("train.ipynb"), Some(0.25)));
+        assert_eq!(r.tags, vec![("team-note".to_string(), "x".to_string())]);
+        assert_eq!(r.duration(0).as_deref(), Some("1 min"));
+    }
+}

@@ -1,0 +1,221 @@
+//! What the experiments pages show, as the browser receives it, and the
+//! checks on what people type (names, sort keys), shared by both sides.
+
+use serde::{Deserialize, Serialize};
+
+/// One experiment of one team's MLflow workspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentRow {
+    pub team: String,
+    pub id: String,
+    pub name: String,
+    pub deleted: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Who created it through Atrium (the `atrium.io/created-by` tag), or
+    /// the MLflow user recorded on it.
+    pub owner: Option<String>,
+    /// Tags people set (MLflow's own `mlflow.*` tags left out).
+    pub tags: Vec<(String, String)>,
+    /// When its newest run started.
+    pub last_run_ms: Option<i64>,
+}
+
+/// The experiments page: experiments of the teams the person may read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentList {
+    pub rows: Vec<ExperimentRow>,
+    /// Teams shown, and whether the person may create and change experiments there.
+    pub teams: Vec<(String, bool)>,
+    /// Whether deleted experiments are listed (instead of active ones).
+    pub deleted: bool,
+}
+
+/// One run, as a row of the runs table or on its own page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: String,
+    pub name: String,
+    /// RUNNING, SCHEDULED, FINISHED, FAILED or KILLED.
+    pub status: String,
+    pub user: Option<String>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// Where it ran from: a notebook or script path, and the git commit.
+    pub source: Option<String>,
+    pub commit: Option<String>,
+    pub params: Vec<(String, String)>,
+    /// Latest value of each metric.
+    pub metrics: Vec<(String, f64)>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl RunRow {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// How long it ran (or has been running, at `now_ms`), in words.
+    pub fn duration(&self, now_ms: i64) -> Option<String> {
+        let start = self.start_ms?;
+        let end = self.end_ms.unwrap_or(now_ms);
+        Some(crate::notebooks::model::ago((end - start).max(0) / 1000))
+    }
+}
+
+/// A column of the runs table beyond the fixed ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Column {
+    Param(String),
+    Metric(String),
+    Tag(String),
+}
+
+impl Column {
+    /// As written in the address and in MLflow's search syntax: `params.lr`.
+    pub fn key(&self) -> String {
+        match self {
+            Column::Param(k) => format!("params.{k}"),
+            Column::Metric(k) => format!("metrics.{k}"),
+            Column::Tag(k) => format!("tags.{k}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Column> {
+        let (kind, key) = s.split_once('.')?;
+        if key.is_empty() || key.len() > 250 || key.contains('`') {
+            return None;
+        }
+        match kind {
+            "params" => Some(Column::Param(key.into())),
+            "metrics" => Some(Column::Metric(key.into())),
+            "tags" => Some(Column::Tag(key.into())),
+            _ => None,
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        match self {
+            Column::Param(k) | Column::Metric(k) | Column::Tag(k) => k,
+        }
+    }
+
+    pub fn value(&self, run: &RunRow) -> String {
+        match self {
+            Column::Param(k) => run.param(k).unwrap_or("").to_string(),
+            Column::Metric(k) => run.metric(k).map(format_metric).unwrap_or_default(),
+            Column::Tag(k) => run.tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// What the runs table is sorted by: a fixed attribute or a column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sort {
+    /// `start_time`, `run_name`, `status`, or a column key (`metrics.rmse`).
+    pub by: String,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort { by: "start_time".into(), descending: true }
+    }
+}
+
+impl Sort {
+    /// MLflow's `order_by` clause, or why this sort is not possible. Keys go
+    /// in backticks, so a metric named `val loss` sorts too.
+    pub fn order_by(&self) -> Result<String, String> {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        match self.by.as_str() {
+            "start_time" | "run_name" | "status" | "end_time" => Ok(format!("attributes.{} {dir}", self.by)),
+            other => match Column::parse(other) {
+                Some(c) => {
+                    let kind = c.key().split_once('.').map(|(k, _)| k.to_string()).unwrap_or_default();
+                    Ok(format!("{kind}.`{}` {dir}", c.label()))
+                }
+                None => Err(format!("“{other}” is not something runs can be sorted by.")),
+            },
+        }
+    }
+}
+
+/// A metric as people read it: up to 4 decimals, no trailing zeros.
+pub fn format_metric(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Checks an experiment's name: the problem in words, if any.
+pub fn check_experiment_name(name: &str) -> Result<(), String> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err("Give the experiment a name.".into());
+    }
+    if n.chars().count() > 200 {
+        return Err("Keep the name within 200 characters.".into());
+    }
+    if n.chars().any(char::is_control) {
+        return Err("The name cannot hold line breaks or other control characters.".into());
+    }
+    Ok(())
+}
+
+/// A run page's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub team: String,
+    pub experiment: ExperimentRow,
+    pub run: RunRow,
+    /// The run's description (the `mlflow.note.content` tag).
+    pub description: Option<String>,
+}
+
+/// One page of an experiment's runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunsPage {
+    pub experiment: ExperimentRow,
+    pub runs: Vec<RunRow>,
+    /// MLflow's token for the next page, if there is one.
+    pub next: Option<String>,
+    /// Param, metric and tag keys seen on this page, for picking columns.
+    pub keys: Vec<Column>,
+    pub now_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_a_metric_quotes_its_key() {
+        let s = Sort { by: "metrics.val loss".into(), descending: false };
+        assert_eq!(s.order_by().unwrap(), "metrics.`val loss` ASC");
+        assert_eq!(Sort::default().order_by().unwrap(), "attributes.start_time DESC");
+        assert!(Sort { by: "drop table".into(), descending: true }.order_by().is_err());
+        assert!(Sort { by: "metrics.a`b".into(), descending: true }.order_by().is_err());
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_experiment_name("fraud detection v2").is_ok());
+        assert!(check_experiment_name("  ").is_err());
+        assert!(check_experiment_name("a\nb").is_err());
+        assert!(check_experiment_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn metrics_read_plainly() {
+        assert_eq!(format_metric(0.912345), "0.9123");
+        assert_eq!(format_metric(3.0), "3");
+        assert_eq!(format_metric(0.5), "0.5");
+    }
+}

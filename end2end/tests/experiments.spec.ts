@@ -1,0 +1,78 @@
+import { expect, test } from "@playwright/test";
+import { Shell } from "../pages/shell";
+
+// A data scientist's experiments, through the portal only: the runs are
+// logged with MLflow's own REST API (as a training script would), then alice
+// finds them, filters and sorts them on the server, and opens one.
+
+const mlflow = process.env.ATRIUM_MLFLOW__URL;
+
+async function rest(path: string, body: unknown): Promise<any> {
+  if (!mlflow) throw new Error("ATRIUM_MLFLOW__URL comes from .stack/stack.env");
+  const res = await fetch(`${mlflow}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "X-MLFLOW-WORKSPACE": "team-a" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+test("alice creates an experiment, its runs are filtered and sorted by MLflow, a run opens", async ({ page }) => {
+  const name = `e2e-${Date.now().toString(36)}`;
+  const shell = new Shell(page);
+  await shell.signInAt("/", "alice");
+  await shell.nav.getByRole("link", { name: "Experiments" }).click();
+  await expect(page.getByTestId("area-title")).toHaveText("Experiments");
+
+  await page.getByTestId("exp-create-name").fill(name);
+  await page.getByTestId("exp-create-submit").click();
+  await expect(page.getByTestId("exp-create-result")).toHaveText("Experiment created.");
+  const row = page.locator(`[data-testid="exp-row"][data-name="${name}"]`);
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId("exp-last-run")).toHaveText("no runs yet");
+
+  // Three runs with different learning rates and errors.
+  const id = row.getByRole("link", { name });
+  const href = await id.getAttribute("href");
+  const experimentId = href!.split("/").pop();
+  for (const [lr, rmse] of [["0.1", 0.42], ["0.01", 0.21], ["0.001", 0.33]] as const) {
+    const run = await rest("/api/2.0/mlflow/runs/create", { experiment_id: experimentId, run_name: `lr-${lr}`, start_time: Date.now() });
+    const runId = run.run.info.run_id;
+    await rest("/api/2.0/mlflow/runs/log-parameter", { run_id: runId, key: "lr", value: lr });
+    await rest("/api/2.0/mlflow/runs/log-metric", { run_id: runId, key: "rmse", value: rmse, timestamp: Date.now(), step: 0 });
+    await rest("/api/2.0/mlflow/runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
+  }
+
+  await id.click();
+  await expect(page.getByTestId("exp-title")).toHaveText(name);
+  await expect(page.getByTestId("run-row")).toHaveCount(3);
+
+  // Sorted by the metric, lowest first, by MLflow.
+  await page.getByTestId("runs-sort").selectOption("metrics.rmse");
+  await page.getByTestId("runs-dir").selectOption("asc");
+  await page.getByTestId("runs-apply").click();
+  await expect(page).toHaveURL(/sort=metrics.rmse/);
+  await expect(page.getByTestId("run-row").locator("td:first-child")).toHaveText(["lr-0.01", "lr-0.001", "lr-0.1"]);
+
+  // A filter in MLflow's syntax; a wrong one is said plainly, next to the filter.
+  await page.getByTestId("runs-filter-text").fill("metrics.rmse < 0.4");
+  await page.getByTestId("runs-apply").click();
+  await expect(page.getByTestId("run-row")).toHaveCount(2);
+  await page.getByTestId("runs-filter-text").fill("metrics.rmse >> 0.4");
+  await page.getByTestId("runs-apply").click();
+  await expect(page.getByTestId("runs-error")).toContainText("MLflow cannot use this filter or sort");
+  await expect(page.getByTestId("runs-filter-text")).toHaveValue("metrics.rmse >> 0.4");
+
+  // One run, with its parameter and metric.
+  await page.goBack();
+  await expect(page.getByTestId("run-row")).toHaveCount(2);
+  await page.getByRole("link", { name: "lr-0.01" }).click();
+  await expect(page.getByTestId("run-title")).toHaveText("lr-0.01");
+  await expect(page.getByTestId("run-params")).toContainText("0.01");
+  await expect(page.getByTestId("run-metrics")).toContainText("0.21");
+
+  // Back on the list the experiment shows its newest run.
+  await shell.open("/experiments/team-a");
+  await expect(page.locator(`[data-testid="exp-row"][data-name="${name}"]`).getByTestId("exp-last-run")).not.toHaveText("no runs yet");
+});
