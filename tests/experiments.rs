@@ -214,3 +214,41 @@ async fn a_team_gets_its_workspace_when_it_is_created_and_keeps_its_runs_when_re
         .unwrap();
     assert!(kept.contains("\"kept\""), "the retired team's runs are kept: {kept}");
 }
+
+#[tokio::test]
+async fn runs_are_compared_within_their_experiment_and_charted_within_the_point_budget() {
+    let (a_id, a_run) = seed("team-a", &unique("cmp")).await;
+    let (_, b_run) = seed("team-b", &unique("cmp-b")).await;
+    // A second run in alice's experiment with a long history: 5,000 steps.
+    let run = mlflow("team-a", "/api/2.0/mlflow/runs/create", json!({ "experiment_id": a_id, "run_name": "long" })).await;
+    let long = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let metrics: Vec<Value> = (0..5000).map(|s| json!({ "key": "rmse", "value": 1.0 / (s as f64 + 1.0), "timestamp": s, "step": s })).collect();
+    for batch in metrics.chunks(1000) {
+        mlflow("team-a", "/api/2.0/mlflow/runs/log-batch", json!({ "run_id": long, "metrics": batch })).await;
+    }
+    mlflow("team-a", "/api/2.0/mlflow/runs/log-parameter", json!({ "run_id": long, "key": "lr", "value": "0.1" })).await;
+
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (alice, _) = browser();
+    sign_in(&alice, &portal.base, "alice", "/").await;
+    let (status, body) = page(&alice, &portal.base, &format!("/experiments/team-a/{a_id}/compare?run={a_run}&run={long}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("2 runs compared"));
+    assert!(body.contains("data-param=\"lr\" data-differs=\"true\""), "lr differs: 0.01 and 0.1");
+    let points: usize = body
+        .split("data-points=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next()?.parse::<usize>().ok())
+        .sum();
+    assert!(points <= 1000, "at most 1,000 points drawn, got {points}");
+    assert!(points > 100, "the long history is drawn, not dropped: {points}");
+
+    // A run of another team is not in this experiment: nothing of it shows.
+    let (status, body) = page(&alice, &portal.base, &format!("/experiments/team-a/{a_id}/compare?run={a_run}&run={b_run}")).await;
+    assert_eq!(status, 404, "{body}");
+    // Ids are checked before anything reaches MLflow's filter.
+    let (status, body) = page(&alice, &portal.base, &format!("/experiments/team-a/{a_id}/compare?run={a_run}&run=x%27)%20OR%20(1=1")).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("is not a run id"));
+}

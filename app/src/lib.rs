@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/experiments") view=experiments::pages::ExperimentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments/:team") view=experiments::pages::TeamExperimentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments/:team/:id") view=experiments::pages::ExperimentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/experiments/:team/:id/compare") view=experiments::pages::ComparePage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments/:team/:id/runs/:run") view=experiments::pages::RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines") view=areas::PipelinesPage ssr=SsrMode::Async/>
                     <Route path=path!("/models") view=areas::ModelsPage ssr=SsrMode::Async/>

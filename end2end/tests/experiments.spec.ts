@@ -40,7 +40,10 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
     const run = await rest("/api/2.0/mlflow/runs/create", { experiment_id: experimentId, run_name: `lr-${lr}`, start_time: Date.now() });
     const runId = run.run.info.run_id;
     await rest("/api/2.0/mlflow/runs/log-parameter", { run_id: runId, key: "lr", value: lr });
-    await rest("/api/2.0/mlflow/runs/log-metric", { run_id: runId, key: "rmse", value: rmse, timestamp: Date.now(), step: 0 });
+    // A stepped history, ending at the run's error.
+    for (let step = 0; step < 5; step++) {
+      await rest("/api/2.0/mlflow/runs/log-metric", { run_id: runId, key: "rmse", value: rmse + (4 - step) * 0.1, timestamp: Date.now(), step });
+    }
     await rest("/api/2.0/mlflow/runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
   }
 
@@ -53,7 +56,7 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
   await page.getByTestId("runs-dir").selectOption("asc");
   await page.getByTestId("runs-apply").click();
   await expect(page).toHaveURL(/sort=metrics.rmse/);
-  await expect(page.getByTestId("run-row").locator("td:first-child")).toHaveText(["lr-0.01", "lr-0.001", "lr-0.1"]);
+  await expect(page.getByTestId("run-row").locator("td:nth-child(2)")).toHaveText(["lr-0.01", "lr-0.001", "lr-0.1"]);
 
   // A filter in MLflow's syntax; a wrong one is said plainly, next to the filter.
   await page.getByTestId("runs-filter-text").fill("metrics.rmse < 0.4");
@@ -71,6 +74,23 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
   await expect(page.getByTestId("run-title")).toHaveText("lr-0.01");
   await expect(page.getByTestId("run-params")).toContainText("0.01");
   await expect(page.getByTestId("run-metrics")).toContainText("0.21");
+  // Its history, drawn on the server: five steps.
+  await expect(page.locator('[data-testid="chart"][data-metric="rmse"] polyline')).toHaveAttribute("data-points", "5");
+
+  // Three runs side by side.
+  await page.goBack();
+  await page.getByTestId("runs-filter-text").fill("");
+  await page.getByTestId("runs-apply").click();
+  await expect(page.getByTestId("run-row")).toHaveCount(3);
+  for (const pick of await page.getByTestId("run-pick").all()) await pick.check();
+  await page.getByTestId("runs-compare").click();
+  await expect(page.getByTestId("compare-title")).toHaveText("3 runs compared");
+  await expect(page.locator('[data-testid="param-row"][data-param="lr"]')).toHaveAttribute("data-differs", "true");
+  const best = page.locator('[data-testid="metric-row"][data-metric="rmse"] td[data-best="true"]');
+  await expect(best).toHaveCount(1);
+  await expect(best).toContainText("0.21");
+  await expect(page.locator('[data-testid="compare-charts"] [data-metric="rmse"] polyline')).toHaveCount(3);
+  await expect(page.getByTestId("scatter").locator("circle")).toHaveCount(3);
 
   // Back on the list the experiment shows its newest run.
   await shell.open("/experiments/team-a");

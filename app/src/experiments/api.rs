@@ -3,7 +3,7 @@
 //! namespace, asked as the person (group `mlflow.kubeflow.org`, the names of
 //! Kubeflow's MLflow integration), then sent to the team's workspace only.
 
-use super::model::{ExperimentList, RunDetail, RunsPage, Sort};
+use super::model::{ChartView, Comparison, ExperimentList, RunDetail, RunsPage, Sort};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -134,11 +134,91 @@ pub async fn get_runs(team: String, experiment: String, filter: String, sort: So
     Ok(RunsPage { experiment, runs, next, keys, now_ms })
 }
 
+/// Metrics charted per run page at most (the rest are listed).
+pub const CHARTS_PER_RUN: usize = 12;
+
 #[server(endpoint = "run")]
-pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
+pub async fn get_run(team: String, run: String, chart: ChartView) -> Result<RunDetail, AppError> {
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "get").await?;
     let (run, experiment, description) = mlflow.run(&team, &run).await?;
     let experiment = mlflow.experiment(&team, &experiment).await?;
-    Ok(RunDetail { team, experiment, run, description })
+    let ids = [run.id.clone()];
+    let keys: Vec<&String> = run.metrics.iter().map(|(k, _)| k).take(CHARTS_PER_RUN).collect();
+    let histories = futures::future::try_join_all(keys.iter().map(|k| {
+        mlflow.history(&team, &ids, k, chart.from, chart.to, super::chart::MAX_POINTS as u32)
+    }))
+    .await?;
+    let charts = keys
+        .iter()
+        .zip(histories)
+        .map(|(key, points)| {
+            let points = points.into_iter().map(|(_, step, at, v)| (if chart.by_time { at as f64 } else { step as f64 }, v)).collect();
+            let series = [super::chart::Series { name: run.name.clone(), points }];
+            super::chart::line_chart(key, &series, if chart.by_time { "time" } else { "step" }, chart.by_time)
+        })
+        .collect();
+    Ok(RunDetail { team, experiment, run, description, charts })
+}
+
+/// 2 to 100 runs of one experiment side by side: their params and latest
+/// metrics, each metric's history overlaid (sampled, drawn on the server),
+/// and a param against a metric (`x`, `y`: a param and a metric key).
+#[server(endpoint = "runs-compare")]
+pub async fn compare_runs(team: String, experiment: String, runs: Vec<String>, x: Option<String>, y: Option<String>) -> Result<Comparison, AppError> {
+    super::model::check_compare(&runs).map_err(AppError::Invalid)?;
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = gate(&state, &who, &team, "list").await?;
+    let experiment = mlflow.experiment(&team, &experiment).await?;
+    let found = mlflow.runs_by_id(&team, &experiment.id, &runs).await?;
+    if found.len() != runs.len() {
+        return Err(AppError::NotFound(format!("{} of the runs picked are not in this experiment.", runs.len() - found.len())));
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for r in &found {
+        for (k, _) in &r.metrics {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys.sort();
+    keys.truncate(CHARTS_PER_RUN);
+    let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
+    let per_run = (super::chart::MAX_POINTS / ids.len()).max(10) as u32;
+    let histories = futures::future::try_join_all(keys.iter().map(|k| mlflow.history(&team, &ids, k, None, None, per_run))).await?;
+    let name_of = |id: &str| found.iter().find(|r| r.id == id).map(|r| if r.name.is_empty() { r.id.clone() } else { r.name.clone() }).unwrap_or_default();
+    let charts = keys
+        .iter()
+        .zip(histories)
+        .map(|(key, points)| {
+            let series: Vec<super::chart::Series> = ids
+                .iter()
+                .map(|id| super::chart::Series {
+                    name: name_of(id),
+                    points: points.iter().filter(|p| &p.0 == id).map(|p| (p.1 as f64, p.3)).collect(),
+                })
+                .collect();
+            super::chart::line_chart(key, &series, "step", false)
+        })
+        .collect();
+    // The scatter: the param and metric asked for, else the first numeric param and first metric.
+    let numeric_param = |k: &str| found.iter().all(|r| r.param(k).is_none_or(|v| v.trim().parse::<f64>().is_ok()));
+    let x = x.filter(|k| numeric_param(k)).or_else(|| {
+        let mut params: Vec<&String> = found.iter().flat_map(|r| r.params.iter().map(|(k, _)| k)).collect();
+        params.sort();
+        params.into_iter().find(|k| numeric_param(k)).cloned()
+    });
+    let y = y.filter(|k| keys.contains(k)).or_else(|| keys.first().cloned());
+    let scatter = match (&x, &y) {
+        (Some(x), Some(y)) => {
+            let dots: Vec<(String, f64, f64)> = found
+                .iter()
+                .filter_map(|r| Some((name_of(&r.id), r.param(x)?.trim().parse().ok()?, r.metric(y)?)))
+                .collect();
+            Some(super::chart::scatter(&format!("{y} by {x}"), &dots, x, y))
+        }
+        _ => None,
+    };
+    Ok(Comparison { experiment, runs: found, charts, scatter, scatter_x: x, scatter_y: y })
 }

@@ -195,6 +195,13 @@ impl Mlflow {
         Ok((runs, got["next_page_token"].as_str().filter(|t| !t.is_empty()).map(String::from)))
     }
 
+    /// These runs of the experiment (ids checked by the caller), in one search.
+    pub async fn runs_by_id(&self, team: &str, experiment: &str, ids: &[String]) -> AppResult<Vec<RunRow>> {
+        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ");
+        let (runs, _) = self.runs(team, experiment, &format!("attributes.run_id IN ({list})"), "attributes.start_time DESC", None, ids.len() as u32).await?;
+        Ok(runs)
+    }
+
     pub async fn run(&self, team: &str, id: &str) -> AppResult<(RunRow, String, Option<String>)> {
         self.ensure_workspace(team).await?;
         let got: Value = self
@@ -205,6 +212,31 @@ impl Mlflow {
         let description = tags(&r["data"]["tags"]).into_iter().find(|(k, _)| k == "mlflow.note.content").map(|(_, v)| v);
         let experiment = r["info"]["experiment_id"].as_str().unwrap_or_default().to_string();
         Ok((run(r), experiment, description))
+    }
+
+    /// A metric's history for some runs of the team, sampled by MLflow to at
+    /// most `max` points per run between the steps asked for: (run, step,
+    /// time in ms, value), in step order per run.
+    pub async fn history(&self, team: &str, runs: &[String], key: &str, from: Option<i64>, to: Option<i64>, max: u32) -> AppResult<Vec<(String, i64, i64, f64)>> {
+        let mut q: Vec<String> = runs.iter().map(|r| format!("run_ids={}", enc(r))).collect();
+        q.push(format!("metric_key={}", enc(key)));
+        q.push(format!("max_results={max}"));
+        if let Some(f) = from {
+            q.push(format!("start_step={f}"));
+        }
+        if let Some(t) = to {
+            q.push(format!("end_step={t}"));
+        }
+        let path = format!("/api/2.0/mlflow/metrics/get-history-bulk-interval?{}", q.join("&"));
+        let got: Value = self.call(Some(team), reqwest::Method::GET, &path, None).await?;
+        let mut out: Vec<(String, i64, i64, f64)> = got["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| Some((m["run_id"].as_str()?.to_string(), m["step"].as_i64().unwrap_or(0), m["timestamp"].as_i64().unwrap_or(0), m["value"].as_f64()?)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        Ok(out)
     }
 
     /// Whether the server answers at all (readiness of the experiments pages).

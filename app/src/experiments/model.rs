@@ -177,6 +177,17 @@ pub struct RunDetail {
     pub run: RunRow,
     /// The run's description (the `mlflow.note.content` tag).
     pub description: Option<String>,
+    /// Each metric's history as a chart (SVG drawn on the server).
+    pub charts: Vec<String>,
+}
+
+/// How a run's metric histories are charted: against steps or time, and
+/// which steps (a zoom).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartView {
+    pub by_time: bool,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
 }
 
 /// One page of an experiment's runs.
@@ -191,9 +202,56 @@ pub struct RunsPage {
     pub now_ms: i64,
 }
 
+/// Runs compared side by side, at least two and at most this many.
+pub const COMPARE_MAX: usize = 100;
+
+/// Whether a lower value of this metric is the better one (losses and
+/// errors), else a higher one (accuracy, AUC, F1, …).
+pub fn lower_is_better(metric: &str) -> bool {
+    let m = metric.to_lowercase();
+    ["loss", "error", "err", "rmse", "mse", "mae", "mape", "perplexity", "latency", "time"].iter().any(|w| m.contains(w))
+}
+
+/// Checks the runs asked to compare: MLflow run ids (32 hex digits), 2 to 100.
+pub fn check_compare(runs: &[String]) -> Result<(), String> {
+    if runs.len() < 2 {
+        return Err("Pick at least two runs to compare.".into());
+    }
+    if runs.len() > COMPARE_MAX {
+        return Err(format!("Compare at most {COMPARE_MAX} runs at a time ({} picked).", runs.len()));
+    }
+    if let Some(bad) = runs.iter().find(|r| r.len() != 32 || !r.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(format!("“{bad}” is not a run id."));
+    }
+    Ok(())
+}
+
+/// The compare page: the runs, and charts drawn on the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub experiment: ExperimentRow,
+    pub runs: Vec<RunRow>,
+    /// One chart per metric, every run's history overlaid.
+    pub charts: Vec<String>,
+    /// A param (x) against a metric (y), one dot per run, when both exist.
+    pub scatter: Option<String>,
+    pub scatter_x: Option<String>,
+    pub scatter_y: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_needs_two_to_a_hundred_real_run_ids() {
+        let id = |i: usize| format!("{i:032x}");
+        assert!(check_compare(&[id(1)]).is_err());
+        assert!(check_compare(&[id(1), id(2)]).is_ok());
+        assert!(check_compare(&(0..101).map(id).collect::<Vec<_>>()).unwrap_err().contains("at most 100"));
+        assert!(check_compare(&[id(1), "x') OR 1=1 --".into()]).unwrap_err().contains("is not a run id"));
+        assert!(lower_is_better("val_loss") && lower_is_better("RMSE") && !lower_is_better("accuracy"));
+    }
 
     #[test]
     fn sorting_by_a_metric_quotes_its_key() {

@@ -3,30 +3,41 @@
 
 use crate::components::error_view::ErrorView;
 use crate::experiments::api::get_run;
-use crate::experiments::model::{RunDetail, format_metric};
+use crate::experiments::model::{ChartView, RunDetail, format_metric};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn RunPage() -> impl IntoView {
     let (team, run) = use_params_map().with_untracked(|p| (p.get("team").unwrap_or_default(), p.get("run").unwrap_or_default()));
-    let data = Resource::new(move || (team.clone(), run.clone()), |(t, r)| get_run(t, r));
+    let chart = use_query_map().with_untracked(|q| ChartView {
+        by_time: q.get("x").as_deref() == Some("time"),
+        from: q.get("from").and_then(|v| v.trim().parse().ok()),
+        to: q.get("to").and_then(|v| v.trim().parse().ok()),
+    });
+    let data = Resource::new({
+        let chart = chart.clone();
+        move || (team.clone(), run.clone(), chart.clone())
+    }, |(t, r, c)| get_run(t, r, c));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <RunView detail=d/> }.into_any(),
-                    Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                }
-            })}
+            {move || {
+                let chart = chart.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <RunView detail=d chart/> }.into_any(),
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                    }
+                })
+            }}
         </Suspense>
     }
 }
 
 #[component]
-fn RunView(detail: RunDetail) -> impl IntoView {
-    let RunDetail { team, experiment, run, description } = detail;
+fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
+    let RunDetail { team, experiment, run, description, charts } = detail;
     let title = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     let pairs = |items: Vec<(String, String)>, testid: &'static str, empty: &'static str| {
         if items.is_empty() {
@@ -61,6 +72,25 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             <section class="card"><h2 class="section-title">"Metrics (latest)"</h2>{pairs(metrics, "run-metrics", "No metrics logged.")}</section>
             <section class="card"><h2 class="section-title">"Parameters"</h2>{pairs(run.params.clone(), "run-params", "No parameters logged.")}</section>
         </div>
+        <section class="card space-y-3" data-testid="run-charts">
+            <h2 class="section-title">"Metric history"</h2>
+            <form method="get" class="flex flex-wrap items-end gap-3" data-testid="chart-view">
+                <label class="form-row">"X axis"
+                    <select class="select input" name="x" data-testid="chart-x">
+                        <option value="step" selected=!chart.by_time>"Step"</option>
+                        <option value="time" selected=chart.by_time>"Time"</option>
+                    </select>
+                </label>
+                <label class="form-row">"From step"<input class="input w-28" name="from" inputmode="numeric" value=chart.from.map(|v| v.to_string()) data-testid="chart-from"/></label>
+                <label class="form-row">"To step"<input class="input w-28" name="to" inputmode="numeric" value=chart.to.map(|v| v.to_string()) data-testid="chart-to"/></label>
+                <button type="submit" class="btn-quiet" data-testid="chart-apply">"Show"</button>
+            </form>
+            {if charts.is_empty() {
+                view! { <p class="muted">"No metrics logged."</p> }.into_any()
+            } else {
+                view! { <div class="grid gap-4 lg:grid-cols-2">{charts.into_iter().map(|svg| view! { <figure class="chart-box" inner_html=svg></figure> }).collect_view()}</div> }.into_any()
+            }}
+        </section>
         <section class="card"><h2 class="section-title">"Tags"</h2>{pairs(run.tags.clone(), "run-tags", "No tags.")}</section>
     }
 }

@@ -165,10 +165,14 @@ fn Runs(team: String, page: RunsPage, view: View) -> impl IntoView {
         <p class="hint"><a href=format!("/experiments/{team}")>{format!("← Experiments of {team}")}</a></p>
         <h1 class="page-title" data-testid="exp-title">{experiment.name.clone()}</h1>
         <FilterForm view=view.clone() keys=keys base=base.clone()/>
-        <section class="card space-y-3">
+        <form method="get" action=format!("{base}/compare") class="card space-y-3" data-testid="runs-pick">
+            <div class="flex items-center gap-3">
+                <button type="submit" class="btn-quiet" data-testid="runs-compare">"Compare selected runs"</button>
+                <span class="hint">"Pick 2 to 100 runs."</span>
+            </div>
             <div class="overflow-x-auto">
                 <table class="table" data-testid="runs">
-                    <thead><tr><th>"Run"</th><th>"Status"</th><th>"Started"</th><th>"Duration"</th><th>"User"</th><th>"Source"</th>{heads}</tr></thead>
+                    <thead><tr><th><span class="sr-only">"Pick"</span></th><th>"Run"</th><th>"Status"</th><th>"Started"</th><th>"Duration"</th><th>"User"</th><th>"Source"</th>{heads}</tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
@@ -177,7 +181,7 @@ fn Runs(team: String, page: RunsPage, view: View) -> impl IntoView {
                 {first.map(|h| view! { <a class="btn-quiet" href=h data-testid="runs-first">"First page"</a> })}
                 {more.map(|h| view! { <a class="btn-quiet" href=h data-testid="runs-next">"Next page"</a> })}
             </nav>
-        </section>
+        </form>
     }
 }
 
@@ -194,6 +198,7 @@ fn RunLine(run: RunRow, columns: Vec<Column>, base: String, now_ms: i64) -> impl
     let name = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     view! {
         <tr data-testid="run-row" data-run=run.id.clone()>
+            <td><input type="checkbox" name="run" value=run.id.clone() aria-label=format!("Compare {name}") data-testid="run-pick"/></td>
             <td><a class="font-medium" href=format!("{base}/runs/{}", run.id)>{name}</a></td>
             <td data-testid="run-status">{run.status.clone()}</td>
             <td class="whitespace-nowrap">{started}</td>
