@@ -2,7 +2,9 @@
 # Benchmarks the portal on the local stack: idle memory of a release build,
 # then load on the signed-in home page (bench/home_page.rs), the admin's team
 # list and the notebooks list, then what each page downloads and the time to interactive of /notebooks. ATRIUM_BENCHES picks some of
-# them, e.g. ATRIUM_BENCHES=notebooks bench/run.sh.
+# them, e.g. ATRIUM_BENCHES=notebooks bench/run.sh. The experiments bench
+# seeds 10,000 MLflow runs once (kept in .stack/mlflow) and measures the
+# portal side by side with MLflow's own REST API.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -19,7 +21,7 @@ trap 'kill $pid 2>/dev/null' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
 sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks}; do
+for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks experiments}; do
   ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
 done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

@@ -48,8 +48,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = format!(
         "# HELP atrium_kubernetes_calls_total Calls made to the Kubernetes API server.\n\
          # TYPE atrium_kubernetes_calls_total counter\n\
-         atrium_kubernetes_calls_total {}\n",
-        state.kube.calls()
+         atrium_kubernetes_calls_total {}\n\
+         # HELP atrium_mlflow_calls_total Calls made to the MLflow tracking server.\n\
+         # TYPE atrium_mlflow_calls_total counter\n\
+         atrium_mlflow_calls_total {}\n",
+        state.kube.calls(),
+        state.mlflow.as_ref().map_or(0, |m| m.calls())
     );
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

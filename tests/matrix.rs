@@ -292,6 +292,11 @@ impl Rule {
 
 // Personas by what their roles (deploy/chart/atrium/templates/rbac/personas.yaml) give them in their team.
 const MEMBERS: &[Who] = &[Scientist, Engineer, MlEngineer, TeamAdmin];
+/// Change the team's MLflow experiments (read: every member).
+const EXPERIMENT_WRITERS: &[Who] = &[Scientist, MlEngineer];
+/// An MLflow experiment id and a run id no workspace has.
+const NO_EXPERIMENT: &str = "987654321";
+const NO_RUN: &str = "00000000000000000000000000000000";
 /// Read and change notebooks (StatefulSets), and open them.
 const SCIENTISTS: &[Who] = &[Scientist];
 /// Read the team's Secrets, hence its data connections.
@@ -326,6 +331,13 @@ fn page_rule(path: &str) -> Option<Rule> {
         "/notebooks/{team}" => team(SCIENTISTS, Admins::List),
         "/notebooks/{team}/new" => team(SCIENTISTS, Admins::No),
         "/notebooks/{team}/{name}" => team(SCIENTISTS, Admins::Read),
+        // MLflow through the gateway: every member reads their team's
+        // experiments (platform admins' role has no MLflow rules); the ids
+        // probed exist nowhere, so members learn just that (404).
+        "/experiments/{team}" => team(MEMBERS, Admins::No),
+        "/experiments/{team}/{id}" | "/experiments/{team}/{id}/runs/{run}" => change_of_nothing(MEMBERS),
+        // No runs picked (one, at most, below): refused before anything is asked.
+        "/experiments/{team}/{id}/compare" => Rule::Refused(422),
         _ => return None,
     })
 }
@@ -379,6 +391,7 @@ fn json<T: ServerFn + Serialize>(args: T, rule: Rule) -> Call {
 fn server_functions(t: &Target) -> Vec<Call> {
     use app::notebooks::{api, catalog::Catalog, connections, model};
     use app::teams::{members, quota};
+    use app::experiments::api as experiments;
     use app::{admin, audit, shell, teams};
     let team_ = t.team.clone();
     let nothing = t.nothing.clone();
@@ -471,6 +484,24 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(admin::TeamHoldings { team: team_.clone() }, team(&[], Admins::List)),
         // A confirmation that is not the team's name.
         form(admin::RetireTeam { team: team_.clone(), typed: nothing.clone() }, Rule::Refused(422)),
+        form(experiments::GetExperiments { team: None, deleted: false }, Rule::Anyone(200)),
+        form(experiments::GetExperiments { team: Some(team_.clone()), deleted: false }, team(MEMBERS, Admins::No)),
+        // Names that are refused before anything is asked.
+        form(experiments::CreateExperiment { team: team_.clone(), name: " ".into() }, Rule::Refused(422)),
+        form(experiments::RenameExperiment { team: team_.clone(), id: NO_EXPERIMENT.into(), name: " ".into() }, Rule::Refused(422)),
+        form(
+            experiments::SetExperimentDeleted { team: team_.clone(), id: NO_EXPERIMENT.into(), deleted: true },
+            change_of_nothing(EXPERIMENT_WRITERS),
+        ),
+        form(
+            experiments::GetRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), filter: String::new(), sort: Default::default(), page: None },
+            change_of_nothing(MEMBERS),
+        ),
+        form(experiments::GetRun { team: team_.clone(), run: NO_RUN.into(), chart: Default::default() }, change_of_nothing(MEMBERS)),
+        form(
+            experiments::CompareRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), runs: vec![NO_RUN.into()], x: None, y: None },
+            Rule::Refused(422),
+        ),
     ]
 }
 
@@ -543,6 +574,8 @@ fn fill(pattern: &str, t: &Target) -> String {
         .map(|seg| match seg.trim_start_matches(':').trim_start_matches('{').trim_end_matches('}') {
             "team" => t.team.clone(),
             "name" => t.notebook.clone(),
+            "id" => NO_EXPERIMENT.to_string(),
+            "run" => NO_RUN.to_string(),
             "*rest" => "lab".to_string(),
             _ if seg.starts_with(':') || seg.starts_with('{') => panic!("{pattern}: teach `fill` the parameter {seg}"),
             _ => seg.to_string(),

@@ -63,6 +63,46 @@ fn label(v: f64) -> String {
     super::model::format_metric(v)
 }
 
+/// The drawing area of a chart and the data range it shows.
+struct Plot {
+    w: f64,
+    h: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Plot {
+    fn sx(&self, x: f64) -> f64 {
+        self.left + (x - self.x.0) / (self.x.1 - self.x.0) * (self.w - self.left - self.right)
+    }
+
+    fn sy(&self, y: f64) -> f64 {
+        self.h - self.bottom - (y - self.y.0) / (self.y.1 - self.y.0) * (self.h - self.top - self.bottom)
+    }
+
+    /// Horizontal grid lines with the y ticks, and the x ticks as `x_label` writes them.
+    fn axes(&self, svg: &mut String, x_label: impl Fn(f64) -> String) {
+        for t in ticks(self.y.0, self.y.1, 5) {
+            let y = self.sy(t);
+            svg.push_str(&format!(
+                r#"<line x1="{}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="chart-grid"/><text x="{}" y="{:.1}" class="chart-tick" text-anchor="end">{}</text>"#,
+                self.left,
+                self.w - self.right,
+                self.left - 6.0,
+                y + 4.0,
+                label(t)
+            ));
+        }
+        for t in ticks(self.x.0, self.x.1, 6) {
+            svg.push_str(&format!(r#"<text x="{:.1}" y="{}" class="chart-tick" text-anchor="middle">{}</text>"#, self.sx(t), self.h - self.bottom + 16.0, x_label(t)));
+        }
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -100,17 +140,9 @@ pub fn line_chart(title: &str, series: &[Series], x_name: &str, x_time: bool) ->
     if (x1 - x0).abs() < f64::EPSILON {
         (x0, x1) = (x0 - 1.0, x1 + 1.0);
     }
-    let sx = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
-    let sy = |y: f64| h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom);
-    for t in ticks(y0, y1, 5) {
-        let y = sy(t);
-        svg.push_str(&format!(r#"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="chart-grid"/><text x="{}" y="{:.1}" class="chart-tick" text-anchor="end">{}</text>"#, w - right, left - 6.0, y + 4.0, label(t)));
-    }
-    for t in ticks(x0, x1, 6) {
-        let x = sx(t);
-        let text = if x_time { super::super::audit::trail::format_time(t as i64).chars().skip(11).take(8).collect() } else { label(t) };
-        svg.push_str(&format!(r#"<text x="{x:.1}" y="{}" class="chart-tick" text-anchor="middle">{text}</text>"#, h - bottom + 16.0));
-    }
+    let plot = Plot { w, h, left, right, top, bottom, x: (x0, x1), y: (y0, y1) };
+    let (sx, sy) = (|x| plot.sx(x), |y| plot.sy(y));
+    plot.axes(&mut svg, |t| if x_time { crate::audit::trail::format_time(t as i64).chars().skip(11).take(8).collect() } else { label(t) });
     svg.push_str(&format!(r#"<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>"#, w - right, h - 6.0, escape(x_name)));
     for (i, (s, points)) in lines.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
@@ -150,15 +182,9 @@ pub fn scatter(title: &str, dots: &[(String, f64, f64)], x_name: &str, y_name: &
     }
     let pad = |lo: f64, hi: f64| if (hi - lo).abs() < f64::EPSILON { (lo - 1.0, hi + 1.0) } else { (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05) };
     ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
-    let sx = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
-    let sy = |y: f64| h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom);
-    for t in ticks(y0, y1, 5) {
-        let y = sy(t);
-        svg.push_str(&format!(r#"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" class="chart-grid"/><text x="{}" y="{:.1}" class="chart-tick" text-anchor="end">{}</text>"#, w - right, left - 6.0, y + 4.0, label(t)));
-    }
-    for t in ticks(x0, x1, 6) {
-        svg.push_str(&format!(r#"<text x="{:.1}" y="{}" class="chart-tick" text-anchor="middle">{}</text>"#, sx(t), h - bottom + 16.0, label(t)));
-    }
+    let plot = Plot { w, h, left, right, top, bottom, x: (x0, x1), y: (y0, y1) };
+    let (sx, sy) = (|x| plot.sx(x), |y| plot.sy(y));
+    plot.axes(&mut svg, label);
     svg.push_str(&format!(r#"<text x="{}" y="{}" class="chart-axis" text-anchor="end">{} →</text><text x="{left}" y="{}" class="chart-axis">↑ {}</text>"#, w - right, h - 6.0, escape(x_name), top - 2.0 + 14.0, escape(y_name)));
     for (name, x, y) in finite {
         svg.push_str(&format!(

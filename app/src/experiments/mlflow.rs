@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const WORKSPACE_HEADER: &str = "X-MLFLOW-WORKSPACE";
@@ -21,6 +22,8 @@ pub struct Mlflow {
     http: reqwest::Client,
     /// Workspaces known to exist, so each is checked once per replica.
     known: Mutex<HashSet<String>>,
+    /// Calls made, for `/metrics`.
+    calls: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -47,11 +50,17 @@ impl Mlflow {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .ok()?;
-        Some(Mlflow { base, http, known: Mutex::new(HashSet::new()) })
+        Some(Mlflow { base, http, known: Mutex::new(HashSet::new()), calls: AtomicU64::new(0) })
+    }
+
+    /// Calls made to the tracking server since the portal started.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     async fn call<T: DeserializeOwned>(&self, workspace: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> AppResult<T> {
         let url = format!("{}{path}", self.base);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut req = self.http.request(method, &url);
         if let Some(ws) = workspace {
             req = req.header(WORKSPACE_HEADER, ws);
