@@ -8,11 +8,6 @@
 // who may see it, and counted once the page is interactive.
 //
 //   node bench/site-size.mjs                 table + budgets (exit 1 when over)
-//   node bench/site-size.mjs --record        write today's figures as ceilings
-//
-// Until every page is within budget (see decision 0013 for what is left), a
-// page over budget is held to a recorded ceiling (bench/site-budget.json,
-// today's figure plus 2 %) so it cannot grow; under budget, the budget rules.
 //   node bench/site-size.mjs --tti /notebooks [--runs 10] [--vpn]
 //                                            median time to interactive, cold cache;
 //                                            --vpn: as over a laptop's VPN (Chromium's
@@ -20,14 +15,12 @@
 //
 // ATRIUM_E2E_BASE_URL is the portal (default http://localhost:3100).
 import { chromium } from "@playwright/test";
-import { writeFileSync, mkdirSync, readFileSync, existsSync } from "node:fs";
+import { writeFileSync, mkdirSync } from "node:fs";
 
 const BASE = process.env.ATRIUM_E2E_BASE_URL ?? "http://localhost:3100";
 const PASSWORD = "atrium-demo";
 const BUDGET_PAGE = 250 * 1000;
 const BUDGET_AREA = 150 * 1000;
-const CEILINGS_FILE = new URL("./site-budget.json", import.meta.url);
-const ceilings = existsSync(CEILINGS_FILE) ? JSON.parse(readFileSync(CEILINGS_FILE, "utf8")).ceilings : {};
 
 // Page → a person who may open it.
 const PAGES = [
@@ -131,18 +124,11 @@ async function table() {
   await browser.close();
 
   const over = [];
-  const record = process.argv.includes("--record");
-  const recorded = {};
   console.log("page".padEnd(32), "user".padEnd(6), "files", "raw KB".padStart(8), "gzip KB".padStart(8), "core".padStart(7), "area".padStart(7), " status");
   for (const r of rows) {
-    const ceiling = ceilings[r.path] ?? {};
-    const limitPage = Math.max(BUDGET_PAGE, ceiling.gzip ?? 0);
-    const limitArea = Math.max(BUDGET_AREA, ceiling.chunks ?? 0);
     const withinBudget = r.gzip <= BUDGET_PAGE && r.chunks_gzip <= BUDGET_AREA;
-    const withinLimit = r.gzip <= limitPage && r.chunks_gzip <= limitArea;
-    const status = withinBudget ? "ok" : withinLimit ? "over budget, held at its ceiling" : "OVER";
-    if (!withinLimit) over.push(`${r.path} (${kb(r.gzip)} KB, area ${kb(r.chunks_gzip)} KB)`);
-    if (!withinBudget) recorded[r.path] = { gzip: Math.ceil(r.gzip * 1.02), chunks: Math.ceil(r.chunks_gzip * 1.02) };
+    const status = withinBudget ? "ok" : "OVER";
+    if (!withinBudget) over.push(`${r.path} (${kb(r.gzip)} KB, area ${kb(r.chunks_gzip)} KB)`);
     console.log(
       r.path.padEnd(32), r.user.padEnd(6), String(r.files).padStart(5), kb(r.raw).padStart(8), kb(r.gzip).padStart(8),
       kb(r.core_gzip).padStart(7), kb(r.chunks_gzip).padStart(7), " " + status,
@@ -152,10 +138,7 @@ async function table() {
   console.log(`budgets: first load <= ${kb(BUDGET_PAGE)} KB gzip (WASM + JS + CSS); area chunks <= ${kb(BUDGET_AREA)} KB gzip`);
   mkdirSync(".stack", { recursive: true });
   writeFileSync(".stack/site-size.json", JSON.stringify(rows, null, 2));
-  if (record) {
-    writeFileSync(CEILINGS_FILE, JSON.stringify({ note: "Pages over budget, held at these gzip bytes until the next step of decision 0013 brings them under it.", ceilings: recorded }, null, 2) + "\n");
-    console.log(`recorded ceilings for ${Object.keys(recorded).length} pages`);
-  } else if (over.length) {
+  if (over.length) {
     console.error(`over budget: ${over.join("; ")}`);
     process.exit(1);
   }

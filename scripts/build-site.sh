@@ -21,7 +21,9 @@ mkdir -p "$work" "$site/pkg"
 cargo rustc -p app --lib --crate-type cdylib --target wasm32-unknown-unknown \
   --no-default-features --features hydrate --profile "$profile" --quiet -- -Clink-args=--emit-relocs
 wasm="$target_dir/wasm32-unknown-unknown/$profile/app.wasm"
-site-split "$wasm" "$work" atrium
+# Code that at least this many lazy islands share goes to the core instead of a
+# chunk of its own (tools/site-split/shared-in-main.patch; decision 0013).
+WASM_SPLIT_SHARED_MIN=${ATRIUM_SPLIT_SHARED_MIN:-4} site-split "$wasm" "$work" atrium
 wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
   --out-name atrium --out-dir "$work" "$work/atrium_split.wasm"
 rm "$work/atrium_split.wasm"

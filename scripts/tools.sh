@@ -15,10 +15,24 @@ if [ ! -x "$repo/node_modules/.bin/tailwindcss" ] || [ ! -x "$repo/node_modules/
   (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 export PATH="$wbg_root/bin:$repo/node_modules/.bin:$PATH"
-split_src=$(cat "$repo/tools/site-split/Cargo.toml" "$repo/tools/site-split/Cargo.lock" "$repo/tools/site-split/src/main.rs" 2>/dev/null | sha256sum | cut -c1-12)
+split_dir="$repo/tools/site-split"
+split_src=$(cat "$split_dir/Cargo.toml" "$split_dir/Cargo.lock" "$split_dir/src/main.rs" "$split_dir/shared-in-main.patch" 2>/dev/null | sha256sum | cut -c1-12)
 split_root="$cache/tools/site-split-$split_src"
 if [ ! -x "$split_root/bin/site-split" ]; then
-  echo "building site-split (wasm-split for Leptos' lazy routes; about 3 minutes, once)" >&2
-  cargo install --path "$repo/tools/site-split" --locked --root "$split_root" --quiet
+  # wasm-split with one change of ours (shared-in-main.patch): the crate is taken
+  # from crates.io at the locked version, patched, and built next to the cache.
+  echo "building site-split (wasm-split for Leptos' lazy islands; about 3 minutes, once)" >&2
+  build="$cache/tools/site-split-build"
+  rm -rf "$build" && mkdir -p "$build/app"
+  cp -r "$split_dir/Cargo.toml" "$split_dir/Cargo.lock" "$split_dir/src" "$build/app/"
+  (cd "$build/app" && cargo fetch --locked --quiet)
+  crate=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/wasm_split_cli_support-0.2.4.crate | head -1)
+  tar -xzf "$crate" -C "$build"
+  patch --quiet -d "$build/wasm_split_cli_support-0.2.4" -p1 < "$split_dir/shared-in-main.patch"
+  printf '\n[patch.crates-io]\nwasm_split_cli_support = { path = "../wasm_split_cli_support-0.2.4" }\n' >> "$build/app/Cargo.toml"
+  # Not `cargo install`: it would resolve afresh; a build keeps every other version locked.
+  cargo build --release --quiet --manifest-path "$build/app/Cargo.toml" --target-dir "$build/target"
+  mkdir -p "$split_root/bin" && cp "$build/target/release/site-split" "$split_root/bin/"
+  rm -rf "$build"
 fi
 export PATH="$split_root/bin:$PATH"
