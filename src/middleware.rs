@@ -18,13 +18,21 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/signed-out" | "/favicon.ico")
         || path.starts_with("/auth/")
         || path.starts_with("/pkg/")
+        || is_workload_gateway(path)
+}
+
+/// MLflow's gateway for workloads: they send a ServiceAccount token, checked
+/// by the gateway itself; a session cookie is never looked at there, so
+/// neither sign-in nor the CSRF check applies.
+fn is_workload_gateway(path: &str) -> bool {
+    path.starts_with("/mlflow/")
 }
 
 /// Refuses state-changing requests that do not come from our own pages
 /// (CSRF): the browser's `Origin` must be ours, or, where a browser sends
 /// no Origin, `Sec-Fetch-Site` must say same-origin.
 pub async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || is_workload_gateway(req.uri().path()) {
         return next.run(req).await;
     }
     let headers = req.headers();

@@ -16,8 +16,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
@@ -78,6 +78,8 @@ pub fn portal_routes() -> Vec<PortalRoute> {
         R::new("/api/notebooks/stream", Some(Method::GET), app::notebooks::live::stream),
         R::new("/notebook/{team}/{name}", None, app::notebooks::handover::open),
         R::new("/notebook/{team}/{name}/{*rest}", None, app::notebooks::handover::open),
+        // MLflow for workloads (notebooks), with their ServiceAccount's token.
+        R::new("/mlflow/{team}/{*rest}", None, app::experiments::gateway::forward),
     ]
 }
 
@@ -86,7 +88,9 @@ pub fn portal_routes() -> Vec<PortalRoute> {
 /// running an older core never loads chunks of a newer build.
 fn site_pkg_dir(site_root: &std::path::Path) -> String {
     match std::fs::read_to_string(site_root.join("build-id")) {
-        Ok(id) if !id.trim().is_empty() && id.trim().chars().all(|c| c.is_ascii_alphanumeric()) => format!("pkg/{}", id.trim()),
+        Ok(id) if !id.trim().is_empty() && id.trim().chars().all(|c| c.is_ascii_alphanumeric()) => {
+            format!("pkg/{}", id.trim())
+        }
         _ => {
             tracing::warn!(site_root = %site_root.display(), "no site build found; pages will not become interactive (run scripts/build-site.sh)");
             "pkg".into()
@@ -128,8 +132,12 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     );
     let portal = kube.portal_client().map_err(|e| StartError::Notebooks(e.to_string()))?;
     access.follow_rbac(portal.clone());
-    let token_key = db.portal_key("jupyter-tokens", &app::platform::tokens::random_token()).await.map_err(|e| sqlx_error::Error(e.to_string()))?;
-    let notebooks = NotebookService::start(config.notebooks.clone(), portal.clone(), token_key).await;
+    let token_key = db
+        .portal_key("jupyter-tokens", &app::platform::tokens::random_token())
+        .await
+        .map_err(|e| sqlx_error::Error(e.to_string()))?;
+    let mut notebooks = NotebookService::start(config.notebooks.clone(), portal.clone(), token_key).await;
+    notebooks.tracking_base = config.tracking_base();
     let origins = config.notebook_origins().map_err(StartError::Notebooks)?;
     let mlflow = app::experiments::mlflow::Mlflow::new(&config.mlflow);
     let services =

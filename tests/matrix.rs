@@ -357,9 +357,13 @@ fn portal_route(path: &str, t: &Target) -> Option<(String, Rule)> {
         "/api/notebooks/stream" => (format!("{path}?team={team_}"), team(SCIENTISTS, Admins::List)),
         // The hand-over to a notebook's origin (303): reading a notebook, as
         // platform admins may, is not enough to run code in it.
-        "/notebook/{team}/{name}" | "/notebook/{team}/{name}/{*rest}" => {
-            (fill(path, t), Rule::Table(|who, kind| if (who, kind) == (Scientist, Kind::Own) { &[303] } else { &[403] }))
-        }
+        "/notebook/{team}/{name}" | "/notebook/{team}/{name}/{*rest}" => (
+            fill(path, t),
+            Rule::Table(|who, kind| if (who, kind) == (Scientist, Kind::Own) { &[303] } else { &[403] }),
+        ),
+        // MLflow for workloads: a ServiceAccount's Bearer token or nothing;
+        // people's sessions never count there (tests/mlflow_gateway.rs).
+        "/mlflow/{team}/{*rest}" => (format!("/mlflow/{team_}/api/2.0/mlflow/experiments/search"), Rule::Public(401)),
         _ => return None,
     })
 }
@@ -389,9 +393,9 @@ fn json<T: ServerFn + Serialize>(args: T, rule: Rule) -> Call {
 }
 
 fn server_functions(t: &Target) -> Vec<Call> {
+    use app::experiments::api as experiments;
     use app::notebooks::{api, catalog::Catalog, connections, model};
     use app::teams::{members, quota};
-    use app::experiments::api as experiments;
     use app::{admin, audit, shell, teams};
     let team_ = t.team.clone();
     let nothing = t.nothing.clone();
@@ -455,9 +459,20 @@ fn server_functions(t: &Target) -> Vec<Call> {
             },
             checked(MEMBERS),
         ),
-        form(quota::SaveDefaults { team: team_.clone(), defaults: bad_defaults }, Rule::Refused(422)),
         form(
-            quota::RequestMore { team: team_.clone(), resource: no_quota.clone(), amount: "1".into(), reason: "matrix".into() },
+            quota::SaveDefaults {
+                team: team_.clone(),
+                defaults: bad_defaults,
+            },
+            Rule::Refused(422),
+        ),
+        form(
+            quota::RequestMore {
+                team: team_.clone(),
+                resource: no_quota.clone(),
+                amount: "1".into(),
+                reason: "matrix".into(),
+            },
             checked(TEAM_ADMINS),
         ),
         form(
@@ -487,19 +502,49 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(experiments::GetExperiments { team: None, deleted: false }, Rule::Anyone(200)),
         form(experiments::GetExperiments { team: Some(team_.clone()), deleted: false }, team(MEMBERS, Admins::No)),
         // Names that are refused before anything is asked.
-        form(experiments::CreateExperiment { team: team_.clone(), name: " ".into() }, Rule::Refused(422)),
-        form(experiments::RenameExperiment { team: team_.clone(), id: NO_EXPERIMENT.into(), name: " ".into() }, Rule::Refused(422)),
         form(
-            experiments::SetExperimentDeleted { team: team_.clone(), id: NO_EXPERIMENT.into(), deleted: true },
+            experiments::CreateExperiment {
+                team: team_.clone(),
+                name: " ".into(),
+            },
+            Rule::Refused(422),
+        ),
+        form(
+            experiments::RenameExperiment {
+                team: team_.clone(),
+                id: NO_EXPERIMENT.into(),
+                name: " ".into(),
+            },
+            Rule::Refused(422),
+        ),
+        form(
+            experiments::SetExperimentDeleted {
+                team: team_.clone(),
+                id: NO_EXPERIMENT.into(),
+                deleted: true,
+            },
             change_of_nothing(EXPERIMENT_WRITERS),
         ),
         form(
             experiments::GetRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), filter: String::new(), sort: Default::default(), page: None },
             change_of_nothing(MEMBERS),
         ),
-        form(experiments::GetRun { team: team_.clone(), run: NO_RUN.into(), chart: Default::default() }, change_of_nothing(MEMBERS)),
         form(
-            experiments::CompareRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), runs: vec![NO_RUN.into()], x: None, y: None },
+            experiments::GetRun {
+                team: team_.clone(),
+                run: NO_RUN.into(),
+                chart: Default::default(),
+            },
+            change_of_nothing(MEMBERS),
+        ),
+        form(
+            experiments::CompareRuns {
+                team: team_.clone(),
+                experiment: NO_EXPERIMENT.into(),
+                runs: vec![NO_RUN.into()],
+                x: None,
+                y: None,
+            },
             Rule::Refused(422),
         ),
     ]
@@ -577,7 +622,9 @@ fn fill(pattern: &str, t: &Target) -> String {
             "id" => NO_EXPERIMENT.to_string(),
             "run" => NO_RUN.to_string(),
             "*rest" => "lab".to_string(),
-            _ if seg.starts_with(':') || seg.starts_with('{') => panic!("{pattern}: teach `fill` the parameter {seg}"),
+            _ if seg.starts_with(':') || seg.starts_with('{') => {
+                panic!("{pattern}: teach `fill` the parameter {seg}")
+            }
             _ => seg.to_string(),
         })
         .collect::<Vec<_>>()

@@ -32,6 +32,13 @@ async fn leftovers(team: &str) -> Vec<String> {
     for s in Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), team).list_metadata(&lp).await.unwrap() {
         out.push(format!("secret/{}", s.metadata.name.unwrap()));
     }
+    for s in Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(admin.clone(), team)
+        .list_metadata(&lp)
+        .await
+        .unwrap()
+    {
+        out.push(format!("serviceaccount/{}", s.metadata.name.unwrap()));
+    }
     for s in Api::<Pod>::namespaced(admin, team).list_metadata(&lp).await.unwrap() {
         out.push(format!("pod/{}", s.metadata.name.unwrap()));
     }
@@ -102,9 +109,17 @@ async fn a_failure_part_way_through_a_create_leaves_nothing_behind() {
     let nb = service("statefulset", |_| {}).await;
     let form = team.form("half");
     let c = Catalog::starter();
-    let plan = manifest::plan(&form, c.image("minimal").unwrap(), c.size("small").unwrap(), "alice", nb.backend(), "t");
-    // Token, volume and Service are made, then the fourth object fails.
-    let err = ops::create_refused_after(&team.alice, &plan, &form, 3).await.unwrap_err();
+    let plan = manifest::plan(
+        &form,
+        c.image("minimal").unwrap(),
+        c.size("small").unwrap(),
+        "alice",
+        nb.backend(),
+        "t",
+        Some("http://localhost:3000"),
+    );
+    // Token, MLflow account and its token, volume and Service are made, then the sixth object fails.
+    let err = ops::create_refused_after(&team.alice, &plan, &form, 5).await.unwrap_err();
     assert!(matches!(err, AppError::Internal(_)), "{err:?}");
     // A deleted claim lingers briefly for its protection finalizer.
     let mut left = leftovers(&team.name).await;
@@ -143,7 +158,7 @@ async fn unschedulable_and_bad_image_are_explained() {
     catalog.images[0].image = "registry.invalid/atrium/missing".into();
     catalog.images[0].tag = "1".into();
     let form = team.form("typo");
-    let plan = manifest::plan(&form, &catalog.images[0], catalog.size("small").unwrap(), "alice", nb.backend(), "t");
+    let plan = manifest::plan(&form, &catalog.images[0], catalog.size("small").unwrap(), "alice", nb.backend(), "t", None);
     ops::create(&team.alice, &plan, &form).await.unwrap();
     let row = wait_for(&nb, &team.name, "typo", Some(Phase::Failed)).await.unwrap();
     assert_eq!(

@@ -114,6 +114,12 @@ pub struct MlflowConfig {
     /// A call that takes longer is answered with "the tracking server is
     /// not answering", in seconds.
     pub timeout_seconds: u64,
+    /// Where workloads (notebooks) reach the portal, for their
+    /// `MLFLOW_TRACKING_URI` (the gateway is below it, at `/mlflow/<team>`):
+    /// inside a cluster, the portal's Service, e.g.
+    /// `http://atrium.atrium.svc:8080`. Empty: the public URL.
+    #[serde(default)]
+    pub workload_url: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -237,7 +243,11 @@ impl Default for Config {
                 culler_lease: "atrium-notebook-culler".into(),
                 culler_lease_seconds: 15,
             },
-            mlflow: MlflowConfig { url: String::new(), timeout_seconds: 5 },
+            mlflow: MlflowConfig {
+                url: String::new(),
+                timeout_seconds: 5,
+                workload_url: String::new(),
+            },
         }
     }
 }
@@ -307,6 +317,19 @@ impl Config {
     }
 
     /// The origin (`scheme://host:port`) browsers send for our own pages.
+    /// Where notebooks reach the MLflow gateway; `None` without MLflow.
+    pub fn tracking_base(&self) -> Option<String> {
+        if self.mlflow.url.trim().is_empty() {
+            return None;
+        }
+        let base = if self.mlflow.workload_url.trim().is_empty() {
+            &self.public_url
+        } else {
+            &self.mlflow.workload_url
+        };
+        Some(base.trim().trim_end_matches('/').to_string())
+    }
+
     pub fn public_origin(&self) -> String {
         self.public_url.trim_end_matches('/').to_string()
     }

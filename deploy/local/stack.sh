@@ -208,6 +208,12 @@ up() {
   # MLflow, with one workspace per team (the portal makes them). Never exposed:
   # the portal is its only client (docs/decisions/0015-experiments-mlflow.md).
   mkdir -p "$state/mlflow/artifacts"
+  # MLflow never refreshes SQLite's planner statistics; without them sorting
+  # runs by a metric takes seconds (bench/experiments.rs). Refresh them on
+  # every start (on PostgreSQL, autovacuum does this).
+  if [ -f "$state/mlflow/mlflow.db" ]; then
+    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA analysis_limit=1000"); c.execute("ANALYZE"); c.close()' "$state/mlflow/mlflow.db"
+  fi
   start mlflow "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
     --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
     --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
@@ -275,6 +281,7 @@ ATRIUM_OIDC__CLIENT_SECRET=atrium-dev-secret
 STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
 ATRIUM_MLFLOW__URL=http://127.0.0.1:$mlflow_port
 STACK_MLFLOW_BIN=$(bash "$repo/scripts/mlflow.sh" path)
+STACK_MLFLOW_DB=$state/mlflow/mlflow.db
 EOF
 }
 

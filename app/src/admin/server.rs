@@ -10,10 +10,8 @@ use crate::teams::members_server::binding_for;
 use crate::teams::quota_server::{LIMITS_NAME, QUOTA_NAME, ceiling_key, explain_quota};
 use crate::teams::{DISPLAY_NAME, TEAM_LABEL};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::core::v1::{
-    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaSpec,
-};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -164,12 +162,29 @@ async fn fill_team(client: &UserClient, team: &str, admin: &str) -> AppResult<()
         .create(&pp, &binding)
         .await
         .map_err(|e| explain(e, "the team admin's access"))?;
+    Api::<RoleBinding>::namespaced(client.client(), team)
+        .create(&pp, &workloads_binding(team))
+        .await
+        .map_err(|e| explain(e, "the team's workloads' access to its experiments"))?;
     Api::<NetworkPolicy>::namespaced(client.client(), team)
         .create(&pp, &notebook_ingress())
         .await
         .map_err(|e| explain(e, "the team's notebook network policy"))?;
     Ok(())
 }
+
+/// The team's workloads (every ServiceAccount of its namespace, e.g. a
+/// notebook's own) log to the team's experiments through the portal's MLflow
+/// gateway, with the rights of `atrium-team-workloads`.
+pub fn workloads_binding(team: &str) -> RoleBinding {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": WORKLOADS_ROLE, "labels": {"app.kubernetes.io/part-of": "atrium"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WORKLOADS_ROLE},
+        "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": format!("system:serviceaccounts:{team}")}]
+    }))
+    .expect("a valid RoleBinding")
+}
+pub const WORKLOADS_ROLE: &str = "atrium-team-workloads";
 
 /// Notebook servers run without a token of their own (the portal signs people
 /// in): only the portal's namespace may reach them.

@@ -145,9 +145,10 @@ pub async fn get_run(team: String, run: String, chart: ChartView) -> Result<RunD
     let experiment = mlflow.experiment(&team, &experiment).await?;
     let ids = [run.id.clone()];
     let keys: Vec<&String> = run.metrics.iter().map(|(k, _)| k).take(CHARTS_PER_RUN).collect();
-    let histories = futures::future::try_join_all(keys.iter().map(|k| {
-        mlflow.history(&team, &ids, k, chart.from, chart.to, super::chart::MAX_POINTS as u32)
-    }))
+    let histories = futures::future::try_join_all(
+        keys.iter()
+            .map(|k| mlflow.history(&team, &ids, k, chart.from, chart.to, super::chart::MAX_POINTS as u32)),
+    )
     .await?;
     let charts = keys
         .iter()
@@ -186,8 +187,32 @@ pub async fn compare_runs(team: String, experiment: String, runs: Vec<String>, x
     keys.truncate(CHARTS_PER_RUN);
     let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
     let per_run = (super::chart::MAX_POINTS / ids.len()).max(10) as u32;
-    let histories = futures::future::try_join_all(keys.iter().map(|k| mlflow.history(&team, &ids, k, None, None, per_run))).await?;
-    let name_of = |id: &str| found.iter().find(|r| r.id == id).map(|r| if r.name.is_empty() { r.id.clone() } else { r.name.clone() }).unwrap_or_default();
+    // A metric no run logged beyond step 0 is its latest values already:
+    // MLflow is asked only for the histories that have more (each such call
+    // costs MLflow about 0.4 s for 100 runs on SQLite).
+    let (team_ref, ids_ref) = (&team, &ids);
+    let histories = futures::future::try_join_all(keys.iter().map(|k| {
+        let stepped = found.iter().any(|r| r.stepped.contains(k));
+        let latest: Vec<(String, i64, i64, f64)> = found
+            .iter()
+            .filter_map(|r| Some((r.id.clone(), 0, r.start_ms.unwrap_or(0), r.metric(k)?)))
+            .collect();
+        async move {
+            if stepped {
+                mlflow.history(team_ref, ids_ref, k, None, None, per_run).await
+            } else {
+                Ok(latest)
+            }
+        }
+    }))
+    .await?;
+    let name_of = |id: &str| {
+        found
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| if r.name.is_empty() { r.id.clone() } else { r.name.clone() })
+            .unwrap_or_default()
+    };
     let charts = keys
         .iter()
         .zip(histories)

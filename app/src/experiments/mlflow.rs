@@ -20,6 +20,11 @@ const WORKSPACE_HEADER: &str = "X-MLFLOW-WORKSPACE";
 pub struct Mlflow {
     base: String,
     http: reqwest::Client,
+    /// For workloads' calls through the gateway: no overall time limit
+    /// (artifact uploads may be long), only to connect and between reads.
+    relay: reqwest::Client,
+    /// What the gateway learnt about workloads' tokens and rights, briefly.
+    pub(crate) workloads: super::gateway::WorkloadCache,
     /// Workspaces known to exist, so each is checked once per replica.
     known: Mutex<HashSet<String>>,
     /// Calls made, for `/metrics`.
@@ -50,7 +55,21 @@ impl Mlflow {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .ok()?;
-        Some(Mlflow { base, http, known: Mutex::new(HashSet::new()), calls: AtomicU64::new(0) })
+        let relay = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(config.timeout_seconds.clamp(1, 5)))
+            .read_timeout(Duration::from_secs(config.timeout_seconds.max(1) * 12))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .ok()?;
+        Some(Mlflow {
+            base,
+            http,
+            relay,
+            workloads: Default::default(),
+            known: Mutex::new(HashSet::new()),
+            calls: AtomicU64::new(0),
+        })
     }
 
     /// Calls made to the tracking server since the portal started.
@@ -76,6 +95,30 @@ impl Mlflow {
         }
         let err: MlflowError = serde_json::from_slice(&bytes).unwrap_or(MlflowError { error_code: String::new(), message: String::from_utf8_lossy(&bytes).into() });
         Err(refusal(status.as_u16(), &err, path))
+    }
+
+    /// Sends a workload's request on to MLflow as it came (`path_and_query`
+    /// starts with `/api/`), in the team's workspace, whatever the workload
+    /// asked for; the answer comes back as MLflow gave it.
+    pub(crate) async fn relay(
+        &self,
+        team: &str,
+        method: reqwest::Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: axum::body::Bytes,
+    ) -> AppResult<reqwest::Response> {
+        self.ensure_workspace(team).await?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut req = self
+            .relay
+            .request(method, format!("{}{path_and_query}", self.base))
+            .header(WORKSPACE_HEADER, team)
+            .body(body);
+        if let Some(ct) = content_type {
+            req = req.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        req.send().await.map_err(unavailable)
     }
 
     /// Makes sure the team's workspace exists (made on first use for teams
@@ -242,7 +285,14 @@ impl Mlflow {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|m| Some((m["run_id"].as_str()?.to_string(), m["step"].as_i64().unwrap_or(0), m["timestamp"].as_i64().unwrap_or(0), m["value"].as_f64()?)))
+            .filter_map(|m| {
+                Some((
+                    m["run_id"].as_str()?.to_string(),
+                    m["step"].as_i64().unwrap_or(0),
+                    m["timestamp"].as_i64().unwrap_or(0),
+                    m["value"].as_f64()?,
+                ))
+            })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         Ok(out)
@@ -327,6 +377,13 @@ fn run(r: &Value) -> RunRow {
     let mut metrics: Vec<(String, f64)> =
         data["metrics"].as_array().into_iter().flatten().filter_map(|m| Some((m["key"].as_str()?.to_string(), m["value"].as_f64()?))).collect();
     metrics.sort_by(|a, b| a.0.cmp(&b.0));
+    let stepped = data["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["step"].as_i64().or_else(|| m["step"].as_str()?.parse().ok()).unwrap_or(0) != 0)
+        .filter_map(|m| Some(m["key"].as_str()?.to_string()))
+        .collect();
     RunRow {
         id: info["run_id"].as_str().unwrap_or_default().to_string(),
         name: info["run_name"].as_str().map(String::from).or_else(|| tag("mlflow.runName")).unwrap_or_default(),
@@ -336,9 +393,15 @@ fn run(r: &Value) -> RunRow {
         end_ms: info["end_time"].as_i64(),
         source: tag("mlflow.source.name"),
         commit: tag("mlflow.source.git.commit"),
+        notebook: tag(super::gateway::NOTEBOOK_TAG),
         params,
         metrics,
-        tags: all.iter().filter(|(k, _)| !k.starts_with("mlflow.")).cloned().collect(),
+        stepped,
+        tags: all
+            .iter()
+            .filter(|(k, _)| !k.starts_with("mlflow.") && k != super::gateway::NOTEBOOK_TAG)
+            .cloned()
+            .collect(),
     }
 }
 

@@ -6,6 +6,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod chart;
 #[cfg(feature = "ssr")]
+pub mod gateway;
+#[cfg(feature = "ssr")]
 pub mod mlflow;
 pub mod model;
 pub mod pages;

@@ -44,9 +44,15 @@ pub struct RunRow {
     /// Where it ran from: a notebook or script path, and the git commit.
     pub source: Option<String>,
     pub commit: Option<String>,
+    /// The portal notebook it was logged from (tagged by the MLflow gateway).
+    pub notebook: Option<String>,
     pub params: Vec<(String, String)>,
     /// Latest value of each metric.
     pub metrics: Vec<(String, f64)>,
+    /// The metrics logged beyond step 0: only these have a history worth
+    /// asking MLflow for (the latest value is the whole history otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stepped: Vec<String>,
     pub tags: Vec<(String, String)>,
 }
 

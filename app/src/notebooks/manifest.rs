@@ -8,8 +8,8 @@ use super::model::{Backend, NotebookForm, VolumeChoice};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SeccompProfile, Secret, SecretEnvSource, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, Secret, SecretEnvSource,
+    SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -38,6 +38,16 @@ pub struct Plan {
     pub claim: Option<PersistentVolumeClaim>,
     pub service: Option<Service>,
     pub workload: Workload,
+    /// The notebook's own identity for MLflow, when the portal has a
+    /// tracking server: a ServiceAccount and a token Secret for it (filled
+    /// by Kubernetes' token controller, revoked by deleting it).
+    pub tracking: Option<Tracking>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tracking {
+    pub account: ServiceAccount,
+    pub token: Secret,
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +63,10 @@ impl Plan {
         let mut token = self.token.clone();
         token.string_data = Some(BTreeMap::from([(TOKEN_KEY.to_string(), "(made by the portal, never shown)".to_string())]));
         docs.push(yaml_of(&token, "v1", "Secret"));
+        if let Some(t) = &self.tracking {
+            docs.push(yaml_of(&t.account, "v1", "ServiceAccount"));
+            docs.push(yaml_of(&t.token, "v1", "Secret"));
+        }
         if let Some(c) = &self.claim {
             docs.push(yaml_of(c, "v1", "PersistentVolumeClaim"));
         }
@@ -98,9 +112,30 @@ pub fn claim_name(name: &str) -> String {
     format!("{name}-workspace")
 }
 
-/// Builds the objects of a new notebook, with its Jupyter `token`. The form
-/// must have been checked.
-pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &str, backend: Backend, token: &str) -> Plan {
+/// The notebook's own ServiceAccount: what it is to MLflow's gateway.
+pub fn account_name(name: &str) -> String {
+    format!("{name}{ACCOUNT_SUFFIX}")
+}
+pub const ACCOUNT_SUFFIX: &str = "-notebook";
+
+/// The token Secret of that ServiceAccount, given to the notebook as
+/// `MLFLOW_TRACKING_TOKEN`; deleting it revokes the token.
+pub fn tracking_secret_name(name: &str) -> String {
+    format!("{name}-mlflow")
+}
+/// Where Kubernetes' token controller puts the token.
+pub const TRACKING_TOKEN_KEY: &str = "token";
+
+/// The tracking server's address for a team's workloads: the portal's
+/// gateway (`experiments::gateway`), below `base`.
+pub fn tracking_uri(base: &str, team: &str) -> String {
+    format!("{}/mlflow/{team}", base.trim_end_matches('/'))
+}
+
+/// Builds the objects of a new notebook, with its Jupyter `token`, logging
+/// to MLflow through the portal at `tracking_base` when there is one. The
+/// form must have been checked.
+pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &str, backend: Backend, token: &str, tracking_base: Option<&str>) -> Plan {
     let name = form.name.as_str();
     let labels = BTreeMap::from([
         (NOTEBOOK_LABEL.to_string(), name.to_string()),
@@ -140,7 +175,27 @@ pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &s
         string_data: Some(BTreeMap::from([(TOKEN_KEY.to_string(), token.to_string())])),
         ..Default::default()
     };
-    let pod = pod_spec(form, image, size);
+    let tracking = tracking_base.map(|_| Tracking {
+        account: ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(account_name(name)),
+                ..meta(Some(BTreeMap::from([(OWNER_ANNOTATION.to_string(), owner.to_string())])))
+            },
+            // Its token is for MLflow's gateway only; the pod gets none mounted.
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        },
+        token: Secret {
+            metadata: ObjectMeta {
+                name: Some(tracking_secret_name(name)),
+                annotations: Some(BTreeMap::from([("kubernetes.io/service-account.name".to_string(), account_name(name))])),
+                ..meta(None)
+            },
+            type_: Some("kubernetes.io/service-account-token".into()),
+            ..Default::default()
+        },
+    });
+    let pod = pod_spec(form, image, size, tracking_base);
     match backend {
         Backend::StatefulSet => {
             let selector = BTreeMap::from([(NOTEBOOK_LABEL.to_string(), name.to_string())]);
@@ -172,19 +227,31 @@ pub fn plan(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, owner: &s
                 }),
                 ..Default::default()
             };
-            Plan { token, claim, service: Some(service), workload: Workload::StatefulSet(set) }
+            Plan {
+                token,
+                claim,
+                service: Some(service),
+                workload: Workload::StatefulSet(set),
+                tracking,
+            }
         }
         Backend::Kubeflow => {
             annotations.insert(KUBEFLOW_CREATOR.to_string(), owner.to_string());
             let mut notebook = Notebook::new(name, NotebookSpec { template: NotebookTemplate { spec: pod } });
             notebook.metadata = meta(Some(annotations));
             // Kubeflow's controller makes the Service and StatefulSet.
-            Plan { token, claim, service: None, workload: Workload::Notebook(notebook) }
+            Plan {
+                token,
+                claim,
+                service: None,
+                workload: Workload::Notebook(notebook),
+                tracking,
+            }
         }
     }
 }
 
-fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpec {
+fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry, tracking_base: Option<&str>) -> PodSpec {
     let prefix = url_prefix(&form.team, &form.name);
     let mut env = vec![
         EnvVar { name: "NB_PREFIX".into(), value: Some(prefix.clone()), ..Default::default() },
@@ -205,7 +272,39 @@ fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpe
             ..Default::default()
         },
     ];
-    env.extend(form.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }));
+    env.extend(form.env.iter().map(|(k, v)| EnvVar {
+        name: k.clone(),
+        value: Some(v.clone()),
+        ..Default::default()
+    }));
+    if let Some(base) = tracking_base {
+        // Plain MLflow clients log with these, no plugin: the URI is the
+        // portal's gateway, the token the notebook's own ServiceAccount's
+        // (sent as a Bearer token), the workspace the team's (the gateway
+        // sets it itself whatever the client sends).
+        env.push(EnvVar {
+            name: "MLFLOW_TRACKING_URI".into(),
+            value: Some(tracking_uri(base, &form.team)),
+            ..Default::default()
+        });
+        env.push(EnvVar {
+            name: "MLFLOW_WORKSPACE".into(),
+            value: Some(form.team.clone()),
+            ..Default::default()
+        });
+        env.push(EnvVar {
+            name: "MLFLOW_TRACKING_TOKEN".into(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: tracking_secret_name(&form.name),
+                    key: TRACKING_TOKEN_KEY.into(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     let env_from: Vec<EnvFromSource> = form
         .connections
         .iter()
@@ -240,11 +339,17 @@ fn pod_spec(form: &NotebookForm, image: &ImageEntry, size: &SizeEntry) -> PodSpe
             env_from: (!env_from.is_empty()).then_some(env_from),
             resources: Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..Default::default() }),
             security_context: Some(restricted_container()),
-            volume_mounts: claim
-                .as_ref()
-                .map(|_| vec![VolumeMount { name: "workspace".into(), mount_path: WORKSPACE_PATH.into(), ..Default::default() }]),
+            volume_mounts: claim.as_ref().map(|_| {
+                vec![VolumeMount {
+                    name: "workspace".into(),
+                    mount_path: WORKSPACE_PATH.into(),
+                    ..Default::default()
+                }]
+            }),
             ..Default::default()
         }],
+        service_account_name: tracking_base.map(|_| account_name(&form.name)),
+        automount_service_account_token: Some(false),
         volumes: claim.map(|claim_name| {
             vec![Volume {
                 name: "workspace".into(),
@@ -290,7 +395,7 @@ mod tests {
             size: "medium".into(),
             gpus,
             volume,
-            env: vec![("MLFLOW_TRACKING_URI".into(), "http://mlflow.team-a:5000".into())],
+            env: vec![("HF_HOME".into(), "/home/jovyan/.cache/huggingface".into())],
             connections: vec!["s3-raw-data".into()],
         }
     }
@@ -307,7 +412,15 @@ mod tests {
 
     fn build(volume: VolumeChoice, gpus: u32, backend: Backend) -> Plan {
         let c = Catalog::starter();
-        plan(&form(volume, gpus), c.image("pytorch-cuda").unwrap(), c.size("medium").unwrap(), "alice", backend, "t0k3n")
+        plan(
+            &form(volume, gpus),
+            c.image("pytorch-cuda").unwrap(),
+            c.size("medium").unwrap(),
+            "alice",
+            backend,
+            "t0k3n",
+            Some("http://atrium.atrium.svc:8080"),
+        )
     }
 
     #[test]
@@ -321,6 +434,10 @@ mod tests {
         let p = build(VolumeChoice::Existing { claim: "shared-data".into() }, 0, Backend::Kubeflow);
         assert!(p.claim.is_none() && p.service.is_none(), "an existing claim is reused; Kubeflow makes the Service");
         assert!(!p.yaml().contains("t0k3n"), "the token is never shown");
+        assert!(
+            p.yaml().contains("value: http://atrium.atrium.svc:8080/mlflow/team-a"),
+            "notebooks log through the portal's gateway"
+        );
         snapshot("kubeflow", &p.yaml());
     }
 

@@ -11,7 +11,7 @@ use crate::config::NotebooksConfig;
 use crate::error::{AppError, AppResult};
 use crate::platform::kube::{UserClient, explain};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -27,6 +27,9 @@ pub struct NotebookService {
     token_key: String,
     /// Whether this replica runs the idle culler (it holds the culler's Lease).
     pub culler: std::sync::OnceLock<crate::platform::lease::Leadership>,
+    /// Where notebooks reach the portal's MLflow gateway; `None` when the
+    /// portal has no tracking server (notebooks then get no MLflow set-up).
+    pub tracking_base: Option<String>,
 }
 
 impl NotebookService {
@@ -42,7 +45,15 @@ impl NotebookService {
         let index = NotebookIndex::default();
         index.start(portal, &config.portal_namespace, kubeflow);
         let backend = AtomicU8::new(if kubeflow { 1 } else { 0 });
-        NotebookService { index, config, backend, proxy: super::proxy::Proxy::new(), token_key, culler: Default::default() }
+        NotebookService {
+            index,
+            config,
+            backend,
+            proxy: super::proxy::Proxy::new(),
+            token_key,
+            culler: Default::default(),
+            tracking_base: None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -99,8 +110,19 @@ pub async fn prepare(service: &NotebookService, client: &UserClient, form: &Note
     let (Some(image), Some(size)) = (catalog.image(&form.image), catalog.size(&form.size)) else {
         return Err(AppError::Invalid("Choose an image and a size from the catalog.".into()));
     };
+    let tracking = service.tracking_base.as_deref();
+    if tracking.is_some()
+        && let Some((key, _)) = form
+            .env
+            .iter()
+            .find(|(k, _)| matches!(k.as_str(), "MLFLOW_TRACKING_URI" | "MLFLOW_TRACKING_TOKEN" | "MLFLOW_WORKSPACE"))
+    {
+        return Err(AppError::Invalid(format!(
+            "{key} is set by the portal: notebooks log to the team's experiments through it. Remove it from the variables."
+        )));
+    }
     let token = service.jupyter_token(&form.team, &form.name);
-    let plan = manifest::plan(form, image, size, client.username(), service.backend(), &token);
+    let plan = manifest::plan(form, image, size, client.username(), service.backend(), &token, tracking);
     dry_run(client, &plan, form).await?;
     Ok(plan)
 }
@@ -194,7 +216,12 @@ fn first_pod(plan: &Plan, team: &str, name: &str) -> Option<Pod> {
             labels: template.metadata.and_then(|m| m.labels),
             ..Default::default()
         },
-        spec: template.spec,
+        // Its own account does not exist yet during the dry run; quota and
+        // limits do not depend on it.
+        spec: template.spec.map(|spec| PodSpec {
+            service_account_name: None,
+            ..spec
+        }),
         ..Default::default()
     })
 }
@@ -202,6 +229,8 @@ fn first_pod(plan: &Plan, team: &str, name: &str) -> Option<Pod> {
 /// One object of a plan, created or removed as the person.
 enum Step<'a> {
     Token(&'a Secret),
+    Account(&'a ServiceAccount),
+    TrackingToken(&'a Secret),
     Claim(&'a PersistentVolumeClaim),
     Service(&'a Service),
     Pod(Pod),
@@ -216,6 +245,8 @@ impl Step<'_> {
     fn what(&self) -> &'static str {
         match self {
             Step::Token(_) => "the notebook's token",
+            Step::Account(_) => "the notebook's service account",
+            Step::TrackingToken(_) => "the notebook's MLflow token",
             Step::Claim(_) => "the workspace volume",
             Step::Service(_) => "the notebook's service",
             Step::Pod(_) => "the notebook's pod",
@@ -229,7 +260,8 @@ impl Step<'_> {
         let pp = PostParams { dry_run, field_manager: Some("atrium".into()) };
         let c = client.client();
         let r = match self {
-            Step::Token(o) => Api::<Secret>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
+            Step::Token(o) | Step::TrackingToken(o) => Api::<Secret>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
+            Step::Account(o) => Api::<ServiceAccount>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Claim(o) => Api::<PersistentVolumeClaim>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Service(o) => Api::<Service>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
             Step::Pod(o) => Api::<Pod>::namespaced(c, team).create(&pp, o).await.map(|_| ()),
@@ -245,8 +277,22 @@ impl Step<'_> {
         let c = client.client();
         let dp = DeleteParams::background();
         let r = match self {
-            Step::Token(_) => Api::<Secret>::namespaced(c, team).delete(&manifest::token_secret_name(name), &dp).await.map(|_| ()),
-            Step::Claim(_) => Api::<PersistentVolumeClaim>::namespaced(c, team).delete(&manifest::claim_name(name), &dp).await.map(|_| ()),
+            Step::Token(_) => Api::<Secret>::namespaced(c, team)
+                .delete(&manifest::token_secret_name(name), &dp)
+                .await
+                .map(|_| ()),
+            Step::Account(_) => Api::<ServiceAccount>::namespaced(c, team)
+                .delete(&manifest::account_name(name), &dp)
+                .await
+                .map(|_| ()),
+            Step::TrackingToken(_) => Api::<Secret>::namespaced(c, team)
+                .delete(&manifest::tracking_secret_name(name), &dp)
+                .await
+                .map(|_| ()),
+            Step::Claim(_) => Api::<PersistentVolumeClaim>::namespaced(c, team)
+                .delete(&manifest::claim_name(name), &dp)
+                .await
+                .map(|_| ()),
             Step::Service(_) => Api::<Service>::namespaced(c, team).delete(name, &dp).await.map(|_| ()),
             Step::Pod(_) => Ok(()),
             Step::Set(_) => Api::<StatefulSet>::namespaced(c, team).delete(name, &dp).await.map(|_| ()),
@@ -260,6 +306,12 @@ impl Step<'_> {
 
 fn steps<'a>(plan: &'a Plan, team: &str, name: &str, with_pod: bool) -> Vec<Step<'a>> {
     let mut steps = vec![Step::Token(&plan.token)];
+    if let Some(t) = &plan.tracking {
+        // The account first: the token controller drops a token Secret whose
+        // account does not exist.
+        steps.push(Step::Account(&t.account));
+        steps.push(Step::TrackingToken(&t.token));
+    }
     if let Some(c) = &plan.claim {
         steps.push(Step::Claim(c));
     }
@@ -328,7 +380,11 @@ pub async fn set_running(client: &kube::Client, backend: Backend, team: &str, na
                 .map_err(|e| explain(e, &format!("notebook “{name}”")))?;
         }
         Backend::Kubeflow => {
-            let value = (!running).then(|| time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+            let value = (!running).then(|| {
+                time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            });
             let patch = serde_json::json!({ "metadata": { "annotations": { STOPPED_ANNOTATION: value } } });
             Api::<Notebook>::namespaced(client.clone(), team)
                 .patch(name, &pp, &Patch::Merge(&patch))
@@ -359,7 +415,18 @@ pub async fn delete(client: &UserClient, backend: Backend, team: &str, name: &st
             Api::<Notebook>::namespaced(c.clone(), team).delete(name, &dp).await.map_err(|e| explain(e, &what))?;
         }
     }
-    match Api::<Secret>::namespaced(c.clone(), team).delete(&manifest::token_secret_name(name), &dp).await {
+    // The notebook's tokens go with it (the MLflow one is revoked so).
+    for secret in [manifest::token_secret_name(name), manifest::tracking_secret_name(name)] {
+        match Api::<Secret>::namespaced(c.clone(), team).delete(&secret, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(explain(e, &what)),
+        }
+    }
+    match Api::<ServiceAccount>::namespaced(c.clone(), team)
+        .delete(&manifest::account_name(name), &dp)
+        .await
+    {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(explain(e, &what)),

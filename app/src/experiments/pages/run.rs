@@ -64,6 +64,13 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
                 <dt class="muted">"User"</dt><dd>{run.user.clone().unwrap_or_else(|| "—".into())}</dd>
                 <dt class="muted">"Started"</dt><dd>{run.start_ms.map(crate::audit::trail::format_time).unwrap_or_default()}</dd>
                 <dt class="muted">"Source"</dt><dd class="mono" data-testid="run-source">{run.source.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dt class="muted">"Notebook"</dt>
+                <dd data-testid="run-notebook">
+                    {match run.notebook.clone() {
+                        Some(nb) => view! { <a href=format!("/notebooks/{team}/{nb}")>{nb.clone()}</a> }.into_any(),
+                        None => "—".into_any(),
+                    }}
+                </dd>
                 <dt class="muted">"Git commit"</dt><dd class="mono">{run.commit.clone().unwrap_or_else(|| "—".into())}</dd>
             </dl>
             {description.map(|d| view! { <p class="mt-3" data-testid="run-description">{d}</p> })}

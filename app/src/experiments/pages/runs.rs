@@ -53,7 +53,16 @@ fn url_pairs(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {
-            let v: String = v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+            let v: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
             format!("&{k}={v}")
         })
         .collect()
@@ -204,7 +213,10 @@ fn RunLine(run: RunRow, columns: Vec<Column>, base: String, now_ms: i64) -> impl
             <td class="whitespace-nowrap">{started}</td>
             <td>{run.duration(now_ms).unwrap_or_default()}</td>
             <td>{run.user.clone().unwrap_or_default()}</td>
-            <td class="mono text-xs">{source}</td>
+            <td class="mono text-xs">
+                {run.notebook.clone().map(|nb| view! { <a class="mr-1" href=format!("/notebooks/{}/{nb}", base.split('/').nth(2).unwrap_or_default()) data-testid="run-notebook">{format!("notebook {nb}")}</a> })}
+                {source}
+            </td>
             {cells}
         </tr>
     }

@@ -1,0 +1,224 @@
+//! Notebooks log to their team's MLflow with no set-up, through the portal's
+//! gateway, against the real stack: the API server's token controller makes
+//! the notebook's ServiceAccount token, the real MLflow Python client logs
+//! with the variables the notebook's pod gets, TokenReview and
+//! SubjectAccessReview decide, MLflow keeps the run in the team's workspace.
+
+mod common;
+
+use app::notebooks::manifest;
+use app::notebooks::ops;
+use common::notebooks::{Team, create};
+use common::{cluster_admin, unique};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, DeleteParams};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The notebook's environment as its pod would get it: plain values, and
+/// the Secret's value where the variable comes from one (what a kubelet does).
+async fn pod_environment(team: &str, name: &str) -> Vec<(String, String)> {
+    let admin = cluster_admin().await;
+    let set = Api::<StatefulSet>::namespaced(admin.clone(), team).get(name).await.unwrap();
+    let pod = set.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some(manifest::account_name(name).as_str()),
+        "the notebook runs as its own account"
+    );
+    let mut env = Vec::new();
+    for var in pod.containers[0].env.clone().unwrap_or_default() {
+        if let Some(v) = var.value {
+            env.push((var.name, v));
+        } else if let Some(key) = var.value_from.and_then(|f| f.secret_key_ref) {
+            let secrets = Api::<Secret>::namespaced(admin.clone(), team);
+            let mut value = None;
+            // The token controller fills the MLflow token Secret shortly after it is made.
+            for _ in 0..100 {
+                let s = secrets.get(&key.name).await.unwrap();
+                if let Some(v) = s.data.and_then(|d| d.get(&key.key).cloned()) {
+                    value = Some(String::from_utf8(v.0).unwrap());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            env.push((var.name, value.unwrap_or_else(|| panic!("{} never got its {}", key.name, key.key))));
+        }
+    }
+    env
+}
+
+fn var<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{name} is not set"))
+}
+
+/// Runs `script` with the real MLflow client, in the notebook's environment
+/// (off the test's runtime, which also serves the portal).
+async fn python(env: &[(String, String)], script: &str) -> Result<String, String> {
+    let bin = common::stack("STACK_MLFLOW_BIN");
+    let vars: Vec<(String, String)> = env.iter().filter(|(k, _)| k.starts_with("MLFLOW_")).cloned().collect();
+    let script = script.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(format!("{bin}/python"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .envs(vars)
+            .args(["-c", &script])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// MLflow itself, in a workspace, bypassing the portal (the test's view).
+async fn mlflow(workspace: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let base = common::stack("ATRIUM_MLFLOW__URL");
+    let http = reqwest::Client::new();
+    let req = match body {
+        Some(b) => http.post(format!("{base}{path}")).json(&b),
+        None => http.get(format!("{base}{path}")),
+    };
+    let res = req.header("X-MLFLOW-WORKSPACE", workspace).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and_nowhere_else() {
+    let portal = common::start_portal(0, |_| {}).await;
+    let team = Team::new("it-mlgw").await;
+    let other = Team::new("it-mlgw-x").await;
+    let nb = &portal.state.notebooks;
+    create(nb, &team.alice, &team.form("trainer")).await.expect("alice creates a notebook");
+
+    let env = pod_environment(&team.name, "trainer").await;
+    assert_eq!(var(&env, "MLFLOW_TRACKING_URI"), format!("{}/mlflow/{}", portal.base, team.name));
+    assert_eq!(var(&env, "MLFLOW_WORKSPACE"), team.name);
+    let token = var(&env, "MLFLOW_TRACKING_TOKEN").to_string();
+
+    // A plain training script: nothing but the variables the notebook has.
+    let experiment = unique("churn");
+    let script = format!(
+        "import mlflow\n\
+         mlflow.set_experiment('{experiment}')\n\
+         with mlflow.start_run() as run:\n\
+         \x20   mlflow.log_param('lr', 0.01)\n\
+         \x20   for step in range(5):\n\
+         \x20       mlflow.log_metric('loss', 1.0 / (step + 1), step=step)\n\
+         print(run.info.run_id)\n"
+    );
+    let printed = python(&env, &script).await.expect("the notebook logs a run");
+    let run_id = printed.lines().last().unwrap_or_default().to_string();
+    assert_eq!(run_id.len(), 32, "a run id: {run_id}");
+
+    // The run is in the team's workspace, with its notebook named; not in the other team's.
+    let (status, got) = mlflow(&team.name, &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None).await;
+    assert_eq!(status, 200, "{got}");
+    let tags = got["run"]["data"]["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({ "key": "atrium.notebook", "value": "trainer" })), "{tags:?}");
+    assert_eq!(got["run"]["data"]["metrics"][0]["value"], json!(0.2), "the last of five steps");
+    let (status, _) = mlflow(&other.name, &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None).await;
+    assert_eq!(status, 404);
+
+    let http = reqwest::Client::new();
+    let call = |team: &str, path: &str, token: Option<&str>| {
+        let mut req = http.get(format!("{}/mlflow/{team}/{path}", portal.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // No token, a made-up one, or a person's session: 401, and MLflow is not reached.
+    let search = format!("api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}");
+    assert_eq!(status(call(&team.name, &search, None).send().await.unwrap()), 401);
+    assert_eq!(status(call(&team.name, &search, Some("not-a-token")).send().await.unwrap()), 401);
+    assert_eq!(status(call(&team.name, &search, Some(&token)).send().await.unwrap()), 200);
+    // Another team's experiments: refused, though its workspace is named in the path.
+    let refused = call(&other.name, &search, Some(&token)).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("another team"));
+    // A workspace the client names itself is ignored: this experiment lands in the team's own.
+    let spoofed = unique("spoofed");
+    let made = http
+        .post(format!("{}/mlflow/{}/api/2.0/mlflow/experiments/create", portal.base, team.name))
+        .bearer_auth(&token)
+        .header("X-MLFLOW-WORKSPACE", &other.name)
+        .json(&json!({ "name": spoofed }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let by_name = format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={spoofed}");
+    assert_eq!(mlflow(&team.name, &by_name, None).await.0, 200);
+    assert_eq!(mlflow(&other.name, &by_name, None).await.0, 404);
+    // MLflow's workspace management is not served to workloads at all.
+    for path in ["api/3.0/mlflow/workspaces", &format!("api/3.0/mlflow/workspaces/{}", other.name)] {
+        assert_eq!(status(call(&team.name, path, Some(&token)).send().await.unwrap()), 404, "{path}");
+    }
+    let deleted = http
+        .delete(format!("{}/mlflow/{}/api/3.0/mlflow/workspaces/{}", portal.base, team.name, other.name))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 404);
+    // Another team's run id, through this team's gateway: not found, no data.
+    portal.state.mlflow.as_ref().unwrap().ensure_workspace(&other.name).await.unwrap();
+    let (_, theirs) = mlflow(&other.name, "/api/2.0/mlflow/experiments/create", Some(json!({ "name": unique("theirs") }))).await;
+    let exp = theirs["experiment_id"].as_str().unwrap();
+    let (_, their_run) = mlflow(&other.name, "/api/2.0/mlflow/runs/create", Some(json!({ "experiment_id": exp }))).await;
+    let their_run = their_run["run"]["info"]["run_id"].as_str().unwrap();
+    let res = call(&team.name, &format!("api/2.0/mlflow/runs/get?run_id={their_run}"), Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(!res.text().await.unwrap().contains(exp), "nothing of the other run is told");
+
+    // RBAC decides for workloads too: without the team's workloads binding, logging is refused.
+    let bindings = Api::<RoleBinding>::namespaced(cluster_admin().await, &team.name);
+    bindings
+        .delete(app::admin::server::WORKLOADS_ROLE, &DeleteParams::default())
+        .await
+        .expect("binding removed");
+    tokio::time::sleep(app::experiments::gateway::REMEMBER + Duration::from_secs(1)).await;
+    let err = python(&env, &format!("import mlflow\nmlflow.set_experiment('{experiment}')\nmlflow.start_run()\n"))
+        .await
+        .unwrap_err();
+    assert!(err.contains("may not"), "the client shows the gateway's sentence: {err}");
+    bindings
+        .create(&Default::default(), &app::admin::server::workloads_binding(&team.name))
+        .await
+        .unwrap();
+
+    // Deleting the notebook revokes its token.
+    ops::delete(&team.alice, nb.backend(), &team.name, "trainer", false)
+        .await
+        .expect("alice deletes the notebook");
+    let mut revoked = false;
+    for _ in 0..40 {
+        if status(call(&team.name, &search, Some(&token)).send().await.unwrap()) == 401 {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(revoked, "the deleted notebook's token still works");
+    team.retire().await;
+    other.retire().await;
+}
