@@ -114,7 +114,10 @@ pub async fn security_headers(State(headers): State<SecurityHeaders>, req: Reque
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::CONTENT_SECURITY_POLICY, headers.csp);
+    // A handler serving people's own files sets a stricter one (sandbox).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, headers.csp);
+    }
     if let Some(hsts) = headers.hsts {
         h.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
     }

@@ -78,6 +78,7 @@ pub fn portal_routes() -> Vec<PortalRoute> {
         R::new("/api/notebooks/stream", Some(Method::GET), app::notebooks::live::stream),
         R::new("/notebook/{team}/{name}", None, app::notebooks::handover::open),
         R::new("/notebook/{team}/{name}/{*rest}", None, app::notebooks::handover::open),
+        R::new("/experiments/{team}/{id}/runs/{run}/artifact", Some(Method::GET), app::experiments::artifacts::download),
         // MLflow for workloads (notebooks), with their ServiceAccount's token.
         R::new("/mlflow/{team}/{*rest}", None, app::experiments::gateway::forward),
     ]

@@ -361,6 +361,8 @@ fn portal_route(path: &str, t: &Target) -> Option<(String, Rule)> {
             fill(path, t),
             Rule::Table(|who, kind| if (who, kind) == (Scientist, Kind::Own) { &[303] } else { &[403] }),
         ),
+        // A file of a run no workspace has: members learn just that.
+        "/experiments/{team}/{id}/runs/{run}/artifact" => (format!("{}?path=notes.txt", fill(path, t)), change_of_nothing(MEMBERS)),
         // MLflow for workloads: a ServiceAccount's Bearer token or nothing;
         // people's sessions never count there (tests/mlflow_gateway.rs).
         "/mlflow/{team}/{*rest}" => (format!("/mlflow/{team_}/api/2.0/mlflow/experiments/search"), Rule::Public(401)),
@@ -534,8 +536,14 @@ fn server_functions(t: &Target) -> Vec<Call> {
                 team: team_.clone(),
                 run: NO_RUN.into(),
                 chart: Default::default(),
+                dir: String::new(),
             },
             change_of_nothing(MEMBERS),
+        ),
+        // A name refused before anything is asked.
+        form(
+            experiments::RegisterModel { team: team_.clone(), run: NO_RUN.into(), model: "m-0".into(), name: " ".into() },
+            Rule::Refused(422),
         ),
         form(
             experiments::CompareRuns {

@@ -50,6 +50,11 @@ async fn pod_environment(team: &str, name: &str) -> Vec<(String, String)> {
     env
 }
 
+fn html_attr(html: &str, attr: &str) -> Option<String> {
+    let start = html.find(&format!("{attr}=\""))? + attr.len() + 2;
+    Some(html[start..].split('"').next()?.to_string())
+}
+
 fn var<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
     env.iter()
         .find(|(k, _)| k == name)
@@ -98,7 +103,8 @@ async fn mlflow(workspace: &str, path: &str, body: Option<Value>) -> (u16, Value
 
 #[tokio::test]
 async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and_nowhere_else() {
-    let portal = common::start_portal(0, |_| {}).await;
+    let _port = common::login_port().await;
+    let portal = common::start_portal(common::LOGIN_PORT, |_| {}).await;
     let team = Team::new("it-mlgw").await;
     let other = Team::new("it-mlgw-x").await;
     let nb = &portal.state.notebooks;
@@ -112,12 +118,17 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     // A plain training script: nothing but the variables the notebook has.
     let experiment = unique("churn");
     let script = format!(
-        "import mlflow\n\
+        "import mlflow, numpy as np\n\
+         from sklearn.linear_model import LinearRegression\n\
          mlflow.set_experiment('{experiment}')\n\
+         X = np.arange(20, dtype=float).reshape(-1, 2)\n\
          with mlflow.start_run() as run:\n\
          \x20   mlflow.log_param('lr', 0.01)\n\
          \x20   for step in range(5):\n\
          \x20       mlflow.log_metric('loss', 1.0 / (step + 1), step=step)\n\
+         \x20   mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])\n\
+         \x20   mlflow.log_text('hello', 'notes/readme.txt')\n\
+         \x20   mlflow.log_text('<script>alert(1)</script>', 'notes/evil.html')\n\
          print(run.info.run_id)\n"
     );
     let printed = python(&env, &script).await.expect("the notebook logs a run");
@@ -132,6 +143,44 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     assert_eq!(got["run"]["data"]["metrics"][0]["value"], json!(0.2), "the last of five steps");
     let (status, _) = mlflow(&other.name, &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None).await;
     assert_eq!(status, 404);
+    let exp_id = got["run"]["info"]["experiment_id"].as_str().unwrap().to_string();
+
+    // alice sees the run in the portal: its notebook, the model it logged
+    // (with its signature), its artifacts; she downloads one and registers the model.
+    let (alice, _) = common::browser();
+    common::sign_in(&alice, &portal.base, "alice", "/").await;
+    let run_page = format!("{}/experiments/{}/{exp_id}/runs/{run_id}", portal.base, team.name);
+    let html = alice.get(&run_page).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/notebooks/{}/trainer", team.name)), "the run links to its notebook");
+    assert!(html.contains("data-testid=\"logged-model\"") && html.contains("sklearn"), "the logged model and its flavors");
+    assert!(html.contains("tensor-spec") && html.contains("float64"), "its signature");
+    assert!(html.contains("notes/"), "the artifacts' top folder");
+    let html = alice.get(format!("{run_page}?dir=notes")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("readme.txt") && html.contains("evil.html"), "a folder's files");
+    // A file a notebook uploaded never runs on the portal's origin: a download, sandboxed.
+    let file = alice.get(format!("{run_page}/artifact?path=notes/evil.html")).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    let header = |n: &str| file.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(header("content-type"), "application/octet-stream");
+    assert!(header("content-disposition").starts_with("attachment"), "{}", header("content-disposition"));
+    assert_eq!(header("content-security-policy"), "sandbox");
+    assert_eq!(file.text().await.unwrap(), "<script>alert(1)</script>");
+    let outside = alice.get(format!("{run_page}/artifact?path=../../other")).send().await.unwrap();
+    assert_eq!(outside.status(), 422);
+    let model_id = html_attr(&alice.get(&run_page).send().await.unwrap().text().await.unwrap(), "data-model").expect("a model id on the page");
+    let register = |name: &str| {
+        let form = [("team", team.name.as_str()), ("run", run_id.as_str()), ("model", model_id.as_str()), ("name", name)];
+        alice.post(format!("{}/api/model-register", portal.base)).header("Origin", &portal.base).form(&form).send()
+    };
+    assert_eq!(register("no spaces allowed").await.unwrap().status(), 422);
+    let model_name = unique("churn-model");
+    let made = register(&model_name).await.unwrap();
+    assert_eq!(made.status(), 200);
+    assert_eq!(made.text().await.unwrap(), "\"1\"", "the first version");
+    let got = format!("/api/2.0/mlflow/registered-models/get?name={model_name}");
+    assert_eq!(mlflow(&team.name, &got, None).await.0, 200, "in the team's registry");
+    assert_eq!(mlflow(&other.name, &got, None).await.0, 404, "and in no other");
+    assert_eq!(register(&model_name).await.unwrap().text().await.unwrap(), "\"2\"", "again: a new version");
 
     let http = reqwest::Client::new();
     let call = |team: &str, path: &str, token: Option<&str>| {
@@ -188,7 +237,8 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert!(!res.text().await.unwrap().contains(exp), "nothing of the other run is told");
+    let told = res.text().await.unwrap();
+    assert!(!told.contains("experiment_id") && !told.contains("artifact_uri"), "nothing of the other run is told: {told}");
 
     // RBAC decides for workloads too: without the team's workloads binding, logging is refused.
     let bindings = Api::<RoleBinding>::namespaced(cluster_admin().await, &team.name);

@@ -212,9 +212,10 @@ up() {
   # runs by a metric takes seconds (bench/experiments.rs). Refresh them on
   # every start (on PostgreSQL, autovacuum does this).
   if [ -f "$state/mlflow/mlflow.db" ]; then
-    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA analysis_limit=1000"); c.execute("ANALYZE"); c.close()' "$state/mlflow/mlflow.db"
+    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("ANALYZE"); c.commit(); c.close()' "$state/mlflow/mlflow.db"
   fi
-  start mlflow "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
+  # PYTHONPATH: a workaround for an MLflow race (deploy/local/mlflow/site/).
+  start mlflow env PYTHONPATH="$here/mlflow/site" "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
     --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
     --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
     --host 127.0.0.1 --port "$mlflow_port" --workers 2

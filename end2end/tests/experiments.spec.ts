@@ -96,3 +96,38 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
   await shell.open("/experiments/team-a");
   await expect(page.locator(`[data-testid="exp-row"][data-name="${name}"]`).getByTestId("exp-last-run")).not.toHaveText("no runs yet");
 });
+
+// A training script logs a model (MLflow's own client, straight to the
+// tracking server as a seed); alice finds its signature on the run page and
+// registers it in her team's registry.
+test("alice registers the model a training run logged", async ({ page }) => {
+  const bin = process.env.STACK_MLFLOW_BIN;
+  if (!bin || !mlflow) throw new Error("STACK_MLFLOW_BIN and ATRIUM_MLFLOW__URL come from .stack/stack.env");
+  const experiment = `e2e-model-${Date.now().toString(36)}`;
+  const script = [
+    "import mlflow, numpy as np",
+    "from sklearn.linear_model import LinearRegression",
+    `mlflow.set_experiment('${experiment}')`,
+    "X = np.arange(20, dtype=float).reshape(-1, 2)",
+    "with mlflow.start_run(run_name='fit') as run:",
+    "    mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])",
+    "print(run.info.experiment_id, run.info.run_id)",
+  ].join("\n");
+  const { execFileSync } = await import("node:child_process");
+  const out = execFileSync(`${bin}/python`, ["-c", script], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, MLFLOW_TRACKING_URI: mlflow, MLFLOW_WORKSPACE: "team-a" },
+  }).toString().trim().split("\n").pop()!;
+  const [experimentId, runId] = out.split(" ");
+
+  const shell = new Shell(page);
+  await shell.signInAt(`/experiments/team-a/${experimentId}/runs/${runId}`, "alice");
+  const model = page.getByTestId("logged-model");
+  await expect(model).toContainText("sklearn");
+  await expect(model.getByTestId("model-signature")).toContainText("float64");
+  const name = `churn-${Date.now().toString(36)}`;
+  await model.getByTestId("register-name").fill("not a name");
+  await expect(model.getByRole("alert")).toContainText("A model name is");
+  await model.getByTestId("register-name").fill(name);
+  await model.getByTestId("register-model").click();
+  await expect(model.getByTestId("registered")).toHaveText(`Registered as version 1 of “${name}”.`);
+});

@@ -138,11 +138,18 @@ pub async fn get_runs(team: String, experiment: String, filter: String, sort: So
 pub const CHARTS_PER_RUN: usize = 12;
 
 #[server(endpoint = "run")]
-pub async fn get_run(team: String, run: String, chart: ChartView) -> Result<RunDetail, AppError> {
+pub async fn get_run(team: String, run: String, chart: ChartView, dir: String) -> Result<RunDetail, AppError> {
+    let dir = check_artifact_path(&dir)?;
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "get").await?;
     let (run, experiment, description) = mlflow.run(&team, &run).await?;
-    let experiment = mlflow.experiment(&team, &experiment).await?;
+    let (experiment, artifacts, models, may_register) = futures::join!(
+        mlflow.experiment(&team, &experiment),
+        mlflow.artifacts(&team, &run.id, &dir),
+        mlflow.logged_models(&team, &experiment, &run.id),
+        may_models(&state, &who, &team, "create"),
+    );
+    let (experiment, artifacts, models, may_register) = (experiment?, artifacts?, models?, may_register?);
     let ids = [run.id.clone()];
     let keys: Vec<&String> = run.metrics.iter().map(|(k, _)| k).take(CHARTS_PER_RUN).collect();
     let histories = futures::future::try_join_all(
@@ -159,7 +166,48 @@ pub async fn get_run(team: String, run: String, chart: ChartView) -> Result<RunD
             super::chart::line_chart(key, &series, if chart.by_time { "time" } else { "step" }, chart.by_time)
         })
         .collect();
-    Ok(RunDetail { team, experiment, run, description, charts })
+    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register })
+}
+
+/// A path inside a run's artifacts, as the person gave it: no way out of them.
+pub fn check_artifact_path(path: &str) -> Result<String, AppError> {
+    let path = path.trim().trim_matches('/');
+    if path.len() > 1000 || path.split('/').any(|seg| seg == ".." || seg == "." || seg.is_empty() && !path.is_empty()) || path.contains('\\') {
+        return Err(AppError::Invalid("That is not a path inside the run's artifacts.".into()));
+    }
+    Ok(path.to_string())
+}
+
+/// Whether the person may `verb` the team's registered models.
+#[cfg(feature = "ssr")]
+async fn may_models(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, verb: &str) -> Result<bool, AppError> {
+    use crate::platform::access::Ask;
+    let client = state.kube.for_user(who)?;
+    let ask = Ask { group: GROUP, resource: "registeredmodels", verb, namespace: Some(team), name: None };
+    state.access.may(&client, who.session_key(), ask).await
+}
+
+/// Registers a model the run logged as a new version of the registered
+/// model `name` (made if the team has none of that name). Audited.
+#[server(endpoint = "model-register")]
+pub async fn register_model(team: String, run: String, model: String, name: String) -> Result<String, AppError> {
+    super::model::check_model_name(name.trim()).map_err(AppError::Invalid)?;
+    let name = name.trim().to_string();
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = tracking(&me.state)?;
+    if !may_models(&me.state, &me.who, &team, "create").await? {
+        return Err(AppError::Forbidden(format!("You may not register models in team “{team}”.")));
+    }
+    let (found, experiment, _) = mlflow.run(&team, &run).await?;
+    let logged = mlflow.logged_models(&team, &experiment, &found.id).await?;
+    let Some(m) = logged.iter().find(|m| m.id == model) else {
+        return Err(AppError::NotFound("This run logged no such model.".into()));
+    };
+    if !m.ready {
+        return Err(AppError::Conflict("This model's files are still being uploaded; register it once its run has finished logging it.".into()));
+    }
+    let object = format!("model {name} from run {}", if found.name.is_empty() { &found.id } else { &found.name });
+    me.audited(Some(&team), "model.register", &object, mlflow.register(&team, &name, &model, &found.id)).await
 }
 
 /// 2 to 100 runs of one experiment side by side: their params and latest

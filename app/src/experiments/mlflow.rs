@@ -4,7 +4,7 @@
 //! was checked with Kubernetes (`super::api`). Ids from another team's
 //! workspace are unknown in this one: MLflow answers 404.
 
-use super::model::{ExperimentRow, RunRow};
+use super::model::{ArtifactEntry, ExperimentRow, LoggedModel, RunRow};
 use crate::config::MlflowConfig;
 use crate::error::{AppError, AppResult};
 use serde::Deserialize;
@@ -264,6 +264,88 @@ impl Mlflow {
         let description = tags(&r["data"]["tags"]).into_iter().find(|(k, _)| k == "mlflow.note.content").map(|(_, v)| v);
         let experiment = r["info"]["experiment_id"].as_str().unwrap_or_default().to_string();
         Ok((run(r), experiment, description))
+    }
+
+    /// The files and folders of a run's artifacts in `dir` ("" for the top).
+    pub async fn artifacts(&self, team: &str, run: &str, dir: &str) -> AppResult<Vec<ArtifactEntry>> {
+        let mut path = format!("/api/2.0/mlflow/artifacts/list?run_id={}", enc(run));
+        if !dir.is_empty() {
+            path.push_str(&format!("&path={}", enc(dir)));
+        }
+        let got: Value = self.call(Some(team), reqwest::Method::GET, &path, None).await.map_err(|e| not_found(e, "There is no such folder."))?;
+        let mut entries: Vec<ArtifactEntry> = got["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                Some(ArtifactEntry { path: f["path"].as_str()?.to_string(), is_dir: f["is_dir"].as_bool().unwrap_or(false), size: f["file_size"].as_u64() })
+            })
+            .collect();
+        entries.sort_by(|a, b| (!a.is_dir, &a.path).cmp(&(!b.is_dir, &b.path)));
+        Ok(entries)
+    }
+
+    /// One artifact of a run, as MLflow sends it (for the portal to relay).
+    pub async fn artifact(&self, team: &str, run: &str, path: &str) -> AppResult<reqwest::Response> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/get-artifact?run_id={}&path={}", self.base, enc(run), enc(path));
+        let res = self.relay.get(url).header(WORKSPACE_HEADER, team).send().await.map_err(unavailable)?;
+        match res.status().as_u16() {
+            200 => Ok(res),
+            400 | 404 => Err(AppError::NotFound("There is no such file in this run.".into())),
+            s => Err(AppError::internal(format!("MLflow get-artifact answered {s}"))),
+        }
+    }
+
+    /// The models a run logged (MLflow 3 logged models), with each one's
+    /// flavors and signature from its `MLmodel` file.
+    pub async fn logged_models(&self, team: &str, experiment: &str, run: &str) -> AppResult<Vec<LoggedModel>> {
+        let body = json!({ "experiment_ids": [experiment], "filter": format!("source_run_id = '{run}'"), "max_results": 20 });
+        let got: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/logged-models/search", Some(body)).await?;
+        let infos: Vec<(String, String, String)> = got["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let i = &m["info"];
+                Some((i["model_id"].as_str()?.to_string(), i["name"].as_str().unwrap_or_default().to_string(), i["status"].as_str().unwrap_or_default().to_string()))
+            })
+            .collect();
+        let mut models = Vec::new();
+        for (id, name, status) in infos {
+            let (flavors, inputs, outputs) = self.mlmodel(team, &id).await.unwrap_or_default();
+            models.push(LoggedModel { id, name, ready: status == "LOGGED_MODEL_READY", flavors, inputs, outputs });
+        }
+        Ok(models)
+    }
+
+    /// A logged model's flavors and signature (inputs, outputs) as MLflow
+    /// wrote them in its `MLmodel` file; empty when it has none.
+    async fn mlmodel(&self, team: &str, model: &str) -> AppResult<(Vec<String>, Option<String>, Option<String>)> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files?artifact_file_path=MLmodel", self.base, enc(model));
+        let res = self.http.get(url).header(WORKSPACE_HEADER, team).send().await.map_err(unavailable)?;
+        if !res.status().is_success() {
+            return Ok(Default::default());
+        }
+        let text = res.text().await.map_err(unavailable)?;
+        let doc: Value = serde_saphyr::from_str(&text).unwrap_or(Value::Null);
+        let flavors = doc["flavors"].as_object().map(|f| f.keys().cloned().collect()).unwrap_or_default();
+        let part = |k: &str| doc["signature"][k].as_str().map(String::from);
+        Ok((flavors, part("inputs"), part("outputs")))
+    }
+
+    /// Registers a logged model as a new version of the registered model
+    /// `name` (made first if the team has none of that name).
+    pub async fn register(&self, team: &str, name: &str, model: &str, run: &str) -> AppResult<String> {
+        let made: AppResult<Value> = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/registered-models/create", Some(json!({ "name": name }))).await;
+        match made {
+            Ok(_) | Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let body = json!({ "name": name, "source": format!("models:/{model}"), "run_id": run, "model_id": model });
+        let version: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/model-versions/create", Some(body)).await?;
+        Ok(version["model_version"]["version"].as_str().unwrap_or_default().to_string())
     }
 
     /// A metric's history for some runs of the team, sampled by MLflow to at

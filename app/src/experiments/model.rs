@@ -185,6 +185,53 @@ pub struct RunDetail {
     pub description: Option<String>,
     /// Each metric's history as a chart (SVG drawn on the server).
     pub charts: Vec<String>,
+    /// The artifacts folder shown ("" for the top) and what it holds.
+    pub dir: String,
+    pub artifacts: Vec<ArtifactEntry>,
+    /// The models the run logged.
+    pub models: Vec<LoggedModel>,
+    /// Whether the person may register models in this team.
+    pub may_register: bool,
+}
+
+/// A file or folder of a run's artifacts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactEntry {
+    /// From the run's artifact root, e.g. `notes/readme.txt`.
+    pub path: String,
+    pub is_dir: bool,
+    pub size: Option<u64>,
+}
+
+impl ArtifactEntry {
+    /// The last part of the path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+/// A model a run logged (MLflow 3), and what it takes and gives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub id: String,
+    pub name: String,
+    /// Its files are all uploaded (it can be registered).
+    pub ready: bool,
+    /// e.g. `python_function`, `sklearn`.
+    pub flavors: Vec<String>,
+    /// The signature's inputs and outputs, as MLflow writes them (JSON).
+    pub inputs: Option<String>,
+    pub outputs: Option<String>,
+}
+
+/// A registered model's name: what MLflow and the Kubernetes objects of
+/// serving it (later) both accept.
+pub fn check_model_name(name: &str) -> Result<(), String> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.is_empty() || name.len() > 100 || !ok_chars || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("A model name is 1 to 100 letters, digits, '-', '_' or '.', starting with a letter or digit.".into());
+    }
+    Ok(())
 }
 
 /// How a run's metric histories are charted: against steps or time, and

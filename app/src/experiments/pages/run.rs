@@ -1,9 +1,12 @@
 //! `/experiments/:team/:id/runs/:run`: one run: its params, latest metrics,
-//! tags, description and where it ran from. Server-rendered.
+//! tags, description and where it ran from, its metric charts, its artifacts
+//! (folders browsed with `?dir=`, files downloaded through the portal) and
+//! the models it logged, with their signature. Server-rendered; registering
+//! a model is the page's one island.
 
 use crate::components::error_view::ErrorView;
-use crate::experiments::api::get_run;
-use crate::experiments::model::{ChartView, RunDetail, format_metric};
+use crate::experiments::api::{RegisterModel, get_run};
+use crate::experiments::model::{ArtifactEntry, ChartView, LoggedModel, RunDetail, check_model_name, format_metric};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -16,10 +19,11 @@ pub fn RunPage() -> impl IntoView {
         from: q.get("from").and_then(|v| v.trim().parse().ok()),
         to: q.get("to").and_then(|v| v.trim().parse().ok()),
     });
+    let dir = use_query_map().with_untracked(|q| q.get("dir").unwrap_or_default());
     let data = Resource::new({
         let chart = chart.clone();
-        move || (team.clone(), run.clone(), chart.clone())
-    }, |(t, r, c)| get_run(t, r, c));
+        move || (team.clone(), run.clone(), chart.clone(), dir.clone())
+    }, |(t, r, c, d)| get_run(t, r, c, d));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
             {move || {
@@ -37,7 +41,8 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
-    let RunDetail { team, experiment, run, description, charts } = detail;
+    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register } = detail;
+    let here = format!("/experiments/{team}/{}/runs/{}", experiment.id, run.id);
     let title = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     let pairs = |items: Vec<(String, String)>, testid: &'static str, empty: &'static str| {
         if items.is_empty() {
@@ -99,5 +104,106 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
             }}
         </section>
         <section class="card"><h2 class="section-title">"Tags"</h2>{pairs(run.tags.clone(), "run-tags", "No tags.")}</section>
+        <Models models team=team.clone() run=run.id.clone() may_register/>
+        <Artifacts entries=artifacts dir here/>
     }
+}
+
+#[component]
+fn Models(models: Vec<LoggedModel>, team: String, run: String, may_register: bool) -> impl IntoView {
+    let body = if models.is_empty() {
+        view! { <p class="muted">"This run logged no model."</p> }.into_any()
+    } else {
+        models
+            .into_iter()
+            .map(|m| {
+                let register = (may_register && m.ready)
+                    .then(|| view! { <RegisterForm team=team.clone() run=run.clone() model=m.id.clone() suggested=m.name.clone()/> });
+                view! {
+                    <div class="space-y-2 border-t pt-3 first:border-t-0 first:pt-0" data-testid="logged-model" data-model=m.id.clone()>
+                        <p><span class="font-medium">{m.name.clone()}</span>" "<span class="mono text-xs muted">{m.id.clone()}</span></p>
+                        <p class="text-sm">"Flavors: "{if m.flavors.is_empty() { "—".to_string() } else { m.flavors.join(", ") }}</p>
+                        <dl class="grid grid-cols-[6rem_1fr] gap-y-1 text-sm" data-testid="model-signature">
+                            <dt class="muted">"Inputs"</dt><dd class="mono text-xs break-all">{m.inputs.clone().unwrap_or_else(|| "no signature".into())}</dd>
+                            <dt class="muted">"Outputs"</dt><dd class="mono text-xs break-all">{m.outputs.clone().unwrap_or_else(|| "no signature".into())}</dd>
+                        </dl>
+                        {register}
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! { <section class="card space-y-3" data-testid="run-models"><h2 class="section-title">"Models"</h2>{body}</section> }
+}
+
+/// Registers a logged model under a name of the team's model registry.
+#[island(lazy)]
+fn RegisterForm(team: String, run: String, model: String, suggested: String) -> impl IntoView {
+    let register = ServerAction::<RegisterModel>::new();
+    let name = RwSignal::new(suggested);
+    let problem = move || check_model_name(name.get().trim()).err();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem().is_none() {
+            register.dispatch(RegisterModel { team: team.clone(), run: run.clone(), model: model.clone(), name: name.get() });
+        }
+    };
+    view! {
+        <form class="flex flex-wrap items-end gap-2" on:submit=submit data-testid="register-form">
+            <label class="form-row">"Register as"
+                <input class="input" name="name" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) data-testid="register-name"/>
+            </label>
+            <button type="submit" class="btn" disabled=move || register.pending().get() data-testid="register-model">"Register model"</button>
+        </form>
+        {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert">{p}</p> })}
+        {move || register.value().get().map(|r| match r {
+            Ok(version) => view! { <p class="notice-ok" role="status" data-testid="registered">{format!("Registered as version {version} of “{}”.", name.get_untracked().trim())}</p> }.into_any(),
+            Err(e) => view! { <p class="notice-error" role="alert" data-testid="register-error">{e.to_string()}</p> }.into_any(),
+        })}
+    }
+}
+
+#[component]
+fn Artifacts(entries: Vec<ArtifactEntry>, dir: String, here: String) -> impl IntoView {
+    let up = (!dir.is_empty()).then(|| {
+        let parent = dir.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let href = if parent.is_empty() { here.clone() } else { format!("{here}?dir={}", urlencoding(&parent)) };
+        view! { <p><a href=href data-testid="artifacts-up">"↑ Up"</a></p> }
+    });
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let link = if e.is_dir {
+                view! { <a href=format!("{here}?dir={}", urlencoding(&e.path)) data-testid="artifact-dir">{format!("{}/", e.name())}</a> }.into_any()
+            } else {
+                view! { <a href=format!("{here}/artifact?path={}", urlencoding(&e.path)) download data-testid="artifact-file">{e.name().to_string()}</a> }.into_any()
+            };
+            let size = e.size.map(size_label).unwrap_or_default();
+            view! { <tr><td>{link}</td><td class="mono text-xs">{size}</td></tr> }
+        })
+        .collect_view();
+    view! {
+        <section class="card space-y-2" data-testid="run-artifacts">
+            <h2 class="section-title">{if dir.is_empty() { "Artifacts".to_string() } else { format!("Artifacts · {dir}") }}</h2>
+            {up}
+            <table class="table"><tbody>{rows}</tbody></table>
+        </section>
+    }
+}
+
+/// A file size in the unit people read best.
+fn size_label(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'~') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
