@@ -81,6 +81,7 @@ pub fn portal_routes() -> Vec<PortalRoute> {
         R::new("/experiments/{team}/{id}/runs/{run}/artifact", Some(Method::GET), app::experiments::artifacts::download),
         // MLflow for workloads (notebooks), with their ServiceAccount's token.
         R::new("/mlflow/{team}/{*rest}", None, app::experiments::gateway::forward),
+        R::new("/mlflow/{team}/", Some(Method::GET), app::experiments::gateway::open_in_portal),
     ]
 }
 

@@ -366,6 +366,8 @@ fn portal_route(path: &str, t: &Target) -> Option<(String, Rule)> {
         // MLflow for workloads: a ServiceAccount's Bearer token or nothing;
         // people's sessions never count there (tests/mlflow_gateway.rs).
         "/mlflow/{team}/{*rest}" => (format!("/mlflow/{team_}/api/2.0/mlflow/experiments/search"), Rule::Public(401)),
+        // Where the links an MLflow client prints lead: the team's experiments.
+        "/mlflow/{team}/" => (format!("/mlflow/{team_}/"), Rule::Public(303)),
         _ => return None,
     })
 }

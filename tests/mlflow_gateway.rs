@@ -128,6 +128,7 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
          \x20       mlflow.log_metric('loss', 1.0 / (step + 1), step=step)\n\
          \x20   mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])\n\
          \x20   mlflow.log_text('hello', 'notes/readme.txt')\n\
+         \x20   mlflow.log_text('x' * 3_000_000, 'data/big.txt')\n\
          \x20   mlflow.log_text('<script>alert(1)</script>', 'notes/evil.html')\n\
          print(run.info.run_id)\n"
     );
@@ -155,6 +156,9 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     assert!(html.contains("data-testid=\"logged-model\"") && html.contains("sklearn"), "the logged model and its flavors");
     assert!(html.contains("tensor-spec") && html.contains("float64"), "its signature");
     assert!(html.contains("notes/"), "the artifacts' top folder");
+    // Larger than the portal's limit for requests: an artifact streams through.
+    let html = alice.get(format!("{run_page}?dir=data")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("big.txt") && html.contains("3.0 MB"), "a 3 MB artifact uploaded through the gateway");
     let html = alice.get(format!("{run_page}?dir=notes")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("readme.txt") && html.contains("evil.html"), "a folder's files");
     // A file a notebook uploaded never runs on the portal's origin: a download, sandboxed.
@@ -192,6 +196,12 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     };
     let status = |r: reqwest::Response| r.status().as_u16();
 
+    // The links the client printed lead to the team's experiments in the portal.
+    assert!(printed.contains(&format!("{}/mlflow/{}/#/experiments/", portal.base, team.name)), "{printed}");
+    let opened = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = opened.get(format!("{}/mlflow/{}/", portal.base, team.name)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/experiments/{}", team.name).as_str());
     // No token, a made-up one, or a person's session: 401, and MLflow is not reached.
     let search = format!("api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}");
     assert_eq!(status(call(&team.name, &search, None).send().await.unwrap()), 401);

@@ -120,6 +120,14 @@ pub struct MlflowConfig {
     /// `http://atrium.atrium.svc:8080`. Empty: the public URL.
     #[serde(default)]
     pub workload_url: String,
+    /// The largest artifact a workload may upload through the gateway, in
+    /// MB (streamed; everything else it sends is held to `max_body_bytes`).
+    #[serde(default = "default_max_artifact_megabytes")]
+    pub max_artifact_megabytes: u64,
+}
+
+fn default_max_artifact_megabytes() -> u64 {
+    10 * 1024
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -243,11 +251,7 @@ impl Default for Config {
                 culler_lease: "atrium-notebook-culler".into(),
                 culler_lease_seconds: 15,
             },
-            mlflow: MlflowConfig {
-                url: String::new(),
-                timeout_seconds: 5,
-                workload_url: String::new(),
-            },
+            mlflow: MlflowConfig { url: String::new(), timeout_seconds: 5, workload_url: String::new(), max_artifact_megabytes: default_max_artifact_megabytes() },
         }
     }
 }

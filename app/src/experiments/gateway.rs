@@ -247,22 +247,37 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
         None => format!("/{rest}"),
     };
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // Read whole (within the portal's request size limit): MLflow's server
-    // does not read chunked request bodies.
-    let Ok(bytes) = axum::body::to_bytes(req.into_body(), usize::MAX).await else {
-        return answer(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE", "The request is too large.");
-    };
-    let body = if method == Method::POST && rest == "api/2.0/mlflow/runs/create" {
-        match tag_source(&bytes, &who.account) {
-            Some(tagged) => tagged.into(),
-            None => {
-                return answer(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object.");
-            }
+    // MLflow's server does not read chunked request bodies: each body goes
+    // on with its length. Artifact uploads stream through (up to
+    // `mlflow.max_artifact_megabytes`); API calls are read whole (up to the
+    // portal's request limit), a new run's to tag it.
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let upload = rest.starts_with("api/2.0/mlflow-artifacts/") && matches!(method, Method::PUT | Method::POST);
+    let (body, length) = if upload {
+        let Some(length) = declared else {
+            return answer(StatusCode::LENGTH_REQUIRED, "INVALID_PARAMETER_VALUE", "Send the file's length (Content-Length).");
+        };
+        let max = state.config.mlflow.max_artifact_megabytes.saturating_mul(1 << 20);
+        if length > max {
+            return answer(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE", &format!("Files over {} MB are not taken.", state.config.mlflow.max_artifact_megabytes));
         }
+        (reqwest::Body::wrap_stream(req.into_body().into_data_stream()), length)
     } else {
-        bytes
+        let Ok(bytes) = axum::body::to_bytes(req.into_body(), state.config.max_body_bytes).await else {
+            return answer(StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE", "The request is too large.");
+        };
+        let bytes: axum::body::Bytes = if method == Method::POST && rest == "api/2.0/mlflow/runs/create" {
+            match tag_source(&bytes, &who.account) {
+                Some(tagged) => tagged.into(),
+                None => return answer(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object."),
+            }
+        } else {
+            bytes
+        };
+        let length = bytes.len() as u64;
+        (reqwest::Body::from(bytes), length)
     };
-    let sent = match mlflow.relay(&team, method, &path_and_query, content_type.as_deref(), body).await {
+    let sent = match mlflow.relay(&team, method, &path_and_query, content_type.as_deref(), body, length).await {
         Ok(res) => res,
         Err(AppError::TrackingServerUnavailable) => {
             return answer(
@@ -280,6 +295,15 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
         }
     }
     res.body(Body::from_stream(sent.bytes_stream())).unwrap_or_else(|e| failed(&e.to_string()))
+}
+
+/// `/mlflow/{team}/`: where the links an MLflow client prints lead (its UI);
+/// people get the team's experiments in the portal instead.
+pub async fn open_in_portal(Path(team): Path<String>) -> Response {
+    if !team.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return answer(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", "No such team.");
+    }
+    axum::response::Redirect::to(&format!("/experiments/{team}")).into_response()
 }
 
 fn failed(detail: &str) -> Response {

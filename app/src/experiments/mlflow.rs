@@ -106,7 +106,8 @@ impl Mlflow {
         method: reqwest::Method,
         path_and_query: &str,
         content_type: Option<&str>,
-        body: axum::body::Bytes,
+        body: reqwest::Body,
+        length: u64,
     ) -> AppResult<reqwest::Response> {
         self.ensure_workspace(team).await?;
         self.calls.fetch_add(1, Ordering::Relaxed);
@@ -114,6 +115,7 @@ impl Mlflow {
             .relay
             .request(method, format!("{}{path_and_query}", self.base))
             .header(WORKSPACE_HEADER, team)
+            .header(reqwest::header::CONTENT_LENGTH, length)
             .body(body);
         if let Some(ct) = content_type {
             req = req.header(reqwest::header::CONTENT_TYPE, ct);
