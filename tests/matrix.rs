@@ -539,6 +539,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
                 run: NO_RUN.into(),
                 chart: Default::default(),
                 dir: String::new(),
+                file: None,
             },
             change_of_nothing(MEMBERS),
         ),

@@ -161,6 +161,10 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     assert!(html.contains("big.txt") && html.contains("3.0 MB"), "a 3 MB artifact uploaded through the gateway");
     let html = alice.get(format!("{run_page}?dir=notes")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("readme.txt") && html.contains("evil.html"), "a folder's files");
+    // Shown in the page as text, escaped: the script stays words.
+    let html = alice.get(format!("{run_page}?dir=notes&file=notes/evil.html")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the file's text, escaped");
+    assert!(!html.contains("<script>alert(1)</script>"));
     // A file a notebook uploaded never runs on the portal's origin: a download, sandboxed.
     let file = alice.get(format!("{run_page}/artifact?path=notes/evil.html")).send().await.unwrap();
     assert_eq!(file.status(), 200);

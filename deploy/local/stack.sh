@@ -215,7 +215,9 @@ up() {
     python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("ANALYZE"); c.commit(); c.close()' "$state/mlflow/mlflow.db"
   fi
   # PYTHONPATH: a workaround for an MLflow race (deploy/local/mlflow/site/).
-  start mlflow env PYTHONPATH="$here/mlflow/site" "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
+  # No job execution: its workers (GenAI scorers, trace archival, nothing the
+  # portal uses) kept two cores busy for ~15 s after every start.
+  start mlflow env PYTHONPATH="$here/mlflow/site" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
     --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
     --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
     --host 127.0.0.1 --port "$mlflow_port" --workers 2
@@ -263,6 +265,15 @@ up() {
   # The API server fetches Keycloak's keys every 10 s until it has them.
   wait_for kube-apiserver 60 trusts_keycloak
   wait_for mlflow 180 curl -sf "http://127.0.0.1:$mlflow_port/health"
+  # Each MLflow worker loads its search code on its first search (about a
+  # second here, several under load): do that now rather than in a test.
+  local warm=()
+  for _ in 1 2 3 4; do
+    curl -s -o /dev/null -H 'content-type: application/json' -d '{"experiment_ids":["0"],"max_results":1}' \
+      "http://127.0.0.1:$mlflow_port/api/2.0/mlflow/runs/search" &
+    warm+=($!)
+  done
+  wait "${warm[@]}"
   write_env
   say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt), MLflow http://127.0.0.1:$mlflow_port"
 }

@@ -138,8 +138,9 @@ pub async fn get_runs(team: String, experiment: String, filter: String, sort: So
 pub const CHARTS_PER_RUN: usize = 12;
 
 #[server(endpoint = "run")]
-pub async fn get_run(team: String, run: String, chart: ChartView, dir: String) -> Result<RunDetail, AppError> {
+pub async fn get_run(team: String, run: String, chart: ChartView, dir: String, file: Option<String>) -> Result<RunDetail, AppError> {
     let dir = check_artifact_path(&dir)?;
+    let file = file.map(|f| check_artifact_path(&f)).transpose()?.filter(|f| !f.is_empty());
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "get").await?;
     let (run, experiment, description) = mlflow.run(&team, &run).await?;
@@ -166,7 +167,39 @@ pub async fn get_run(team: String, run: String, chart: ChartView, dir: String) -
             super::chart::line_chart(key, &series, if chart.by_time { "time" } else { "step" }, chart.by_time)
         })
         .collect();
-    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register })
+    let preview = match file {
+        Some(path) => Some(preview(mlflow, &team, &run.id, path).await?),
+        None => None,
+    };
+    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, preview })
+}
+
+/// An artifact as the run page shows it: text (its first 64 KB), an image, or neither.
+#[cfg(feature = "ssr")]
+async fn preview(mlflow: &super::mlflow::Mlflow, team: &str, run: &str, path: String) -> Result<super::model::Preview, AppError> {
+    use super::model::{PREVIEW_BYTES, Preview, PreviewKind, is_text};
+    use futures::StreamExt;
+    let kind = if super::artifacts::served_as(&path).is_some() {
+        mlflow.artifact(team, run, &path).await?;
+        PreviewKind::Image
+    } else if is_text(&path) {
+        let mut stream = mlflow.artifact(team, run, &path).await?.bytes_stream();
+        let mut bytes = Vec::new();
+        let mut cut = false;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| AppError::TrackingServerUnavailable)?;
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > PREVIEW_BYTES {
+                bytes.truncate(PREVIEW_BYTES);
+                cut = true;
+                break;
+            }
+        }
+        PreviewKind::Text { text: String::from_utf8_lossy(&bytes).into_owned(), cut }
+    } else {
+        PreviewKind::Other
+    };
+    Ok(Preview { path, kind })
 }
 
 /// A path inside a run's artifacts, as the person gave it: no way out of them.

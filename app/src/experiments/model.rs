@@ -192,6 +192,36 @@ pub struct RunDetail {
     pub models: Vec<LoggedModel>,
     /// Whether the person may register models in this team.
     pub may_register: bool,
+    /// The artifact file asked for (`?file=`), shown in the page.
+    pub preview: Option<Preview>,
+}
+
+/// An artifact shown in the run page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub path: String,
+    pub kind: PreviewKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PreviewKind {
+    /// Its first bytes as text; `cut` when there is more.
+    Text { text: String, cut: bool },
+    /// A raster image, shown from the portal's download link.
+    Image,
+    /// Not a kind shown in the page (download it).
+    Other,
+}
+
+/// The largest part of a text artifact shown in the page.
+pub const PREVIEW_BYTES: usize = 64 * 1024;
+
+/// Whether an artifact is shown as text, by its name.
+pub fn is_text(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    matches!(name, "MLmodel" | "requirements.txt" | "conda.yaml" | "python_env.yaml")
+        || matches!(ext.as_str(), "txt" | "log" | "md" | "csv" | "tsv" | "json" | "yaml" | "yml" | "py" | "toml" | "ini" | "cfg" | "html" | "xml" | "sql")
 }
 
 /// A file or folder of a run's artifacts.

@@ -6,7 +6,7 @@
 
 use crate::components::error_view::ErrorView;
 use crate::experiments::api::{RegisterModel, get_run};
-use crate::experiments::model::{ArtifactEntry, ChartView, LoggedModel, RunDetail, check_model_name, format_metric};
+use crate::experiments::model::{ArtifactEntry, ChartView, LoggedModel, Preview, PreviewKind, RunDetail, check_model_name, format_metric};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -19,11 +19,11 @@ pub fn RunPage() -> impl IntoView {
         from: q.get("from").and_then(|v| v.trim().parse().ok()),
         to: q.get("to").and_then(|v| v.trim().parse().ok()),
     });
-    let dir = use_query_map().with_untracked(|q| q.get("dir").unwrap_or_default());
+    let (dir, file) = use_query_map().with_untracked(|q| (q.get("dir").unwrap_or_default(), q.get("file")));
     let data = Resource::new({
         let chart = chart.clone();
-        move || (team.clone(), run.clone(), chart.clone(), dir.clone())
-    }, |(t, r, c, d)| get_run(t, r, c, d));
+        move || (team.clone(), run.clone(), chart.clone(), dir.clone(), file.clone())
+    }, |(t, r, c, d, f)| get_run(t, r, c, d, f));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
             {move || {
@@ -41,7 +41,7 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
-    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register } = detail;
+    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, preview } = detail;
     let here = format!("/experiments/{team}/{}/runs/{}", experiment.id, run.id);
     let title = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     let pairs = |items: Vec<(String, String)>, testid: &'static str, empty: &'static str| {
@@ -105,7 +105,8 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
         </section>
         <section class="card"><h2 class="section-title">"Tags"</h2>{pairs(run.tags.clone(), "run-tags", "No tags.")}</section>
         <Models models team=team.clone() run=run.id.clone() may_register/>
-        <Artifacts entries=artifacts dir here/>
+        <Artifacts entries=artifacts dir here=here.clone()/>
+        {preview.map(|p| view! { <ArtifactPreview preview=p here/> })}
     }
 }
 
@@ -177,7 +178,13 @@ fn Artifacts(entries: Vec<ArtifactEntry>, dir: String, here: String) -> impl Int
             let link = if e.is_dir {
                 view! { <a href=format!("{here}?dir={}", urlencoding(&e.path)) data-testid="artifact-dir">{format!("{}/", e.name())}</a> }.into_any()
             } else {
-                view! { <a href=format!("{here}/artifact?path={}", urlencoding(&e.path)) download data-testid="artifact-file">{e.name().to_string()}</a> }.into_any()
+                let dir = e.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+                view! {
+                    <a href=format!("{here}?dir={}&file={}", urlencoding(&dir), urlencoding(&e.path)) data-testid="artifact-file">{e.name().to_string()}</a>
+                    " "
+                    <a class="text-xs" href=format!("{here}/artifact?path={}", urlencoding(&e.path)) download data-testid="artifact-download">"download"</a>
+                }
+                .into_any()
             };
             let size = e.size.map(size_label).unwrap_or_default();
             view! { <tr><td>{link}</td><td class="mono text-xs">{size}</td></tr> }
@@ -188,6 +195,27 @@ fn Artifacts(entries: Vec<ArtifactEntry>, dir: String, here: String) -> impl Int
             <h2 class="section-title">{if dir.is_empty() { "Artifacts".to_string() } else { format!("Artifacts · {dir}") }}</h2>
             {up}
             <table class="table"><tbody>{rows}</tbody></table>
+        </section>
+    }
+}
+
+#[component]
+fn ArtifactPreview(preview: Preview, here: String) -> impl IntoView {
+    let download = format!("{here}/artifact?path={}", urlencoding(&preview.path));
+    let body = match preview.kind {
+        PreviewKind::Text { text, cut } => view! {
+            <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="artifact-text">{text}</pre>
+            {cut.then(|| view! { <p class="muted text-sm">"Only the first 64 KB are shown; download the file for the rest."</p> })}
+        }
+        .into_any(),
+        PreviewKind::Image => view! { <img class="max-w-full" src=format!("{download}&inline=true") alt=preview.path.clone() data-testid="artifact-image"/> }.into_any(),
+        PreviewKind::Other => view! { <p class="muted">"This kind of file is not shown here."</p> }.into_any(),
+    };
+    view! {
+        <section class="card space-y-2" data-testid="artifact-preview">
+            <h2 class="section-title">{preview.path.clone()}</h2>
+            <p><a href=download download>"Download"</a></p>
+            {body}
         </section>
     }
 }
