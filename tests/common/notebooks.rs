@@ -48,7 +48,16 @@ impl Team {
         app::teams::members_server::set_personas(&tom, &name, SubjectKind::User, "alice", &[Persona::DataScientist])
             .await
             .expect("team admin adds alice");
-        Team { name, alice: as_user("alice").await }
+        let alice = as_user("alice").await;
+        // The API server's authorizer learns of a new RoleBinding from its
+        // watch, a moment after it is made: wait for it, not for luck.
+        for _ in 0..100 {
+            if app::platform::access::may(&alice, "", "secrets", "create", Some(&name)).await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Team { name, alice }
     }
 
     /// Retires the team as its platform admin would.
