@@ -252,3 +252,55 @@ async fn runs_are_compared_within_their_experiment_and_charted_within_the_point_
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("is not a run id"));
 }
+
+#[tokio::test]
+async fn a_runs_description_is_edited_by_writers_and_each_persons_columns_are_remembered() {
+    let (id, run) = seed("team-a", &unique("describe")).await;
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let base = portal.base.clone();
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let run_page = format!("/experiments/team-a/{id}/runs/{run}");
+
+    // alice describes the run; the page shows it, the trail has it.
+    let text = "Baseline with the <default> learning rate.";
+    let (status, body) = call(&alice, &base, "run-describe", &[("team", "team-a"), ("run", &run), ("text", text)]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, html) = page(&alice, &base, &run_page).await;
+    assert!(html.contains("Baseline with the &lt;default&gt; learning rate."), "the description, escaped");
+    assert!(html.contains("data-testid=\"description-edit\""), "alice may edit it");
+    let long = "x".repeat(5001);
+    let (status, body) = call(&alice, &base, "run-describe", &[("team", "team-a"), ("run", &run), ("text", &long)]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("at most 5000 are kept"), "{body}");
+    let (_, html) = page(&alice, &base, &run_page).await;
+    assert!(html.contains("Baseline with the"), "a refused description changes nothing");
+    // dave reads it but may not change it.
+    let (dave, _) = browser();
+    sign_in(&dave, &base, "dave", "/").await;
+    let (_, html) = page(&dave, &base, &run_page).await;
+    assert!(html.contains("Baseline with the") && !html.contains("description-edit"), "dave reads, without an edit button");
+    let (status, _) = call(&dave, &base, "run-describe", &[("team", "team-a"), ("run", &run), ("text", "mine now")]).await;
+    assert_eq!(status, 403);
+    let (tom, _) = browser();
+    sign_in(&tom, &base, "tom", "/").await;
+    let (_, csv) = page(&tom, &base, "/export/audit.csv?team=team-a&action=run.describe").await;
+    assert!(csv.lines().any(|l| l.contains("run.describe") && l.contains("alice") && l.contains("baseline")), "audited: {csv}");
+    assert!(!csv.contains("dave"), "a refusal before any change is not an action: {csv}");
+
+    // Columns: alice picks the param only; the next visit shows the same,
+    // and dave still sees the default (metrics first).
+    let runs = format!("/experiments/team-a/{id}");
+    let (_, html) = page(&alice, &base, &runs).await;
+    assert!(html.contains("data-testid=\"cell-metrics.rmse\""), "by default the metrics are shown");
+    page(&alice, &base, &format!("{runs}?cols=1&col=params.lr")).await;
+    let (_, html) = page(&alice, &base, &runs).await;
+    assert!(html.contains("data-testid=\"cell-params.lr\"") && !html.contains("data-testid=\"cell-metrics.rmse\""), "her choice is remembered");
+    let (_, html) = page(&dave, &base, &runs).await;
+    assert!(html.contains("data-testid=\"cell-metrics.rmse\""), "dave's table is his own");
+    // Picking none goes back to the default.
+    page(&alice, &base, &format!("{runs}?cols=1")).await;
+    let (_, html) = page(&alice, &base, &runs).await;
+    assert!(html.contains("data-testid=\"cell-metrics.rmse\""), "back to the default columns");
+}

@@ -530,7 +530,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
             change_of_nothing(EXPERIMENT_WRITERS),
         ),
         form(
-            experiments::GetRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), filter: String::new(), sort: Default::default(), page: None },
+            experiments::GetRuns { team: team_.clone(), experiment: NO_EXPERIMENT.into(), filter: String::new(), sort: Default::default(), page: None, columns: None },
             change_of_nothing(MEMBERS),
         ),
         form(
@@ -542,6 +542,11 @@ fn server_functions(t: &Target) -> Vec<Call> {
                 file: None,
             },
             change_of_nothing(MEMBERS),
+        ),
+        // Writers learn there is no such run; others are refused first.
+        form(
+            experiments::DescribeRun { team: team_.clone(), run: NO_RUN.into(), text: "Tuned learning rate.".into() },
+            change_of_nothing(EXPERIMENT_WRITERS),
         ),
         // A name refused before anything is asked.
         form(

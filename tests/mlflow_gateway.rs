@@ -128,6 +128,7 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
          \x20       mlflow.log_metric('loss', 1.0 / (step + 1), step=step)\n\
          \x20   mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])\n\
          \x20   mlflow.log_text('hello', 'notes/readme.txt')\n\
+         \x20   mlflow.log_text('name,score\\nalpha,0.5\\n\"beta, the second\",0.25\\n', 'notes/scores.csv')\n\
          \x20   mlflow.log_text('x' * 3_000_000, 'data/big.txt')\n\
          \x20   mlflow.log_text('<script>alert(1)</script>', 'notes/evil.html')\n\
          print(run.info.run_id)\n"
@@ -145,13 +146,34 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     let (status, _) = mlflow(&other.name, &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None).await;
     assert_eq!(status, 404);
     let exp_id = got["run"]["info"]["experiment_id"].as_str().unwrap().to_string();
+    let charted = got["run"]["data"]["metrics"].as_array().unwrap().len() as u64;
 
     // alice sees the run in the portal: its notebook, the model it logged
     // (with its signature), its artifacts; she downloads one and registers the model.
     let (alice, _) = common::browser();
     common::sign_in(&alice, &portal.base, "alice", "/").await;
     let run_page = format!("{}/experiments/{}/{exp_id}/runs/{run_id}", portal.base, team.name);
+    // The run ended through the gateway, so its charts were sampled then:
+    // the first view asks MLflow for no history, a zoomed one does.
+    let calls = || async {
+        let text = reqwest::get(format!("{}/metrics", portal.base)).await.unwrap().text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix("atrium_mlflow_calls_total ")).and_then(|v| v.trim().parse::<u64>().ok()).unwrap()
+    };
+    let mut settled = calls().await;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = calls().await;
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
     let html = alice.get(&run_page).send().await.unwrap().text().await.unwrap();
+    let first = calls().await - settled;
+    alice.get(format!("{run_page}?to=1000")).send().await.unwrap().text().await.unwrap();
+    let zoomed = calls().await - settled - first;
+    assert_eq!(zoomed - first, charted, "the first view of the finished run fetched no history ({first} calls, zoomed {zoomed})");
+    assert!(html.contains("data-values=\"0,1 1,0.5 2,0.333333 3,0.25 4,0.2\""), "the chart carries each point's value for the hover readout");
     assert!(html.contains(&format!("/notebooks/{}/trainer", team.name)), "the run links to its notebook");
     assert!(html.contains("data-testid=\"logged-model\"") && html.contains("sklearn"), "the logged model and its flavors");
     assert!(html.contains("tensor-spec") && html.contains("float64"), "its signature");
@@ -161,6 +183,10 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     assert!(html.contains("big.txt") && html.contains("3.0 MB"), "a 3 MB artifact uploaded through the gateway");
     let html = alice.get(format!("{run_page}?dir=notes")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("readme.txt") && html.contains("evil.html"), "a folder's files");
+    // A CSV artifact is shown as a table.
+    let html = alice.get(format!("{run_page}?dir=notes&file=notes/scores.csv")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-testid=\"artifact-table\""), "a table");
+    assert!(html.contains("<th>score</th>") && html.contains(">beta, the second</td>"), "its header and quoted cells");
     // Shown in the page as text, escaped: the script stays words.
     let html = alice.get(format!("{run_page}?dir=notes&file=notes/evil.html")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the file's text, escaped");

@@ -75,13 +75,39 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
   await expect(page.getByTestId("run-params")).toContainText("0.01");
   await expect(page.getByTestId("run-metrics")).toContainText("0.21");
   // Its history, drawn on the server: five steps.
-  await expect(page.locator('[data-testid="chart"][data-metric="rmse"] polyline')).toHaveAttribute("data-points", "5");
+  const chart = page.locator('[data-testid="chart"][data-metric="rmse"]');
+  await expect(chart.locator("polyline")).toHaveAttribute("data-points", "5");
+  // Pointing at the middle of the chart reads the nearest step's exact value.
+  const readout = page.getByTestId("chart-readout");
+  await chart.scrollIntoViewIfNeeded();
+  await expect(async () => {
+    const box = (await chart.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2 - 5, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await expect(readout).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  await expect(readout).toContainText("step 2");
+  await expect(readout).toContainText("lr-0.01: 0.41");
+
+  // She notes what the run was for; the note stays.
+  await page.getByTestId("description-edit").click();
+  await page.getByTestId("description-text").fill("Best so far: keep this learning rate.");
+  await page.getByTestId("description-save").click();
+  await expect(page.getByTestId("run-description")).toHaveText("Best so far: keep this learning rate.");
+  await page.reload();
+  await expect(page.getByTestId("run-description")).toHaveText("Best so far: keep this learning rate.");
 
   // Three runs side by side.
   await page.goBack();
+  // She picks the columns; the table keeps them on her next visit.
+  await page.getByTestId("runs-columns").locator("summary").click();
+  await page.getByTestId("runs-columns").getByLabel("metrics.rmse").uncheck();
+  await page.getByTestId("runs-columns").getByLabel("params.lr").check();
   await page.getByTestId("runs-filter-text").fill("");
   await page.getByTestId("runs-apply").click();
   await expect(page.getByTestId("run-row")).toHaveCount(3);
+  await expect(page.getByTestId("cell-params.lr")).toHaveCount(3);
+  await expect(page.getByTestId("cell-metrics.rmse")).toHaveCount(0);
   for (const pick of await page.getByTestId("run-pick").all()) await pick.check();
   await page.getByTestId("runs-compare").click();
   await expect(page.getByTestId("compare-title")).toHaveText("3 runs compared");
@@ -91,6 +117,11 @@ test("alice creates an experiment, its runs are filtered and sorted by MLflow, a
   await expect(best).toContainText("0.21");
   await expect(page.locator('[data-testid="compare-charts"] [data-metric="rmse"] polyline')).toHaveCount(3);
   await expect(page.getByTestId("scatter").locator("circle")).toHaveCount(3);
+
+  // Her columns, remembered for this experiment.
+  await shell.open(`/experiments/team-a/${experimentId}`);
+  await expect(page.getByTestId("cell-params.lr")).toHaveCount(3);
+  await expect(page.getByTestId("cell-metrics.rmse")).toHaveCount(0);
 
   // Back on the list the experiment shows its newest run.
   await shell.open("/experiments/team-a");

@@ -103,18 +103,52 @@ pub async fn set_experiment_deleted(team: String, id: String, deleted: bool) -> 
     me.audited(Some(&team), action, &object, mlflow.set_deleted(&team, &id, deleted)).await
 }
 
+/// Columns a person may pick for one experiment at most.
+pub const COLUMNS_MAX: usize = 40;
+
 /// One page of an experiment's runs: `filter` in MLflow's search syntax,
-/// sorted by MLflow, `page` a token from the previous page.
+/// sorted by MLflow, `page` a token from the previous page. `columns`, when
+/// the person just picked them, are remembered for this experiment; when
+/// `None`, the ones picked last time are shown.
 #[server(endpoint = "runs")]
-pub async fn get_runs(team: String, experiment: String, filter: String, sort: Sort, page: Option<String>) -> Result<RunsPage, AppError> {
+pub async fn get_runs(team: String, experiment: String, filter: String, sort: Sort, page: Option<String>, columns: Option<Vec<String>>) -> Result<RunsPage, AppError> {
     if filter.len() > 2000 {
         return Err(AppError::Invalid("The filter is too long (at most 2,000 characters).".into()));
     }
+    let picked: Option<Vec<super::model::Column>> = columns.map(|keys| {
+        let mut out: Vec<super::model::Column> = Vec::new();
+        for c in keys.iter().filter(|k| k.len() <= 250).filter_map(|k| super::model::Column::parse(k)) {
+            if !out.contains(&c) && out.len() < COLUMNS_MAX {
+                out.push(c);
+            }
+        }
+        out
+    });
     let order_by = sort.order_by().map_err(AppError::Invalid)?;
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "list").await?;
     let experiment = mlflow.experiment(&team, &experiment).await?;
-    let (runs, next) = mlflow.runs(&team, &experiment.id, &filter, &order_by, page.as_deref(), RUNS_PER_PAGE).await?;
+    let username = who.identity().username.clone();
+    let remembered = async {
+        match &picked {
+            Some(cols) => {
+                let keys: Vec<String> = cols.iter().map(|c| c.key()).collect();
+                state.db.set_run_columns(&username, &team, &experiment.id, &keys, (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64).await.map(|_| cols.clone())
+            }
+            None => state
+                .db
+                .run_columns(&username, &team, &experiment.id)
+                .await
+                .map(|keys| keys.unwrap_or_default().iter().filter_map(|k| super::model::Column::parse(k)).collect()),
+        }
+    };
+    let (found, columns) = futures::join!(mlflow.runs(&team, &experiment.id, &filter, &order_by, page.as_deref(), RUNS_PER_PAGE), remembered);
+    let (runs, next) = found?;
+    // Not remembering a choice costs the person nothing on this page.
+    let columns = columns.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the columns picked for an experiment could not be read or kept");
+        picked.clone().unwrap_or_default()
+    });
     let mut keys: Vec<super::model::Column> = Vec::new();
     for r in &runs {
         for (k, _) in &r.metrics {
@@ -131,7 +165,7 @@ pub async fn get_runs(team: String, experiment: String, filter: String, sort: So
         }
     }
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    Ok(RunsPage { experiment, runs, next, keys, now_ms })
+    Ok(RunsPage { experiment, runs, next, keys, columns, now_ms })
 }
 
 /// Metrics charted per run page at most (the rest are listed).
@@ -144,18 +178,20 @@ pub async fn get_run(team: String, run: String, chart: ChartView, dir: String, f
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "get").await?;
     let (run, experiment, description) = mlflow.run(&team, &run).await?;
-    let (experiment, artifacts, models, may_register) = futures::join!(
+    let (experiment, artifacts, models, may_register, may_describe) = futures::join!(
         mlflow.experiment(&team, &experiment),
         mlflow.artifacts(&team, &run.id, &dir),
         mlflow.logged_models(&team, &experiment, &run.id),
         may_models(&state, &who, &team, "create"),
+        may(&state, &who, &team, "update"),
     );
-    let (experiment, artifacts, models, may_register) = (experiment?, artifacts?, models?, may_register?);
+    let (experiment, artifacts, models, may_register, may_describe) = (experiment?, artifacts?, models?, may_register?, may_describe?);
     let ids = [run.id.clone()];
+    let done = super::model::finished(&run.status);
     let keys: Vec<&String> = run.metrics.iter().map(|(k, _)| k).take(CHARTS_PER_RUN).collect();
     let histories = futures::future::try_join_all(
         keys.iter()
-            .map(|k| mlflow.history(&team, &ids, k, chart.from, chart.to, super::chart::MAX_POINTS as u32)),
+            .map(|k| mlflow.history(&team, &ids, k, chart.from, chart.to, super::chart::MAX_POINTS as u32, done)),
     )
     .await?;
     let charts = keys
@@ -171,7 +207,7 @@ pub async fn get_run(team: String, run: String, chart: ChartView, dir: String, f
         Some(path) => Some(preview(mlflow, &team, &run.id, path).await?),
         None => None,
     };
-    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, preview })
+    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, may_describe, preview })
 }
 
 /// An artifact as the run page shows it: text (its first 64 KB), an image, or neither.
@@ -195,7 +231,7 @@ async fn preview(mlflow: &super::mlflow::Mlflow, team: &str, run: &str, path: St
                 break;
             }
         }
-        PreviewKind::Text { text: String::from_utf8_lossy(&bytes).into_owned(), cut }
+        super::model::text_preview(&path, String::from_utf8_lossy(&bytes).into_owned(), cut)
     } else {
         PreviewKind::Other
     };
@@ -243,6 +279,30 @@ pub async fn register_model(team: String, run: String, model: String, name: Stri
     me.audited(Some(&team), "model.register", &object, mlflow.register(&team, &name, &model, &found.id)).await
 }
 
+/// A run's description at most (MLflow keeps tag values up to 8,000 characters).
+pub const DESCRIPTION_MAX: usize = 5000;
+
+/// Checks a run description as typed.
+pub fn check_description(text: &str) -> Result<(), String> {
+    let n = text.chars().count();
+    if n > DESCRIPTION_MAX {
+        return Err(format!("The description is {n} characters long; at most {DESCRIPTION_MAX} are kept."));
+    }
+    Ok(())
+}
+
+/// Replaces a run's description (empty: none). Audited.
+#[server(endpoint = "run-describe")]
+pub async fn describe_run(team: String, run: String, text: String) -> Result<(), AppError> {
+    check_description(&text).map_err(AppError::Invalid)?;
+    let text = text.trim().replace("\r\n", "\n");
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = gate(&me.state, &me.who, &team, "update").await?;
+    let (found, _, _) = mlflow.run(&team, &run).await?;
+    let object = format!("run {}", if found.name.is_empty() { &found.id } else { &found.name });
+    me.audited(Some(&team), "run.describe", &object, mlflow.describe_run(&team, &found.id, &text)).await
+}
+
 /// 2 to 100 runs of one experiment side by side: their params and latest
 /// metrics, each metric's history overlaid (sampled, drawn on the server),
 /// and a param against a metric (`x`, `y`: a param and a metric key).
@@ -272,6 +332,7 @@ pub async fn compare_runs(team: String, experiment: String, runs: Vec<String>, x
     // MLflow is asked only for the histories that have more (each such call
     // costs MLflow about 0.4 s for 100 runs on SQLite).
     let (team_ref, ids_ref) = (&team, &ids);
+    let all_done = found.iter().all(|r| super::model::finished(&r.status));
     let histories = futures::future::try_join_all(keys.iter().map(|k| {
         let stepped = found.iter().any(|r| r.stepped.contains(k));
         let latest: Vec<(String, i64, i64, f64)> = found
@@ -280,7 +341,7 @@ pub async fn compare_runs(team: String, experiment: String, runs: Vec<String>, x
             .collect();
         async move {
             if stepped {
-                mlflow.history(team_ref, ids_ref, k, None, None, per_run).await
+                mlflow.history(team_ref, ids_ref, k, None, None, per_run, all_done).await
             } else {
                 Ok(latest)
             }

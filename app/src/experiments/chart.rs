@@ -103,6 +103,19 @@ impl Plot {
     }
 }
 
+/// A value as the hover readout shows it: integers whole, others to six
+/// decimals or six significant digits.
+fn exact(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    if (1e-3..1e9).contains(&v.abs()) {
+        let s = format!("{v:.6}");
+        return s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{v:.5e}")
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -142,16 +155,23 @@ pub fn line_chart(title: &str, series: &[Series], x_name: &str, x_time: bool) ->
     }
     let plot = Plot { w, h, left, right, top, bottom, x: (x0, x1), y: (y0, y1) };
     let (sx, sy) = (|x| plot.sx(x), |y| plot.sy(y));
+    // What the hover readout needs to map the pointer to x (see `ChartHover`).
+    svg = svg.replacen(
+        r#"class="chart""#,
+        &format!(r#"class="chart" data-plot="{w} {left} {} {x0} {x1}" data-x="{}""#, w - left - right, if x_time { "time" } else { "step" }),
+        1,
+    );
     plot.axes(&mut svg, |t| if x_time { crate::audit::trail::format_time(t as i64).chars().skip(11).take(8).collect() } else { label(t) });
     svg.push_str(&format!(r#"<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>"#, w - right, h - 6.0, escape(x_name)));
     for (i, (s, points)) in lines.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
         svg.push_str(&format!(
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}" data-series="{}" data-points="{}"><title>{}</title></polyline>"#,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}" data-series="{}" data-points="{}" data-values="{}"><title>{}</title></polyline>"#,
             path.join(" "),
             escape(&s.name),
             points.len(),
+            points.iter().map(|&(x, y)| format!("{},{}", exact(x), exact(y))).collect::<Vec<_>>().join(" "),
             escape(&s.name)
         ));
         if lines.len() > 1 {
@@ -226,5 +246,9 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("loss &lt;train&gt;") && svg.contains("run &quot;b&quot;"));
         assert!(line_chart("empty", &[], "step", false).contains("No values"));
+        // The hover readout's data: the plot's geometry and each point's exact values.
+        assert!(svg.contains(r#"data-plot="640 64 560 0 2" data-x="step""#), "{svg}");
+        assert!(svg.contains(r#"data-values="0,1 1,0.5 2,0.25""#), "{svg}");
+        assert_eq!((exact(0.1234567891), exact(1.5e-7), exact(42.0)), ("0.123457".into(), "1.50000e-7".into(), "42".into()));
     }
 }

@@ -253,6 +253,7 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
     // portal's request limit), a new run's to tag it.
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let upload = rest.starts_with("api/2.0/mlflow-artifacts/") && matches!(method, Method::PUT | Method::POST);
+    let mut effect = Effect::None;
     let (body, length) = if upload {
         let Some(length) = declared else {
             return answer(StatusCode::LENGTH_REQUIRED, "INVALID_PARAMETER_VALUE", "Send the file's length (Content-Length).");
@@ -274,6 +275,9 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
         } else {
             bytes
         };
+        if method == Method::POST {
+            effect = effect_of(&rest, &bytes);
+        }
         let length = bytes.len() as u64;
         (reqwest::Body::from(bytes), length)
     };
@@ -288,6 +292,23 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
         }
         Err(e) => return failed(&e.to_string()),
     };
+    if sent.status().is_success() {
+        match effect {
+            Effect::None => {}
+            Effect::Logged(run) => mlflow.forget_histories(&team, &run),
+            Effect::Ended(run) => {
+                mlflow.forget_histories(&team, &run);
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Some(mlflow) = state.mlflow.as_ref()
+                        && let Err(e) = mlflow.warm_charts(&team, &run).await
+                    {
+                        tracing::info!(team, run, error = %e, "MLflow gateway: could not sample a finished run's charts ahead");
+                    }
+                });
+            }
+        }
+    }
     let mut res = Response::builder().status(sent.status().as_u16());
     for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_DISPOSITION] {
         if let Some(v) = sent.headers().get(&name) {
@@ -295,6 +316,33 @@ pub async fn forward(State(state): State<AppState>, Path((team, rest)): Path<(St
         }
     }
     res.body(Body::from_stream(sent.bytes_stream())).unwrap_or_else(|e| failed(&e.to_string()))
+}
+
+/// What a workload's call changes that the portal keeps.
+#[derive(Debug, PartialEq)]
+enum Effect {
+    None,
+    /// The run logged metrics: its kept histories are stale.
+    Logged(String),
+    /// The run ended: its charts are sampled ahead.
+    Ended(String),
+}
+
+fn effect_of(rest: &str, body: &[u8]) -> Effect {
+    let Some(call) = rest.strip_prefix("api/2.0/mlflow/runs/") else {
+        return Effect::None;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Effect::None;
+    };
+    let Some(run) = v["run_id"].as_str().or(v["run_uuid"].as_str()).map(str::to_owned) else {
+        return Effect::None;
+    };
+    match call {
+        "log-metric" | "log-batch" => Effect::Logged(run),
+        "update" if v["status"].as_str().is_some_and(super::model::finished) => Effect::Ended(run),
+        _ => Effect::None,
+    }
 }
 
 /// `/mlflow/{team}/`: where the links an MLflow client prints lead (its UI);
@@ -387,4 +435,15 @@ mod tests {
         h.insert(header::AUTHORIZATION, "Bearer abc.def".parse().unwrap());
         assert_eq!(bearer(&h), Some("abc.def"));
     }
+
+    #[test]
+    fn a_run_that_ends_is_charted_ahead_and_one_that_logs_is_forgotten() {
+        assert_eq!(effect_of("api/2.0/mlflow/runs/update", br#"{"run_id":"r1","status":"FINISHED","end_time":1}"#), Effect::Ended("r1".into()));
+        assert_eq!(effect_of("api/2.0/mlflow/runs/update", br#"{"run_id":"r1","status":"RUNNING"}"#), Effect::None);
+        assert_eq!(effect_of("api/2.0/mlflow/runs/log-batch", br#"{"run_id":"r2","metrics":[]}"#), Effect::Logged("r2".into()));
+        assert_eq!(effect_of("api/2.0/mlflow/runs/log-metric", br#"{"run_uuid":"r3","key":"k","value":1}"#), Effect::Logged("r3".into()));
+        assert_eq!(effect_of("api/2.0/mlflow/runs/log-batch", b"not json"), Effect::None);
+        assert_eq!(effect_of("api/2.0/mlflow/experiments/create", br#"{"name":"x"}"#), Effect::None);
+    }
+
 }

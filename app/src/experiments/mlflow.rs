@@ -10,10 +10,20 @@ use crate::error::{AppError, AppResult};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A point of a metric's history: run id, step, timestamp (ms), value.
+pub type Point = (String, i64, i64, f64);
+
+/// How long a finished run's sampled history is kept (per replica). Runs
+/// logged through the portal's gateway are forgotten at once when they log
+/// again; this bounds how stale a chart of a run changed some other way gets.
+pub const FINISHED_HISTORY_TTL: Duration = Duration::from_secs(120);
+/// Sampled histories kept at most (each at most 1,000 points).
+const HISTORIES_KEPT: usize = 512;
 
 const WORKSPACE_HEADER: &str = "X-MLFLOW-WORKSPACE";
 
@@ -27,6 +37,9 @@ pub struct Mlflow {
     pub(crate) workloads: super::gateway::WorkloadCache,
     /// Workspaces known to exist, so each is checked once per replica.
     known: Mutex<HashSet<String>>,
+    /// Sampled histories of finished runs (MLflow reads every step of a
+    /// metric to sample it: ~0.45 s for 100,000 steps), by team and query.
+    histories: Mutex<HashMap<String, (Instant, Arc<Vec<Point>>)>>,
     /// Calls made, for `/metrics`.
     calls: AtomicU64,
 }
@@ -68,6 +81,7 @@ impl Mlflow {
             relay,
             workloads: Default::default(),
             known: Mutex::new(HashSet::new()),
+            histories: Mutex::new(HashMap::new()),
             calls: AtomicU64::new(0),
         })
     }
@@ -217,6 +231,15 @@ impl Mlflow {
         Ok(())
     }
 
+    /// Sets a run's description (MLflow keeps it as the tag `mlflow.note.content`).
+    pub async fn describe_run(&self, team: &str, run: &str, text: &str) -> AppResult<()> {
+        let body = json!({ "run_id": run, "key": "mlflow.note.content", "value": text });
+        self.call::<Value>(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/runs/set-tag", Some(body))
+            .await
+            .map_err(|e| not_found(e, "There is no such run in this team."))?;
+        Ok(())
+    }
+
     /// Deletes (`restore` false) or restores an experiment; MLflow keeps a
     /// deleted one until its garbage collection runs, so it can come back.
     pub async fn set_deleted(&self, team: &str, id: &str, deleted: bool) -> AppResult<()> {
@@ -353,7 +376,10 @@ impl Mlflow {
     /// A metric's history for some runs of the team, sampled by MLflow to at
     /// most `max` points per run between the steps asked for: (run, step,
     /// time in ms, value), in step order per run.
-    pub async fn history(&self, team: &str, runs: &[String], key: &str, from: Option<i64>, to: Option<i64>, max: u32) -> AppResult<Vec<(String, i64, i64, f64)>> {
+    /// The history of metric `key` of `runs`, sampled by MLflow to at most
+    /// `max` points per run between steps `from` and `to`. When every run
+    /// has `finished`, the answer is kept for [`FINISHED_HISTORY_TTL`].
+    pub async fn history(&self, team: &str, runs: &[String], key: &str, from: Option<i64>, to: Option<i64>, max: u32, finished: bool) -> AppResult<Vec<Point>> {
         let mut q: Vec<String> = runs.iter().map(|r| format!("run_ids={}", enc(r))).collect();
         q.push(format!("metric_key={}", enc(key)));
         q.push(format!("max_results={max}"));
@@ -364,8 +390,15 @@ impl Mlflow {
             q.push(format!("end_step={t}"));
         }
         let path = format!("/api/2.0/mlflow/metrics/get-history-bulk-interval?{}", q.join("&"));
+        let kept = format!("{team} {path}");
+        if finished
+            && let Some((at, points)) = self.histories.lock().unwrap().get(&kept)
+            && at.elapsed() < FINISHED_HISTORY_TTL
+        {
+            return Ok(points.as_ref().clone());
+        }
         let got: Value = self.call(Some(team), reqwest::Method::GET, &path, None).await?;
-        let mut out: Vec<(String, i64, i64, f64)> = got["metrics"]
+        let mut out: Vec<Point> = got["metrics"]
             .as_array()
             .into_iter()
             .flatten()
@@ -379,7 +412,39 @@ impl Mlflow {
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        if finished {
+            let mut kept_all = self.histories.lock().unwrap();
+            if kept_all.len() >= HISTORIES_KEPT {
+                kept_all.retain(|_, (at, _)| at.elapsed() < FINISHED_HISTORY_TTL);
+                if kept_all.len() >= HISTORIES_KEPT
+                    && let Some(oldest) = kept_all.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+                {
+                    kept_all.remove(&oldest);
+                }
+            }
+            kept_all.insert(kept, (Instant::now(), Arc::new(out.clone())));
+        }
         Ok(out)
+    }
+
+    /// Forgets the kept histories of `run` (it logged again).
+    pub fn forget_histories(&self, team: &str, run: &str) {
+        let (prefix, id) = (format!("{team} "), format!("run_ids={}", enc(run)));
+        self.histories.lock().unwrap().retain(|k, _| !(k.starts_with(&prefix) && k.split(['?', '&']).any(|p| p == id)));
+    }
+
+    /// Samples the charts of a run that just finished, as its page will ask
+    /// for them, so that the first person to open it waits for none.
+    pub async fn warm_charts(&self, team: &str, run: &str) -> AppResult<()> {
+        let (found, _, _) = self.run(team, run).await?;
+        if !super::model::finished(&found.status) {
+            return Ok(());
+        }
+        let ids = [found.id.clone()];
+        for (key, _) in found.metrics.iter().take(super::api::CHARTS_PER_RUN) {
+            self.history(team, &ids, key, None, None, super::chart::MAX_POINTS as u32, true).await?;
+        }
+        Ok(())
     }
 
     /// Whether the server answers at all (readiness of the experiments pages).

@@ -21,6 +21,12 @@ pub struct ExperimentRow {
     pub last_run_ms: Option<i64>,
 }
 
+/// Whether a run with this status has ended (its history no longer grows
+/// unless someone logs to it again).
+pub fn finished(status: &str) -> bool {
+    matches!(status, "FINISHED" | "FAILED" | "KILLED")
+}
+
 /// The experiments page: experiments of the teams the person may read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentList {
@@ -192,6 +198,8 @@ pub struct RunDetail {
     pub models: Vec<LoggedModel>,
     /// Whether the person may register models in this team.
     pub may_register: bool,
+    /// Whether the person may change the run (its description).
+    pub may_describe: bool,
     /// The artifact file asked for (`?file=`), shown in the page.
     pub preview: Option<Preview>,
 }
@@ -207,6 +215,9 @@ pub struct Preview {
 pub enum PreviewKind {
     /// Its first bytes as text; `cut` when there is more.
     Text { text: String, cut: bool },
+    /// A CSV or TSV file's first rows (the first is its header); `cut` when
+    /// there are more rows or columns than shown.
+    Table { rows: Vec<Vec<String>>, cut: bool },
     /// A raster image, shown from the portal's download link.
     Image,
     /// Not a kind shown in the page (download it).
@@ -215,6 +226,71 @@ pub enum PreviewKind {
 
 /// The largest part of a text artifact shown in the page.
 pub const PREVIEW_BYTES: usize = 64 * 1024;
+
+/// Rows and columns of a table preview at most.
+pub const TABLE_ROWS: usize = 200;
+pub const TABLE_COLUMNS: usize = 40;
+
+/// The preview of a text artifact: CSV and TSV as a table, JSON laid out
+/// (when all of it was read), anything else as it is.
+pub fn text_preview(path: &str, text: String, cut: bool) -> PreviewKind {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "csv" | "tsv" => {
+            let (mut rows, mut more) = split_table(&text, if ext == "tsv" { b'\t' } else { b',' }, cut);
+            if rows.len() > TABLE_ROWS {
+                rows.truncate(TABLE_ROWS);
+                more = true;
+            }
+            for r in &mut rows {
+                if r.len() > TABLE_COLUMNS {
+                    r.truncate(TABLE_COLUMNS);
+                    more = true;
+                }
+            }
+            PreviewKind::Table { rows, cut: cut || more }
+        }
+        "json" if !cut => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => PreviewKind::Text { text: serde_json::to_string_pretty(&v).unwrap_or(text), cut },
+            Err(_) => PreviewKind::Text { text, cut },
+        },
+        _ => PreviewKind::Text { text, cut },
+    }
+}
+
+/// Rows of delimited text, with RFC 4180 quoting (`"a,b"`, `""` for a
+/// quote). When the text was `cut`, its last, possibly partial, row is left
+/// out and the second value says so.
+fn split_table(text: &str, delimiter: u8, cut: bool) -> (Vec<Vec<String>>, bool) {
+    let d = delimiter as char;
+    let mut rows = Vec::new();
+    let (mut row, mut field) = (Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, c) if c == d => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    let partial = !field.is_empty() || !row.is_empty();
+    if partial && !cut {
+        row.push(field);
+        rows.push(row);
+    }
+    (rows, cut && partial)
+}
 
 /// Whether an artifact is shown as text, by its name.
 pub fn is_text(path: &str) -> bool {
@@ -282,6 +358,9 @@ pub struct RunsPage {
     pub next: Option<String>,
     /// Param, metric and tag keys seen on this page, for picking columns.
     pub keys: Vec<Column>,
+    /// The columns the person picked for this experiment (now or on an
+    /// earlier visit); none: the first metrics and params seen.
+    pub columns: Vec<Column>,
     pub now_ms: i64,
 }
 
@@ -359,4 +438,22 @@ mod tests {
         assert_eq!(format_metric(3.0), "3");
         assert_eq!(format_metric(0.5), "0.5");
     }
+
+    #[test]
+    fn csv_artifacts_are_shown_as_tables_and_json_laid_out() {
+        let csv = "name,score,note\nalpha,0.5,\"a, quoted \"\"note\"\"\"\r\nbeta,0.25,\n";
+        let PreviewKind::Table { rows, cut } = text_preview("out/scores.csv", csv.into(), false) else { panic!() };
+        assert_eq!(rows, vec![vec!["name", "score", "note"], vec!["alpha", "0.5", "a, quoted \"note\""], vec!["beta", "0.25", ""]]);
+        assert!(!cut);
+        // A file read only in part loses its partial last row and says so.
+        let PreviewKind::Table { rows, cut } = text_preview("s.csv", "a,b\n1,2\n3,".into(), true) else { panic!() };
+        assert_eq!((rows.len(), cut), (2, true));
+        let PreviewKind::Table { rows, .. } = text_preview("s.TSV", "a\tb\n1\t2".into(), false) else { panic!() };
+        assert_eq!(rows[1], vec!["1", "2"]);
+        let PreviewKind::Table { rows, cut } = text_preview("big.csv", "x\n".repeat(500), false) else { panic!() };
+        assert_eq!((rows.len(), cut), (TABLE_ROWS, true));
+        assert_eq!(text_preview("m.json", r#"{"a":[1,2]}"#.into(), false), PreviewKind::Text { text: "{\n  \"a\": [\n    1,\n    2\n  ]\n}".into(), cut: false });
+        assert_eq!(text_preview("m.json", "{not json".into(), false), PreviewKind::Text { text: "{not json".into(), cut: false });
+    }
+
 }

@@ -9,6 +9,7 @@ pub mod grants_store;
 pub mod kube;
 pub mod lease;
 pub mod people_store;
+pub mod prefs_store;
 mod rbac_watch;
 pub mod requests_store;
 pub mod tokens;

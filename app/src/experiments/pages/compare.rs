@@ -102,13 +102,13 @@ fn CompareView(team: String, c: Comparison) -> impl IntoView {
                 <button type="submit" class="btn-quiet">"Show"</button>
             </form>
             {match scatter {
-                Some(svg) => view! { <figure class="chart-box" inner_html=svg></figure> }.into_any(),
+                Some(svg) => view! { <super::hover::ChartHover><figure class="chart-box" inner_html=svg></figure></super::hover::ChartHover> }.into_any(),
                 None => view! { <p class="muted">"These runs have no numeric parameter and metric to plot."</p> }.into_any(),
             }}
         </section>
         <section class="card space-y-3" data-testid="compare-charts">
             <h2 class="section-title">"Metric history"</h2>
-            <div class="grid gap-4 lg:grid-cols-2">{charts.into_iter().map(|svg| view! { <figure class="chart-box" inner_html=svg></figure> }).collect_view()}</div>
+            <div class="grid gap-4 lg:grid-cols-2">{charts.into_iter().map(|svg| view! { <super::hover::ChartHover><figure class="chart-box" inner_html=svg></figure></super::hover::ChartHover> }).collect_view()}</div>
         </section>
     }
 }

@@ -2,6 +2,7 @@
 //! teams (or one team's), one experiment's runs, and one run.
 
 mod compare;
+mod hover;
 mod list;
 mod run;
 mod runs;

@@ -5,7 +5,7 @@
 //! a model is the page's one island.
 
 use crate::components::error_view::ErrorView;
-use crate::experiments::api::{RegisterModel, get_run};
+use crate::experiments::api::{DescribeRun, RegisterModel, check_description, get_run};
 use crate::experiments::model::{ArtifactEntry, ChartView, LoggedModel, Preview, PreviewKind, RunDetail, check_model_name, format_metric};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -41,7 +41,7 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
-    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, preview } = detail;
+    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, may_describe, preview } = detail;
     let here = format!("/experiments/{team}/{}/runs/{}", experiment.id, run.id);
     let title = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     let pairs = |items: Vec<(String, String)>, testid: &'static str, empty: &'static str| {
@@ -78,7 +78,11 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
                 </dd>
                 <dt class="muted">"Git commit"</dt><dd class="mono">{run.commit.clone().unwrap_or_else(|| "—".into())}</dd>
             </dl>
-            {description.map(|d| view! { <p class="mt-3" data-testid="run-description">{d}</p> })}
+            {if may_describe {
+                view! { <DescriptionForm team=team.clone() run=run.id.clone() text=description.unwrap_or_default()/> }.into_any()
+            } else {
+                description.map(|d| view! { <p class="mt-3 whitespace-pre-wrap" data-testid="run-description">{d}</p> }).into_any()
+            }}
         </section>
         <div class="grid gap-4 md:grid-cols-2">
             <section class="card"><h2 class="section-title">"Metrics (latest)"</h2>{pairs(metrics, "run-metrics", "No metrics logged.")}</section>
@@ -100,7 +104,7 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
             {if charts.is_empty() {
                 view! { <p class="muted">"No metrics logged."</p> }.into_any()
             } else {
-                view! { <div class="grid gap-4 lg:grid-cols-2">{charts.into_iter().map(|svg| view! { <figure class="chart-box" inner_html=svg></figure> }).collect_view()}</div> }.into_any()
+                view! { <div class="grid gap-4 lg:grid-cols-2">{charts.into_iter().map(|svg| view! { <super::hover::ChartHover><figure class="chart-box" inner_html=svg></figure></super::hover::ChartHover> }).collect_view()}</div> }.into_any()
             }}
         </section>
         <section class="card"><h2 class="section-title">"Tags"</h2>{pairs(run.tags.clone(), "run-tags", "No tags.")}</section>
@@ -136,6 +140,55 @@ fn Models(models: Vec<LoggedModel>, team: String, run: String, may_register: boo
             .into_any()
     };
     view! { <section class="card space-y-3" data-testid="run-models"><h2 class="section-title">"Models"</h2>{body}</section> }
+}
+
+/// The run's description, edited in place by those who may change the run.
+#[island(lazy)]
+fn DescriptionForm(team: String, run: String, text: String) -> impl IntoView {
+    let save = ServerAction::<DescribeRun>::new();
+    let shown = RwSignal::new(text);
+    let draft = RwSignal::new(String::new());
+    let editing = RwSignal::new(false);
+    let problem = move || check_description(&draft.get()).err();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            shown.set(draft.get_untracked().trim().to_string());
+            editing.set(false);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem().is_none() {
+            save.dispatch(DescribeRun { team: team.clone(), run: run.clone(), text: draft.get_untracked() });
+        }
+    };
+    view! {
+        <div class="mt-3 space-y-2">
+            <Show when=move || !editing.get() fallback=move || view! {
+                <form class="space-y-2" on:submit=submit.clone() data-testid="description-form">
+                    <label class="form-row">"Description"
+                        <textarea class="input min-h-24" prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev)) data-testid="description-text"></textarea>
+                    </label>
+                    {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert">{p}</p> })}
+                    <div class="flex gap-2">
+                        <button type="submit" class="btn-primary" disabled=move || save.pending().get() || problem().is_some() data-testid="description-save">"Save"</button>
+                        <button type="button" class="btn-quiet" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    </div>
+                </form>
+            }>
+                <div class="flex items-start gap-3">
+                    <p class="whitespace-pre-wrap grow" data-testid="run-description">
+                        {move || { let t = shown.get(); if t.is_empty() { "No description.".to_string() } else { t } }}
+                    </p>
+                    <button type="button" class="btn-quiet" on:click=move |_| { draft.set(shown.get_untracked()); editing.set(true); } data-testid="description-edit">"Edit description"</button>
+                </div>
+            </Show>
+            {move || match save.value().get() {
+                Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="description-error">{e.to_string()}</p> }),
+                _ => None,
+            }}
+        </div>
+    }
 }
 
 /// Registers a logged model under a name of the team's model registry.
@@ -208,6 +261,20 @@ fn ArtifactPreview(preview: Preview, here: String) -> impl IntoView {
             {cut.then(|| view! { <p class="muted text-sm">"Only the first 64 KB are shown; download the file for the rest."</p> })}
         }
         .into_any(),
+        PreviewKind::Table { rows, cut } => {
+            let mut rows = rows.into_iter();
+            let head = rows.next().unwrap_or_default();
+            view! {
+                <div class="overflow-auto max-h-[32rem]">
+                    <table class="table text-xs" data-testid="artifact-table">
+                        <thead><tr>{head.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr></thead>
+                        <tbody>{rows.map(|r| view! { <tr>{r.into_iter().map(|c| view! { <td class="mono">{c}</td> }).collect_view()}</tr> }).collect_view()}</tbody>
+                    </table>
+                </div>
+                {cut.then(|| view! { <p class="muted text-sm">"Only the first rows and columns are shown; download the file for the rest."</p> })}
+            }
+            .into_any()
+        }
         PreviewKind::Image => view! { <img class="max-w-full" src=format!("{download}&inline=true") alt=preview.path.clone() data-testid="artifact-image"/> }.into_any(),
         PreviewKind::Other => view! { <p class="muted">"This kind of file is not shown here."</p> }.into_any(),
     };

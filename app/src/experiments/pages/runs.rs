@@ -20,11 +20,14 @@ struct View {
     page: Option<String>,
     /// Columns asked for; empty: the first metrics and params seen.
     columns: Vec<Column>,
+    /// Whether the address holds a choice of columns (the form was sent),
+    /// to be remembered; if not, the choice remembered is shown.
+    picked: bool,
 }
 
 impl View {
     fn from_query(q: &leptos_router::params::ParamsMap) -> View {
-        let columns = q.get_all("col").unwrap_or_default().iter().filter_map(|c| Column::parse(c)).collect();
+        let columns: Vec<Column> = q.get_all("col").unwrap_or_default().iter().filter_map(|c| Column::parse(c)).collect();
         View {
             filter: q.get("filter").unwrap_or_default(),
             sort: Sort {
@@ -32,6 +35,7 @@ impl View {
                 descending: q.get("dir").as_deref() != Some("asc"),
             },
             page: q.get("page").filter(|p| !p.is_empty()),
+            picked: q.get("cols").is_some() || !columns.is_empty(),
             columns,
         }
     }
@@ -75,7 +79,10 @@ pub fn ExperimentPage() -> impl IntoView {
     let data = Resource::new({
         let (team, id, view) = (team.clone(), id.clone(), view.clone());
         move || (team.clone(), id.clone(), view.clone())
-    }, |(t, i, v)| get_runs(t, i, v.filter, v.sort, v.page));
+    }, |(t, i, v)| {
+        let columns = v.picked.then(|| v.columns.iter().map(|c| c.key()).collect());
+        get_runs(t, i, v.filter, v.sort, v.page, columns)
+    });
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
             {move || {
@@ -144,7 +151,12 @@ fn FilterForm(view: View, keys: Vec<Column>, base: String) -> impl IntoView {
                 <button type="submit" class="btn-primary" data-testid="runs-apply">"Show runs"</button>
             </div>
             {(!keys.is_empty()).then(|| view! {
-                <details><summary class="btn-quiet inline-block">"Columns"</summary><div class="checks">{column_choices}</div></details>
+                <details data-testid="runs-columns">
+                    <summary class="btn-quiet inline-block">"Columns"</summary>
+                    <input type="hidden" name="cols" value="1"/>
+                    <div class="checks">{column_choices}</div>
+                    <p class="hint">"Your choice is remembered for this experiment. Pick none to go back to the first metrics and parameters."</p>
+                </details>
             })}
         </form>
     }
@@ -152,14 +164,21 @@ fn FilterForm(view: View, keys: Vec<Column>, base: String) -> impl IntoView {
 
 #[component]
 fn Runs(team: String, page: RunsPage, view: View) -> impl IntoView {
-    let RunsPage { experiment, runs, next, keys, now_ms } = page;
+    let RunsPage { experiment, runs, next, keys, columns: chosen, now_ms } = page;
     let base = format!("/experiments/{team}/{}", experiment.id);
-    let columns: Vec<Column> = if view.columns.is_empty() {
+    // The keys offered include picked ones no run on this page has.
+    let mut keys = keys;
+    for c in &chosen {
+        if !keys.contains(c) {
+            keys.push(c.clone());
+        }
+    }
+    let columns: Vec<Column> = if chosen.is_empty() {
         let metrics = keys.iter().filter(|c| matches!(c, Column::Metric(_))).take(6);
         let params = keys.iter().filter(|c| matches!(c, Column::Param(_))).take(4);
         metrics.chain(params).cloned().collect()
     } else {
-        view.columns.clone()
+        chosen
     };
     let heads = columns.iter().map(|c| {
         let kind = match c { Column::Metric(_) => "metric", Column::Param(_) => "param", Column::Tag(_) => "tag" };
@@ -167,6 +186,8 @@ fn Runs(team: String, page: RunsPage, view: View) -> impl IntoView {
     }).collect_view();
     let more = next.as_deref().map(|token| view.href(&base, Some(token)));
     let first = view.page.is_some().then(|| view.href(&base, None));
+    // The form ticks the columns shown (picked now, last time, or the default).
+    let view = View { columns: columns.clone(), ..view };
     let count = runs.len();
     let rows = runs.into_iter().map(|r| view! { <RunLine run=r columns=columns.clone() base=base.clone() now_ms/> }).collect_view();
     view! {
@@ -233,6 +254,7 @@ mod tests {
             sort: Sort { by: "metrics.rmse".into(), descending: false },
             page: None,
             columns: vec![Column::Metric("rmse".into())],
+            picked: true,
         };
         let href = v.href("/experiments/team-a/1", Some("tok=="));
         assert!(href.starts_with("/experiments/team-a/1?filter=metrics.rmse%20%3C%200.5"), "{href}");
