@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local stack's Kubernetes binaries from Go modules, once per version:
 # the multi-call control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler) and kwok. Binaries are cached in $ATRIUM_CACHE/bin/<version>/.
+# kube-scheduler), kwok and Argo Workflows' workflow-controller. Binaries are
+# cached in $ATRIUM_CACHE/bin/<version>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
@@ -25,5 +26,15 @@ if [ ! -x "$kwok/kwok" ]; then
   echo "building kwok $KWOK_VERSION"
   mkdir -p "$kwok"
   GOBIN="$kwok" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+fi
+argo="$cache/bin/argo-$ARGO_VERSION"
+if [ ! -x "$argo/workflow-controller" ]; then
+  echo "building Argo Workflows' workflow-controller $ARGO_VERSION — 3-7 minutes cold on 2 cores"
+  mkdir -p "$argo"
+  # Without the version the binary reports v0.0.0 (and would default the
+  # executor image to that tag); the stack passes --executor-image anyway.
+  GOBIN="$argo" go install -trimpath \
+    -ldflags "-s -w -X github.com/argoproj/argo-workflows/v4.version=$ARGO_VERSION" \
+    "github.com/argoproj/argo-workflows/v4/cmd/workflow-controller@$ARGO_VERSION"
 fi
 echo "$bin/controlplane"

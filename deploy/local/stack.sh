@@ -3,8 +3,11 @@
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok for
 # simulated nodes, and Keycloak with the demo realm (over HTTPS with the
 # stack's CA, so the API server can trust it as a JWT issuer), with the
-# chart's RBAC and admission policies applied, and a real MLflow tracking
-# server from PyPI with workspaces (one per team). Everything on loopback.
+# chart's RBAC and admission policies applied, a real MLflow tracking
+# server from PyPI with workspaces (one per team), and Argo Workflows' real
+# workflow-controller (cluster-wide; kwok completes its step pods, and its
+# kubelet endpoint serves their logs). Everything on loopback, but for that
+# controller's health port (6060, fixed, on all interfaces).
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
@@ -23,6 +26,7 @@ etcd_port=${ATRIUM_ETCD_PORT:-23790}
 api_port=${ATRIUM_APISERVER_PORT:-16443}
 kc_port=${ATRIUM_KEYCLOAK_PORT:-18443}
 mlflow_port=${ATRIUM_MLFLOW_PORT:-15000}
+kubelet_port=${ATRIUM_KWOK_KUBELET_PORT:-16250}
 issuer="https://localhost:$kc_port/realms/atrium"
 java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 pki="$state/pki"
@@ -110,9 +114,12 @@ make_pki() {
   cert controller-manager system:kube-controller-manager
   cert scheduler system:kube-scheduler
   cert keycloak localhost "" "DNS:localhost,IP:127.0.0.1"
+  # Argo's workflow-controller, as the ServiceAccount its own RBAC names (and
+  # a `system:` user, as the team fence wants of whoever makes a team's pods).
+  cert argo-controller system:serviceaccount:argo:argo
   [ -f "$pki/sa.key" ] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   [ -f "$pki/sa.pub" ] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  for n in admin portal portal-impersonating controller-manager scheduler; do kubeconfig "$n"; done
+  for n in admin portal portal-impersonating controller-manager scheduler argo-controller; do kubeconfig "$n"; done
 }
 
 # The chart (deploy/chart/atrium) is the one source of the persona
@@ -132,6 +139,13 @@ render_chart_rbac() {
 }
 
 keycloak_home() { echo "$state/keycloak-$KEYCLOAK_VERSION"; }
+
+# module_dir MODULE@VERSION — the Go module's files (downloaded once into the
+# module cache), for the manifests it ships: CRDs and RBAC are applied from
+# there rather than from copies in this repository.
+module_dir() {
+  (cd "$cache" && go mod download -json "$1") | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'
+}
 
 # The API server trusts Keycloak's tokens (structured authentication): the
 # username is `oidc:` + preferred_username, groups are `oidc:` + groups, and
@@ -192,6 +206,7 @@ up() {
   mkdir -p "$logs" "$run"
   local bin; bin=$("$here/build-controlplane.sh" | tail -n 1)
   local kwok="$cache/bin/kwok-$KWOK_VERSION/kwok"
+  local argo="$cache/bin/argo-$ARGO_VERSION/workflow-controller"
   make_pki
   install_keycloak
   bash "$repo/scripts/mlflow.sh" install
@@ -234,7 +249,7 @@ up() {
     --service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none \
     --authorization-mode=Node,RBAC --allow-privileged=true --profiling=false \
     --authentication-config="$state/authentication.yaml" \
-    --enable-priority-and-fairness=false
+    --enable-priority-and-fairness=false --kubelet-preferred-address-types=InternalIP
   wait_for kube-apiserver 120 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
     "https://127.0.0.1:$api_port/readyz"
   start kube-controller-manager "$bin" kube-controller-manager \
@@ -249,15 +264,59 @@ up() {
   say "bootstrapping the cluster"
   kubectl apply -f "$here/bootstrap/portal-namespace.yaml" -f "$state/chart-rbac.yaml" \
     -f "$here/bootstrap/" -f "$here/kwok/nodes.yaml" >"$logs/bootstrap.log"
-  # Changed stages need a fresh kwok.
+  # kwok answers for the nodes' kubelets on 127.0.0.1:$kubelet_port (the node
+  # stages publish that address and port; the API server is told to use the
+  # InternalIP), so `kubectl logs` works. Every container prints
+  # kwok/container.log (a ClusterLogs in kwok's config), unless a `Logs`
+  # object (kwok.x-k8s.io/v1alpha1, named after the pod, in its namespace;
+  # --enable-crds=Logs) names a file of its own, e.g. for a test.
+  cat >"$state/kwok-logs.yaml" <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata: {name: atrium-default}
+spec:
+  logs:
+  - logsFile: $here/kwok/container.log
+EOF
+  kubectl apply --server-side -f "$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" \
+    >>"$logs/bootstrap.log"
+  kubectl wait --for condition=Established --timeout=60s crd/logs.kwok.x-k8s.io >>"$logs/bootstrap.log"
+  # Changed stages (or log configuration) need a fresh kwok.
   local stages_sum
-  stages_sum=$(sha256sum "$here/kwok/stages.yaml" | cut -d' ' -f1)
+  stages_sum=$(cat "$here/kwok/stages.yaml" "$state/kwok-logs.yaml" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$run/kwok.stages.sha256" 2>/dev/null)" != "$stages_sum" ]; then stop kwok; fi
   echo "$stages_sum" >"$run/kwok.stages.sha256"
   start kwok "$kwok" --kubeconfig="$state/admin.kubeconfig" --config="$here/kwok/stages.yaml" \
+    --config="$state/kwok-logs.yaml" --enable-crds=Logs \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --cidr=10.244.0.0/16 --node-ip=10.250.0.1 --server-address=127.0.0.1:0
+    --cidr=10.244.0.0/16 --node-ip=127.0.0.1 --node-port="$kubelet_port" --server-address="127.0.0.1:$kubelet_port"
   wait_for kwok 60 bash -c "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' wait --for=condition=Ready node --all --timeout=1s"
+  # Argo Workflows: CRDs and the controller's RBAC from the Go module. The
+  # RBAC leaves the namespace (of its Role, and of the ServiceAccount its
+  # ClusterRoleBinding names) to the installation: `argo`, which
+  # bootstrap/argo.yaml makes along with the controller's ConfigMap. The
+  # controller runs cluster-wide, without leader election (one process);
+  # --executor-image because images are never pulled. It looks at a running
+  # workflow again 10 s after a change by default, so a step of a DAG started
+  # ~10 s after the one before; 1 s (its minimum) suits steps that take 1-2 s.
+  local argo_mod
+  argo_mod=$(module_dir "github.com/argoproj/argo-workflows/v4@$ARGO_VERSION")
+  kubectl apply --server-side -k "$argo_mod/manifests/base/crds/minimal" >>"$logs/bootstrap.log"
+  mkdir -p "$state/argo-rbac"
+  cat >"$state/argo-rbac/kustomization.yaml" <<EOF
+namespace: argo
+resources: # (Kustomize wants a relative path.)
+- $(realpath --relative-to="$state/argo-rbac" "$argo_mod/manifests/cluster-install-no-crds/workflow-controller-rbac")
+patches:
+- target: {kind: ClusterRoleBinding, name: argo-binding}
+  patch: '[{"op": "add", "path": "/subjects/0/namespace", "value": "argo"}]'
+EOF
+  kubectl apply -k "$state/argo-rbac" >>"$logs/bootstrap.log"
+  kubectl wait --for condition=Established --timeout=60s $(kubectl get -k "$argo_mod/manifests/base/crds/minimal" -o name) \
+    >>"$logs/bootstrap.log"
+  start workflow-controller env LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=1s "$argo" \
+    --kubeconfig="$state/argo-controller.kubeconfig" --namespace=argo \
+    --executor-image="quay.io/argoproj/argoexec:$ARGO_VERSION"
   # ResourceQuota admission refuses creates until the controller-manager has filled the status.
   wait_for kube-controller-manager 60 bash -c \
     "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' get resourcequota -n team-a atrium-quota -o jsonpath='{.status.hard.pods}' | grep -q ."
@@ -265,6 +324,8 @@ up() {
   # The API server fetches Keycloak's keys every 10 s until it has them.
   wait_for kube-apiserver 60 trusts_keycloak
   wait_for mlflow 180 curl -sf "http://127.0.0.1:$mlflow_port/health"
+  # Its health endpoint is on :6060 (all interfaces; the port is fixed).
+  wait_for workflow-controller 60 curl -sf http://127.0.0.1:6060/healthz
   # Each MLflow worker loads its search code on its first search (about a
   # second here, several under load): do that now rather than in a test.
   local warm=()
@@ -299,9 +360,11 @@ EOF
 
 stop() {
   local name=$1
+  # Argo's workflow-controller ignores SIGTERM.
+  local sig=TERM; [ "$name" = workflow-controller ] && sig=KILL
   if alive "$name"; then
     say "stopping $name"
-    kill -TERM -- "-$(cat "$run/$name.pid")" 2>/dev/null || kill -TERM "$(cat "$run/$name.pid")" || true
+    kill -"$sig" -- "-$(cat "$run/$name.pid")" 2>/dev/null || kill -"$sig" "$(cat "$run/$name.pid")" || true
     for _ in $(seq 1 40); do alive "$name" || break; sleep 0.25; done
     alive "$name" && kill -KILL -- "-$(cat "$run/$name.pid")" 2>/dev/null || true
   fi
@@ -309,13 +372,13 @@ stop() {
 }
 
 down() {
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow; do
+  for name in workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow; do
     stop "$name"
   done
 }
 
 status() {
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok keycloak mlflow; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller keycloak mlflow; do
     if alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
