@@ -294,6 +294,8 @@ impl Rule {
 const MEMBERS: &[Who] = &[Scientist, Engineer, MlEngineer, TeamAdmin];
 /// Change the team's MLflow experiments (read: every member).
 const EXPERIMENT_WRITERS: &[Who] = &[Scientist, MlEngineer];
+/// Save and run the team's pipelines (read: every member).
+const PIPELINE_AUTHORS: &[Who] = &[Engineer];
 /// An MLflow experiment id and a run id no workspace has.
 const NO_EXPERIMENT: &str = "987654321";
 const NO_RUN: &str = "00000000000000000000000000000000";
@@ -338,6 +340,11 @@ fn page_rule(path: &str) -> Option<Rule> {
         "/experiments/{team}/{id}" | "/experiments/{team}/{id}/runs/{run}" => change_of_nothing(MEMBERS),
         // No runs picked (one, at most, below): refused before anything is asked.
         "/experiments/{team}/{id}/compare" => Rule::Refused(422),
+        // Argo Workflows: every member reads the team's pipelines and runs;
+        // data engineers author them. The names probed exist nowhere.
+        "/pipelines/{team}" | "/pipelines/{team}/runs" => team(MEMBERS, Admins::No),
+        "/pipelines/{team}/new" => team(PIPELINE_AUTHORS, Admins::No),
+        "/pipelines/{team}/runs/{run}" | "/pipelines/{team}/p/{name}" => change_of_nothing(MEMBERS),
         _ => return None,
     })
 }
@@ -398,6 +405,7 @@ fn json<T: ServerFn + Serialize>(args: T, rule: Rule) -> Call {
 
 fn server_functions(t: &Target) -> Vec<Call> {
     use app::experiments::api as experiments;
+    use app::pipelines::api as pipelines;
     use app::notebooks::{api, catalog::Catalog, connections, model};
     use app::teams::{members, quota};
     use app::{admin, audit, shell, teams};
@@ -543,6 +551,18 @@ fn server_functions(t: &Target) -> Vec<Call> {
             },
             change_of_nothing(MEMBERS),
         ),
+        form(pipelines::GetPipelines { team: None }, Rule::Anyone(200)),
+        form(pipelines::GetPipelines { team: Some(team_.clone()) }, team(MEMBERS, Admins::No)),
+        form(pipelines::GetImages { team: team_.clone() }, team(PIPELINE_AUTHORS, Admins::No)),
+        json(pipelines::CheckPipeline { pipeline: Default::default() }, Rule::Anyone(200)),
+        // No name, no steps: refused before anything is asked.
+        json(pipelines::SavePipeline { team: team_.clone(), pipeline: Default::default(), new: true }, Rule::Refused(422)),
+        form(pipelines::GetPipeline { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
+        json(pipelines::RunPipeline { team: team_.clone(), name: nothing.clone(), params: vec![] }, change_of_nothing(MEMBERS)),
+        form(pipelines::GetRuns { team: team_.clone(), page: None }, team(MEMBERS, Admins::No)),
+        form(pipelines::GetRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        // Logs are pods' logs: platform admins read those in every team too.
+        form(pipelines::GetStepLog { team: team_.clone(), run: nothing.clone(), step: "fetch".into() }, Rule::Team { ok: 404, may: MEMBERS, admins: Admins::Read }),
         // Writers learn there is no such run; others are refused first.
         form(
             experiments::DescribeRun { team: team_.clone(), run: NO_RUN.into(), text: "Tuned learning rate.".into() },

@@ -14,11 +14,6 @@ fn AreaIntro(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn PipelinesPage() -> impl IntoView {
-    view! { <AreaIntro title="Pipelines" text="Your team's pipelines and their runs will be listed here."/> }
-}
-
-#[component]
 pub fn ModelsPage() -> impl IntoView {
     view! { <AreaIntro title="Models" text="Registered models, their versions and deployments will be listed here."/> }
 }

@@ -19,6 +19,7 @@ pub mod teams;
 pub mod admin;
 pub mod audit;
 pub mod notebooks;
+pub mod pipelines;
 
 #[cfg(feature = "ssr")]
 pub mod config;
@@ -91,7 +92,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/experiments/:team/:id") view=experiments::pages::ExperimentPage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments/:team/:id/compare") view=experiments::pages::ComparePage ssr=SsrMode::Async/>
                     <Route path=path!("/experiments/:team/:id/runs/:run") view=experiments::pages::RunPage ssr=SsrMode::Async/>
-                    <Route path=path!("/pipelines") view=areas::PipelinesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines") view=pipelines::pages::PipelinesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:team") view=pipelines::pages::TeamPipelinesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:team/new") view=pipelines::pages::NewPipelinePage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:team/runs") view=pipelines::pages::RunsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:team/runs/:run") view=pipelines::pages::RunPage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:team/p/:name") view=pipelines::pages::PipelinePage ssr=SsrMode::Async/>
                     <Route path=path!("/models") view=areas::ModelsPage ssr=SsrMode::Async/>
                 </Routes>
             </shell::Shell>

@@ -66,7 +66,12 @@ pub async fn get_experiments(team: Option<String>, deleted: bool) -> Result<Expe
     }
     let lists = futures::future::try_join_all(teams.iter().map(|(t, _)| mlflow.experiments(t, deleted))).await?;
     let mut rows: Vec<_> = lists.into_iter().flatten().collect();
-    let last = futures::future::join_all(rows.iter().map(|r| mlflow.last_run(&r.team, &r.id))).await;
+    // One search per experiment (MLflow has no newest run per experiment),
+    // a few at a time so a team with hundreds of experiments does not crowd
+    // out everyone else's calls (MLflow answers with two workers).
+    use futures::StreamExt;
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r.team.clone(), r.id.clone())).collect();
+    let last: Vec<_> = futures::stream::iter(keys).map(|(t, i)| async move { mlflow.last_run(&t, &i).await }).buffered(6).collect().await;
     for (row, last) in rows.iter_mut().zip(last) {
         row.last_run_ms = last.unwrap_or(None);
     }

@@ -1,0 +1,394 @@
+//! Server functions of the pipelines pages. Every call is made to
+//! Kubernetes as the signed-in person: Argo's `WorkflowTemplate` (a saved
+//! pipeline) and `Workflow` (a run) in the team's namespace, so RBAC (the
+//! data engineer persona) decides, and the real Argo controller runs them.
+
+use super::model::{Pipeline, Problem};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Runs listed per page (Kubernetes `limit`; `continue` for the next).
+pub const RUNS_PER_PAGE: u32 = 50;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRow {
+    pub team: String,
+    pub name: String,
+    pub description: String,
+    pub steps: usize,
+    pub created: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineList {
+    pub rows: Vec<PipelineRow>,
+    /// Teams shown, and whether the person may save pipelines there.
+    pub teams: Vec<(String, bool)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineDetail {
+    pub team: String,
+    /// The pipeline, or why the editor cannot show this template.
+    pub pipeline: Result<Pipeline, String>,
+    /// The WorkflowTemplate as Kubernetes keeps it (JSON, laid out).
+    pub source: String,
+    pub may_change: bool,
+    pub may_run: bool,
+    /// The newest runs of this pipeline.
+    pub runs: Vec<RunRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub name: String,
+    pub pipeline: String,
+    /// Pending, Running, Succeeded, Failed or Error (Argo's phases).
+    pub phase: String,
+    pub started_by: String,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunList {
+    pub team: String,
+    pub rows: Vec<RunRow>,
+    /// Kubernetes' token for the next page.
+    pub next: Option<String>,
+    pub now_ms: i64,
+}
+
+/// One step of a run, as Argo's node status tells it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    pub step: String,
+    pub phase: String,
+    /// Why it failed, in words (Argo's message, e.g. "main: Error (exit code 3)").
+    pub message: String,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// Tries so far (retries make more than one).
+    pub tries: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub team: String,
+    pub row: RunRow,
+    pub steps: Vec<StepState>,
+    /// The pipeline's steps by depth, for the diagram (from the run's own copy).
+    pub layers: Vec<Vec<String>>,
+    /// (step, the steps it waits for).
+    pub edges: Vec<(String, Vec<String>)>,
+    pub params: Vec<(String, String)>,
+    pub may_stop: bool,
+    pub now_ms: i64,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::*;
+    use crate::pipelines::workflow::{self, api_resource};
+    use crate::platform::kube::explain;
+    use kube::api::{Api, DynamicObject, ListParams, PostParams};
+    use serde_json::Value;
+
+    pub fn api(client: kube::Client, team: &str, kind: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client, team, &api_resource(kind))
+    }
+
+    pub async fn may(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, resource: &str, verb: &str) -> Result<bool, AppError> {
+        use crate::platform::access::Ask;
+        let client = state.kube.for_user(who)?;
+        let ask = Ask { group: workflow::GROUP, resource, verb, namespace: Some(team), name: None };
+        state.access.may(&client, who.session_key(), ask).await
+    }
+
+    pub fn time_ms(v: &Value) -> Option<i64> {
+        let s = v.as_str()?;
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    pub fn run_row(o: &DynamicObject) -> RunRow {
+        let status = &o.data["status"];
+        RunRow {
+            name: o.metadata.name.clone().unwrap_or_default(),
+            pipeline: o.data["spec"]["workflowTemplateRef"]["name"].as_str().unwrap_or_default().into(),
+            phase: status["phase"].as_str().filter(|p| !p.is_empty()).unwrap_or("Pending").into(),
+            started_by: o.metadata.annotations.as_ref().and_then(|a| a.get("atrium.io/started-by").cloned()).unwrap_or_default(),
+            started_ms: time_ms(&status["startedAt"]),
+            finished_ms: time_ms(&status["finishedAt"]),
+            message: status["message"].as_str().unwrap_or_default().into(),
+        }
+    }
+
+    /// The runtime images a step may use: the catalog's enabled images.
+    pub fn images(state: &crate::state::AppState) -> Vec<String> {
+        state.notebooks.catalog().images.iter().filter(|i| i.enabled).map(|i| i.reference()).collect()
+    }
+
+    pub fn now_ms() -> i64 {
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    pub async fn list_runs(client: kube::Client, team: &str, pipeline: Option<&str>, cont: Option<&str>, limit: u32) -> Result<(Vec<RunRow>, Option<String>), AppError> {
+        let mut lp = ListParams::default().limit(limit);
+        if let Some(p) = pipeline {
+            lp = lp.labels(&format!("workflows.argoproj.io/workflow-template={p}"));
+        }
+        if let Some(c) = cont {
+            lp = lp.continue_token(c);
+        }
+        let list = api(client, team, "Workflow").list(&lp).await.map_err(|e| explain(e, &format!("the runs of team “{team}”")))?;
+        let mut rows: Vec<RunRow> = list.items.iter().map(run_row).collect();
+        rows.sort_by(|a, b| b.started_ms.cmp(&a.started_ms).then(b.name.cmp(&a.name)));
+        Ok((rows, list.metadata.continue_.filter(|c| !c.is_empty())))
+    }
+
+    pub async fn create_checked(api: &Api<DynamicObject>, obj: &DynamicObject, what: &str) -> Result<DynamicObject, AppError> {
+        let dry = PostParams { dry_run: true, ..Default::default() };
+        api.create(&dry, obj).await.map_err(|e| explain(e, what))?;
+        api.create(&PostParams::default(), obj).await.map_err(|e| explain(e, what))
+    }
+}
+
+/// Pipelines of every team the person may see (or of `team`).
+#[server(endpoint = "pipelines")]
+pub async fn get_pipelines(team: Option<String>) -> Result<PipelineList, AppError> {
+    use kube::api::ListParams;
+    let (state, who) = crate::auth::current().await?;
+    let names: Vec<String> = match &team {
+        Some(t) => vec![t.clone()],
+        None => crate::shell::my_teams(&state, &who).await?.into_iter().map(|t| t.name).collect(),
+    };
+    let checks = names.iter().map(|t| async {
+        let (read, write) = futures::join!(server::may(&state, &who, t, "workflowtemplates", "list"), server::may(&state, &who, t, "workflowtemplates", "create"));
+        Ok::<_, AppError>((t.clone(), read?, write?))
+    });
+    let teams: Vec<(String, bool)> = futures::future::try_join_all(checks).await?.into_iter().filter(|(_, r, _)| *r).map(|(t, _, w)| (t, w)).collect();
+    if let Some(t) = &team
+        && teams.is_empty()
+    {
+        return Err(AppError::Forbidden(format!("You may not see the pipelines of team “{t}”.")));
+    }
+    let client = state.kube.for_user(&who)?.client();
+    let lists = futures::future::try_join_all(teams.iter().map(|(t, _)| {
+        let api = server::api(client.clone(), t, "WorkflowTemplate");
+        async move {
+            let list = api.list(&ListParams::default()).await.map_err(|e| crate::platform::kube::explain(e, &format!("the pipelines of team “{t}”")))?;
+            Ok::<_, AppError>(list.items.into_iter().map(|o| PipelineRow {
+                team: t.clone(),
+                name: o.metadata.name.clone().unwrap_or_default(),
+                description: o.metadata.annotations.as_ref().and_then(|a| a.get("atrium.io/description").cloned()).unwrap_or_default(),
+                steps: o.data["spec"]["templates"][0]["dag"]["tasks"].as_array().map(Vec::len).unwrap_or(0),
+                created: o.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+            }).collect::<Vec<_>>())
+        }
+    }))
+    .await?;
+    let mut rows: Vec<PipelineRow> = lists.into_iter().flatten().collect();
+    rows.sort_by(|a, b| a.team.cmp(&b.team).then(a.name.cmp(&b.name)));
+    Ok(PipelineList { rows, teams })
+}
+
+/// The runtime images steps may use, for the editor of a pipeline of `team`
+/// (refused to those who may not save pipelines there).
+#[server(endpoint = "pipeline-images")]
+pub async fn get_images(team: String) -> Result<Vec<String>, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    if !server::may(&state, &who, &team, "workflowtemplates", "create").await? {
+        return Err(AppError::Forbidden(format!("You may not make pipelines in team “{team}”.")));
+    }
+    Ok(server::images(&state))
+}
+
+/// Problems of a pipeline as it stands (the editor shows them at each step).
+#[server(endpoint = "pipeline-check", input = leptos::server_fn::codec::Json)]
+pub async fn check_pipeline(pipeline: Pipeline) -> Result<Vec<Problem>, AppError> {
+    let (state, _who) = crate::auth::current().await?;
+    Ok(pipeline.problems(&server::images(&state)))
+}
+
+/// Saves a pipeline as the team's WorkflowTemplate: `new` makes it (refused
+/// if the name is taken), otherwise it replaces the saved one. Checked in
+/// full, then dry-run by Kubernetes, then written; audited.
+#[server(endpoint = "pipeline-save", input = leptos::server_fn::codec::Json)]
+pub async fn save_pipeline(team: String, pipeline: Pipeline, new: bool) -> Result<(), AppError> {
+    use kube::api::{DynamicObject, PostParams};
+    let me = crate::audit::server::Actor::current().await?;
+    let problems = pipeline.problems(&server::images(&me.state));
+    if let Some(first) = problems.first() {
+        let at = first.step.as_ref().map(|s| format!("Step “{s}”: ")).unwrap_or_default();
+        let more = if problems.len() > 1 { format!(" ({} problems in all)", problems.len()) } else { String::new() };
+        return Err(AppError::Invalid(format!("{at}{}{more}", first.message)));
+    }
+    let client = me.state.kube.for_user(&me.who)?.client();
+    let api = server::api(client, &team, "WorkflowTemplate");
+    let what = format!("pipeline “{}”", pipeline.name);
+    let mut obj: DynamicObject = serde_json::from_value(super::workflow::to_template(&pipeline, &team)).map_err(AppError::internal)?;
+    let work = async {
+        if new {
+            server::create_checked(&api, &obj, &what).await.map(drop)
+        } else {
+            let current = api.get(&pipeline.name).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+            obj.metadata.resource_version = current.metadata.resource_version;
+            let dry = PostParams { dry_run: true, ..Default::default() };
+            api.replace(&pipeline.name, &dry, &obj).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+            api.replace(&pipeline.name, &PostParams::default(), &obj).await.map(drop).map_err(|e| crate::platform::kube::explain(e, &what))
+        }
+    };
+    let action = if new { "pipeline.create" } else { "pipeline.update" };
+    me.audited(Some(&team), action, &format!("pipeline {}", pipeline.name), work).await
+}
+
+#[server(endpoint = "pipeline")]
+pub async fn get_pipeline(team: String, name: String) -> Result<PipelineDetail, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?.client();
+    let what = format!("pipeline “{name}” in team “{team}”");
+    let templates = server::api(client.clone(), &team, "WorkflowTemplate");
+    let (found, runs, may_change, may_run) = futures::join!(
+        templates.get(&name),
+        server::list_runs(client.clone(), &team, Some(&name), None, 20),
+        server::may(&state, &who, &team, "workflowtemplates", "update"),
+        server::may(&state, &who, &team, "workflows", "create"),
+    );
+    let found = found.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    let mut value = serde_json::to_value(&found).map_err(AppError::internal)?;
+    if let Some(meta) = value["metadata"].as_object_mut() {
+        for noise in ["managedFields", "uid", "generation", "resourceVersion", "creationTimestamp"] {
+            meta.remove(noise);
+        }
+    }
+    let pipeline = super::workflow::from_template(&value);
+    Ok(PipelineDetail {
+        team,
+        pipeline,
+        source: serde_json::to_string_pretty(&value).unwrap_or_default(),
+        may_change: may_change?,
+        may_run: may_run?,
+        runs: runs.map(|(r, _)| r).unwrap_or_default(),
+    })
+}
+
+/// Starts a run of a saved pipeline with `params` (name, value); returns the
+/// run's name. Values of parameters the pipeline does not have are refused.
+#[server(endpoint = "pipeline-run", input = leptos::server_fn::codec::Json)]
+pub async fn run_pipeline(team: String, name: String, params: Vec<(String, String)>) -> Result<String, AppError> {
+    use kube::api::DynamicObject;
+    let me = crate::audit::server::Actor::current().await?;
+    let client = me.state.kube.for_user(&me.who)?.client();
+    let what = format!("pipeline “{name}” in team “{team}”");
+    let template = server::api(client.clone(), &team, "WorkflowTemplate").get(&name).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    let declared: Vec<String> = template.data["spec"]["arguments"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect();
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !declared.contains(k)) {
+        return Err(AppError::Invalid(format!("The pipeline has no parameter “{unknown}”.")));
+    }
+    let obj: DynamicObject = serde_json::from_value(super::workflow::run_of(&name, &team, &params, me.username())).map_err(AppError::internal)?;
+    let api = server::api(client, &team, "Workflow");
+    let work = async {
+        let made = server::create_checked(&api, &obj, &format!("a run of {what}")).await?;
+        Ok(made.metadata.name.unwrap_or_default())
+    };
+    me.audited(Some(&team), "pipeline.run", &format!("pipeline {name}"), work).await
+}
+
+/// A page of the team's runs, newest first within the page.
+#[server(endpoint = "pipeline-runs")]
+pub async fn get_runs(team: String, page: Option<String>) -> Result<RunList, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?.client();
+    let (rows, next) = server::list_runs(client, &team, None, page.as_deref(), RUNS_PER_PAGE).await?;
+    Ok(RunList { team, rows, next, now_ms: server::now_ms() })
+}
+
+#[server(endpoint = "pipeline-run-detail")]
+pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?.client();
+    let workflows = server::api(client, &team, "Workflow");
+    let (found, may_stop) = futures::join!(
+        workflows.get(&run),
+        server::may(&state, &who, &team, "workflows", "update"),
+    );
+    let found = found.map_err(|e| crate::platform::kube::explain(e, &format!("run “{run}” in team “{team}”")))?;
+    let status = &found.data["status"];
+    // The pipeline as it ran: Argo keeps the template's spec in the status.
+    let spec = if status["storedWorkflowTemplateSpec"].is_object() { &status["storedWorkflowTemplateSpec"] } else { &found.data["spec"] };
+    let tasks = spec["templates"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"].as_str() == spec["entrypoint"].as_str()))
+        .and_then(|t| t["dag"]["tasks"].as_array().cloned())
+        .unwrap_or_default();
+    let edges: Vec<(String, Vec<String>)> = tasks
+        .iter()
+        .map(|t| {
+            let deps = t["dependencies"].as_array().into_iter().flatten().filter_map(|d| d.as_str().map(String::from)).collect();
+            (t["name"].as_str().unwrap_or_default().to_string(), deps)
+        })
+        .collect();
+    let layers = super::model::Pipeline {
+        steps: edges.iter().map(|(n, d)| super::model::Step { name: n.clone(), after: d.clone(), ..Default::default() }).collect(),
+        ..Default::default()
+    }
+    .layers();
+    let nodes: Vec<&serde_json::Value> = status["nodes"].as_object().map(|m| m.values().collect()).unwrap_or_default();
+    let steps = edges
+        .iter()
+        .map(|(name, _)| {
+            // A task's own node (Retry or Pod) is named `<run>.<step>`; its tries are Pod nodes under it.
+            let full = format!("{run}.{name}");
+            let node = nodes.iter().find(|n| n["name"].as_str() == Some(&full));
+            let tries = nodes.iter().filter(|n| n["type"] == "Pod" && n["name"].as_str().is_some_and(|x| x == full || x.starts_with(&format!("{full}(")))).count();
+            match node {
+                Some(n) => StepState {
+                    step: name.clone(),
+                    phase: n["phase"].as_str().unwrap_or("Pending").into(),
+                    message: n["message"].as_str().unwrap_or_default().into(),
+                    started_ms: server::time_ms(&n["startedAt"]),
+                    finished_ms: server::time_ms(&n["finishedAt"]),
+                    tries,
+                },
+                None => StepState { step: name.clone(), phase: "Waiting".into(), message: String::new(), started_ms: None, finished_ms: None, tries: 0 },
+            }
+        })
+        .collect();
+    let params = found.data["spec"]["arguments"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["name"].as_str().unwrap_or_default().to_string(), p["value"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, now_ms: server::now_ms() })
+}
+
+/// The log of a step of a run (its newest try), read from Kubernetes as the
+/// person: the last `lines` lines.
+#[server(endpoint = "pipeline-step-log")]
+pub async fn get_step_log(team: String, run: String, step: String) -> Result<Vec<String>, AppError> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, LogParams};
+    super::model::check_name("step", &step).map_err(AppError::Invalid)?;
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?.client();
+    let pods = Api::<Pod>::namespaced(client, &team);
+    let selector = format!("workflows.argoproj.io/workflow={run},{}={step}", super::workflow::STEP_LABEL);
+    let what = format!("the step “{step}” of run “{run}”");
+    let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    let Some(pod) = list.items.iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) else {
+        return Err(AppError::NotFound(format!("There is no log of {what}: it has not started, or its pod is gone.")));
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let lp = LogParams { container: Some("main".into()), tail_lines: Some(2000), ..Default::default() };
+    let text = pods.logs(&name, &lp).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    Ok(text.lines().map(String::from).collect())
+}

@@ -1,0 +1,11 @@
+//! Pipelines: a team's Argo Workflows, authored and run in the portal
+//! (decision 0016). A saved pipeline is a `WorkflowTemplate` in the team's
+//! namespace, a run is a `Workflow` referring to it; both are written as the
+//! signed-in person, and the real Argo controller runs them.
+
+pub mod api;
+pub mod diagram;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod workflow;

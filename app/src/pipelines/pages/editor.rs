@@ -1,0 +1,275 @@
+//! `/pipelines/:team/new` (and `?edit=<name>`): the pipeline editor. Steps
+//! are added from the catalog's runtime images, each runs a command, a
+//! script or a notebook file, and waits for the steps ticked under it. The
+//! diagram and every problem (at the step it concerns) follow each edit in
+//! the browser; undo and redo step through the edits. Saving writes the
+//! team's WorkflowTemplate, checked again on the server.
+
+use crate::components::error_view::ErrorView;
+use crate::pipelines::api::{SavePipeline, get_images, get_pipeline};
+use crate::pipelines::diagram::{self, Node};
+use crate::pipelines::model::{Param, Pipeline, Step, Work};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn NewPipelinePage() -> impl IntoView {
+    let team = use_params_map().with_untracked(|p| p.get("team").unwrap_or_default());
+    let edit = use_query_map().with_untracked(|q| q.get("edit").filter(|e| !e.is_empty()));
+    let data = Resource::new({
+        let team = team.clone();
+        move || (team.clone(), edit.clone())
+    }, |(t, e)| async move {
+        let images = get_images(t.clone()).await?;
+        let start = match e {
+            Some(name) => get_pipeline(t, name).await?.pipeline.map_err(crate::error::AppError::Invalid)?,
+            None => Pipeline::default(),
+        };
+        Ok::<_, crate::error::AppError>((images, start))
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the editor…"</p> }>
+            {move || {
+                let team = team.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                        Ok((images, start)) => {
+                            let new = start.name.is_empty();
+                            view! {
+                                <Title text=if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }/>
+                                <p class="hint"><a href=format!("/pipelines/{team}")>{format!("← Pipelines of {team}")}</a></p>
+                                <h1 class="page-title">{if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }}</h1>
+                                <Editor team images start new/>
+                            }
+                            .into_any()
+                        }
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// A fresh step's name: `step-N`, the first N not taken.
+fn fresh_name(p: &Pipeline) -> String {
+    (1..).map(|n| format!("step-{n}")).find(|n| p.step(n).is_none()).unwrap_or_default()
+}
+
+#[island(lazy)]
+fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl IntoView {
+    let pipeline = RwSignal::new(start);
+    let undo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
+    let redo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
+    // Every edit goes through here, so it can be undone.
+    let edit = move |f: &dyn Fn(&mut Pipeline)| {
+        let before = pipeline.get_untracked();
+        let mut after = before.clone();
+        f(&mut after);
+        if after != before {
+            undo.update(|u| u.push(before));
+            redo.update(Vec::clear);
+            pipeline.set(after);
+        }
+    };
+    let images_for_check = images.clone();
+    let problems = Memo::new(move |_| pipeline.with(|p| p.problems(&images_for_check)));
+    let save = ServerAction::<SavePipeline>::new();
+    let first_image = images.first().cloned().unwrap_or_default();
+    let add_step = move |_| {
+        let image = first_image.clone();
+        edit(&|p: &mut Pipeline| {
+            let name = fresh_name(p);
+            let after = p.steps.last().map(|s| vec![s.name.clone()]).unwrap_or_default();
+            p.steps.push(Step { name, image: image.clone(), after, ..Default::default() });
+        })
+    };
+    let svg = move || {
+        let flagged: Vec<String> = problems.with(|ps| ps.iter().filter_map(|p| p.step.clone()).collect());
+        pipeline.with(|p| {
+            let edges: Vec<(String, Vec<String>)> = p.steps.iter().map(|s| (s.name.clone(), s.after.clone())).collect();
+            diagram::draw(&p.layers(), &edges, |n| Node { name: n, phase: None, flagged: flagged.iter().any(|f| f == n) }, None)
+        })
+    };
+    let whole_problems = move || problems.with(|ps| ps.iter().filter(|p| p.step.is_none()).map(|p| p.message.clone()).collect::<Vec<_>>());
+    let submit = {
+        let team = team.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            if problems.with_untracked(Vec::is_empty) {
+                save.dispatch(SavePipeline { team: team.clone(), pipeline: pipeline.get_untracked(), new });
+            }
+        }
+    };
+    let steps = move || {
+        let count = pipeline.with(|p| p.steps.len());
+        (0..count).map(|i| view! { <StepEditor i pipeline images=images.clone() problems edit/> }).collect_view()
+    };
+    view! {
+        <form class="space-y-4" on:submit=submit data-testid="pipeline-editor">
+            <section class="card space-y-3">
+                <div class="flex flex-wrap items-end gap-3">
+                    <label class="form-row">"Name"
+                        <input class="input" prop:value=move || pipeline.with(|p| p.name.clone()) disabled=!new data-testid="pipeline-name"
+                            on:change=move |e| { let v = event_target_value(&e); edit(&|p: &mut Pipeline| p.name = v.trim().to_string()) }/>
+                    </label>
+                    <label class="form-row grow">"Description"
+                        <input class="input" prop:value=move || pipeline.with(|p| p.description.clone()) data-testid="pipeline-description"
+                            on:change=move |e| { let v = event_target_value(&e); edit(&|p: &mut Pipeline| p.description = v.clone()) }/>
+                    </label>
+                </div>
+                <Params pipeline edit/>
+                <div class="flex flex-wrap gap-2">
+                    <button type="button" class="btn-quiet" on:click=add_step data-testid="add-step">"Add a step"</button>
+                    <button type="button" class="btn-quiet" disabled=move || undo.with(Vec::is_empty) data-testid="undo"
+                        on:click=move |_| if let Some(prev) = undo.try_update(|u| u.pop()).flatten() { redo.update(|r| r.push(pipeline.get_untracked())); pipeline.set(prev); }>"Undo"</button>
+                    <button type="button" class="btn-quiet" disabled=move || redo.with(Vec::is_empty) data-testid="redo"
+                        on:click=move |_| if let Some(next) = redo.try_update(|r| r.pop()).flatten() { undo.update(|u| u.push(pipeline.get_untracked())); pipeline.set(next); }>"Redo"</button>
+                </div>
+                <ul class="text-sm text-rose-700 dark:text-rose-300" data-testid="pipeline-problems">
+                    {move || whole_problems().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
+                </ul>
+            </section>
+            <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section>
+            <div class="space-y-3">{steps}</div>
+            <div class="flex items-center gap-3">
+                <button type="submit" class="btn-primary" disabled=move || save.pending().get() || problems.with(|p| !p.is_empty()) data-testid="pipeline-save">"Save pipeline"</button>
+                {move || (!problems.with(Vec::is_empty)).then(|| view! { <span class="hint">{move || format!("{} problems to fix first", problems.with(Vec::len))}</span> })}
+            </div>
+            {move || save.value().get().map(|r| match r {
+                Ok(()) => {
+                    let name = pipeline.with_untracked(|p| p.name.clone());
+                    view! { <p class="notice-ok" role="status" data-testid="pipeline-saved">"Saved. "<a href=format!("/pipelines/{team}/p/{name}")>"Open the pipeline"</a></p> }.into_any()
+                }
+                Err(e) => view! { <p class="notice-error" role="alert" data-testid="pipeline-save-error">{e.to_string()}</p> }.into_any(),
+            })}
+        </form>
+    }
+}
+
+#[component]
+fn Params(pipeline: RwSignal<Pipeline>, edit: impl Fn(&dyn Fn(&mut Pipeline)) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let rows = move || {
+        let count = pipeline.with(|p| p.params.len());
+        (0..count)
+            .map(|i| {
+                let get = move |f: fn(&Param) -> String| pipeline.with(|p| p.params.get(i).map(f).unwrap_or_default());
+                view! {
+                    <div class="flex flex-wrap items-end gap-2" data-testid="param">
+                        <label class="form-row">"Parameter"
+                            <input class="input mono" prop:value=move || get(|x| x.name.clone())
+                                on:change=move |e| { let v = event_target_value(&e); edit(&|p: &mut Pipeline| if let Some(x) = p.params.get_mut(i) { x.name = v.trim().to_string() }) }/>
+                        </label>
+                        <label class="form-row">"Default"
+                            <input class="input mono" prop:value=move || get(|x| x.default.clone())
+                                on:change=move |e| { let v = event_target_value(&e); edit(&|p: &mut Pipeline| if let Some(x) = p.params.get_mut(i) { x.default = v.clone() }) }/>
+                        </label>
+                        <button type="button" class="btn-quiet" on:click=move |_| edit(&|p: &mut Pipeline| { if i < p.params.len() { p.params.remove(i); } })>"Remove"</button>
+                    </div>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <div class="space-y-2">
+            {rows}
+            <button type="button" class="btn-quiet" data-testid="add-param"
+                on:click=move |_| edit(&|p: &mut Pipeline| p.params.push(Param { name: format!("param{}", p.params.len() + 1), default: String::new() }))>"Add a parameter"</button>
+            <p class="hint">"Steps use a parameter as {{workflow.parameters.name}} in their command."</p>
+        </div>
+    }
+}
+
+#[component]
+fn StepEditor(
+    i: usize,
+    pipeline: RwSignal<Pipeline>,
+    images: Vec<String>,
+    problems: Memo<Vec<crate::pipelines::model::Problem>>,
+    edit: impl Fn(&dyn Fn(&mut Pipeline)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let step = move || pipeline.with(|p| p.steps.get(i).cloned().unwrap_or_default());
+    let name = move || step().name;
+    let mine = move || {
+        let n = name();
+        problems.with(|ps| ps.iter().filter(|p| p.step.as_deref() == Some(n.as_str())).map(|p| p.message.clone()).collect::<Vec<_>>())
+    };
+    let set = move |f: Box<dyn Fn(&mut Step) + Send + Sync>| edit(&|p: &mut Pipeline| if let Some(s) = p.steps.get_mut(i) { f(s) });
+    let kind = move || match step().work {
+        Work::Command(_) => "command",
+        Work::Script(_) => "script",
+        Work::Notebook(_) => "notebook",
+    };
+    let text = move || match step().work {
+        Work::Command(t) | Work::Script(t) | Work::Notebook(t) => t,
+    };
+    let others = move || pipeline.with(|p| p.steps.iter().map(|s| s.name.clone()).filter(|n| *n != name()).collect::<Vec<_>>());
+    view! {
+        <section class="card space-y-2" data-testid="step-editor" data-step=name>
+            <div class="flex flex-wrap items-end gap-3">
+                <label class="form-row">"Step"
+                    <input class="input" prop:value=name data-testid="step-name"
+                        on:change=move |e| {
+                            let v = event_target_value(&e).trim().to_string();
+                            edit(&|p: &mut Pipeline| {
+                                // Renaming a step keeps what waits for it.
+                                let old = p.steps.get(i).map(|s| s.name.clone()).unwrap_or_default();
+                                for s in &mut p.steps { for a in &mut s.after { if *a == old { *a = v.clone(); } } }
+                                if let Some(s) = p.steps.get_mut(i) { s.name = v.clone(); }
+                            })
+                        }/>
+                </label>
+                <label class="form-row">"Runtime image"
+                    <select class="select input" data-testid="step-image" on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.image = v.clone())) }>
+                        {images.iter().map(|img| { let img = img.clone(); let on = { let img = img.clone(); move || step().image == img }; view! { <option value=img.clone() selected=on>{img.clone()}</option> } }).collect_view()}
+                    </select>
+                </label>
+                <label class="form-row">"Runs a"
+                    <select class="select input" data-testid="step-kind" on:change=move |e| {
+                        let v = event_target_value(&e);
+                        set(Box::new(move |s| {
+                            let t = match &s.work { Work::Command(t) | Work::Script(t) | Work::Notebook(t) => t.clone() };
+                            s.work = match v.as_str() { "script" => Work::Script(t), "notebook" => Work::Notebook(t), _ => Work::Command(t) };
+                        }))
+                    }>
+                        <option value="command" selected=move || kind() == "command">"command"</option>
+                        <option value="script" selected=move || kind() == "script">"Python script"</option>
+                        <option value="notebook" selected=move || kind() == "notebook">"notebook file"</option>
+                    </select>
+                </label>
+                <label class="form-row">"CPU"<input class="input w-24" placeholder="500m" prop:value=move || step().cpu data-testid="step-cpu"
+                    on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.cpu = v.trim().to_string())) }/></label>
+                <label class="form-row">"Memory"<input class="input w-24" placeholder="512Mi" prop:value=move || step().memory data-testid="step-memory"
+                    on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.memory = v.trim().to_string())) }/></label>
+                <label class="form-row">"Retries"<input class="input w-20" inputmode="numeric" prop:value=move || step().retries.to_string()
+                    on:change=move |e| { let v = event_target_value(&e).trim().parse().unwrap_or(0); set(Box::new(move |s| s.retries = v)) }/></label>
+                <button type="button" class="btn-quiet ml-auto" data-testid="step-remove"
+                    on:click=move |_| edit(&|p: &mut Pipeline| {
+                        if i < p.steps.len() {
+                            let gone = p.steps.remove(i).name;
+                            for s in &mut p.steps { s.after.retain(|a| *a != gone); }
+                        }
+                    })>"Remove step"</button>
+            </div>
+            <label class="form-row">{move || match kind() { "script" => "Python script", "notebook" => "Notebook file (.ipynb)", _ => "Command" }}
+                <textarea class="input mono min-h-16" prop:value=text data-testid="step-text"
+                    on:change=move |e| {
+                        let v = event_target_value(&e);
+                        set(Box::new(move |s| s.work = match &s.work { Work::Command(_) => Work::Command(v.clone()), Work::Script(_) => Work::Script(v.clone()), Work::Notebook(_) => Work::Notebook(v.clone()) }))
+                    }></textarea>
+            </label>
+            <fieldset class="flex flex-wrap gap-3 text-sm">
+                <legend class="muted">"Runs after"</legend>
+                {move || others().into_iter().map(|o| {
+                    let on = { let o = o.clone(); move || step().after.contains(&o) };
+                    let toggle = { let o = o.clone(); move |_| { let o = o.clone(); set(Box::new(move |s| if s.after.contains(&o) { s.after.retain(|a| *a != o) } else { s.after.push(o.clone()) })) } };
+                    view! { <label class="check"><input type="checkbox" prop:checked=on on:change=toggle data-testid=format!("after-{o}")/>{o.clone()}</label> }
+                }).collect_view()}
+            </fieldset>
+            <ul class="text-sm text-rose-700 dark:text-rose-300" data-testid="step-problems">
+                {move || mine().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,148 @@
+//! `/pipelines/:team/runs/:run`: one run. Its diagram is coloured by each
+//! step's state and follows the run while it goes (the island asks again
+//! every second until the run has ended); a failed step says why; `?step=`
+//! shows that step's log.
+
+use super::duration;
+use crate::components::error_view::ErrorView;
+use crate::pipelines::api::{RunDetail, get_run, get_step_log};
+use crate::pipelines::diagram::{self, Node};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let (team, run) = use_params_map().with_untracked(|p| (p.get("team").unwrap_or_default(), p.get("run").unwrap_or_default()));
+    let step = use_query_map().with_untracked(|q| q.get("step").filter(|s| !s.is_empty()));
+    let data = Resource::new({
+        let (team, run) = (team.clone(), run.clone());
+        move || (team.clone(), run.clone())
+    }, |(t, r)| get_run(t, r));
+    let log = Resource::new(move || (team.clone(), run.clone(), step.clone()), |(t, r, s)| async move {
+        match s {
+            Some(s) => Some((s.clone(), get_step_log(t, r, s).await)),
+            None => None,
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
+            {move || Suspend::new(async move {
+                match (data.await, log.await) {
+                    (Err(e), _) => view! { <ErrorView error=e/> }.into_any(),
+                    (Ok(d), log) => view! { <RunView detail=d log/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RunView(detail: RunDetail, log: Option<(String, Result<Vec<String>, crate::error::AppError>)>) -> impl IntoView {
+    let (team, name, pipeline) = (detail.team.clone(), detail.row.name.clone(), detail.row.pipeline.clone());
+    let params = detail.params.clone();
+    let log_view = log.map(|(step, lines)| {
+        let body = match lines {
+            Ok(lines) if lines.is_empty() => view! { <p class="muted">"The step printed nothing."</p> }.into_any(),
+            Ok(lines) => view! { <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{lines.join("\n")}</pre> }.into_any(),
+            Err(e) => view! { <p class="notice-error" role="alert" data-testid="step-log-error">{e.to_string()}</p> }.into_any(),
+        };
+        view! { <section class="card space-y-2"><h2 class="section-title">{format!("Log of {step}")}</h2>{body}</section> }
+    });
+    view! {
+        <Title text=format!("Run {name}")/>
+        <p class="hint"><a href=format!("/pipelines/{team}/runs")>{format!("← Runs of {team}")}</a>" · "<a href=format!("/pipelines/{team}/p/{pipeline}")>{format!("pipeline {pipeline}")}</a></p>
+        <h1 class="page-title" data-testid="run-title">{name}</h1>
+        {(!params.is_empty()).then(|| view! {
+            <p class="text-sm" data-testid="run-params">{params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(" · ")}</p>
+        })}
+        <LiveRun detail/>
+        {log_view}
+    }
+}
+
+/// The run's state: asked again every second while the run goes.
+#[island(lazy)]
+fn LiveRun(detail: RunDetail) -> impl IntoView {
+    let state = RwSignal::new(detail);
+    #[cfg(feature = "hydrate")]
+    {
+        let going = move || state.with_untracked(|d| matches!(d.row.phase.as_str(), "Pending" | "Running"));
+        if going() {
+            let handle = set_interval_with_handle(
+                move || {
+                    if !going() {
+                        return;
+                    }
+                    let (team, run) = state.with_untracked(|d| (d.team.clone(), d.row.name.clone()));
+                    leptos::task::spawn_local(async move {
+                        if let Ok(d) = get_run(team, run).await {
+                            state.set(d);
+                        }
+                    });
+                },
+                std::time::Duration::from_secs(1),
+            )
+            .ok();
+            let stop = move || {
+                if let Some(h) = handle {
+                    h.clear();
+                }
+            };
+            crate::navigation::on_leave(stop);
+            on_cleanup(stop);
+        }
+    }
+    let svg = move || {
+        state.with(|d| {
+            let phase = |n: &str| d.steps.iter().find(|s| s.step == n).map(|s| s.phase.as_str());
+            let href = |s: &str| format!("?step={s}");
+            diagram::draw(&d.layers, &d.edges, |n| Node { name: n, phase: phase(n), flagged: false }, Some(&href))
+        })
+    };
+    view! {
+        <section class="card space-y-2">
+            <p>
+                "Status: "<span class="badge" data-testid="run-phase">{move || state.with(|d| d.row.phase.clone())}</span>
+                " "<span class="muted text-sm">{move || state.with(|d| duration(d.row.started_ms, d.row.finished_ms.or(Some(d.now_ms))))}</span>
+            </p>
+            {move || state.with(|d| (!d.row.message.is_empty()).then(|| view! { <p class="text-sm" data-testid="run-message">{d.row.message.clone()}</p> }))}
+            <div class="overflow-x-auto" inner_html=svg></div>
+        </section>
+        <section class="card overflow-x-auto">
+            <table class="table" data-testid="run-steps">
+                <thead><tr><th>"Step"</th><th>"Status"</th><th>"Took"</th><th>"Tries"</th><th>"Why"</th></tr></thead>
+                <tbody>
+                    {move || state.with(|d| d.steps.iter().map(|s| view! {
+                        <tr data-testid="step-state" data-step=s.step.clone() data-phase=s.phase.clone()>
+                            <td><a href=format!("?step={}", s.step)>{s.step.clone()}</a></td>
+                            <td>{s.phase.clone()}</td>
+                            <td>{duration(s.started_ms, s.finished_ms)}</td>
+                            <td>{s.tries}</td>
+                            <td class="text-sm" data-testid="step-message">{plain_reason(&s.message)}</td>
+                        </tr>
+                    }).collect_view())}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// Argo's step message in words a person reads: an exit code says the
+/// command failed and with which code.
+pub fn plain_reason(message: &str) -> String {
+    if let Some(code) = message.split("exit code ").nth(1).and_then(|r| r.trim_end_matches(')').trim().parse::<i32>().ok()) {
+        return format!("The step's command failed with exit code {code}.");
+    }
+    message.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argo_messages_read_as_sentences() {
+        assert_eq!(super::plain_reason("main: Error (exit code 3)"), "The step's command failed with exit code 3.");
+        assert_eq!(super::plain_reason("pod deleted"), "pod deleted");
+        assert_eq!(super::plain_reason(""), "");
+    }
+}

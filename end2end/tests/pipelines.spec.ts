@@ -1,0 +1,67 @@
+import { expect, test } from "@playwright/test";
+import { Shell } from "../pages/shell";
+
+// A data engineer's pipeline, through the portal only: dave builds it in the
+// editor (problems shown at the step as he types, undo), saves it, runs it,
+// watches the diagram go green as Argo's real controller runs the steps on
+// kwok's nodes, and reads a step's log.
+
+test("dave builds a pipeline in the editor, runs it and watches it succeed", async ({ page }) => {
+  const name = `e2e-${Date.now().toString(36)}`;
+  const shell = new Shell(page);
+  await shell.signInAt("/pipelines", "dave");
+  await expect(page.getByTestId("area-title")).toHaveText("Pipelines");
+  await page.getByTestId("pipeline-teams").getByTestId("pipeline-new").first().click();
+  await expect(page.getByTestId("pipeline-editor")).toBeVisible();
+  await page.locator("body[data-hydrated]").waitFor();
+
+  const editor = page.getByTestId("pipeline-editor");
+  // Waits until the editor's island answers (its code loads on its own).
+  await expect(async () => {
+    await page.getByTestId("pipeline-name").fill(name);
+    await page.getByTestId("pipeline-name").blur();
+    await expect(page.getByTestId("pipeline-problems")).toContainText("Add at least one step.", { timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+
+  // Three steps, each after the one before.
+  for (let i = 0; i < 3; i++) await page.getByTestId("add-step").click();
+  await expect(page.getByTestId("step-editor")).toHaveCount(3);
+  const steps = page.getByTestId("step-editor");
+  // An empty command is a problem at its step, and the diagram marks it.
+  await expect(steps.nth(0).getByTestId("step-problems")).toContainText("Give the command to run.");
+  await expect(editor.locator('[data-testid="dag-node"]')).toHaveCount(3);
+  for (const [i, step] of ["fetch", "clean", "train"].entries()) {
+    await steps.nth(i).getByTestId("step-name").fill(step);
+    await steps.nth(i).getByTestId("step-name").blur();
+    await steps.nth(i).getByTestId("step-text").fill(`python -c "print('${step}')"`);
+    await steps.nth(i).getByTestId("step-text").blur();
+  }
+  await expect(editor.locator('[data-testid="dag-node"][data-step="clean"]')).toBeVisible();
+  await expect(editor.locator('path.dag-edge[data-from="fetch"][data-to="clean"]')).toHaveCount(1, { timeout: 5_000 });
+  // A cycle is said at the steps on it, and undo takes it back.
+  await steps.nth(0).getByTestId("after-train").check();
+  await expect(steps.nth(0).getByTestId("step-problems")).toContainText("part of a cycle");
+  await expect(page.getByTestId("pipeline-save")).toBeDisabled();
+  await page.getByTestId("undo").click();
+  await expect(steps.nth(0).getByTestId("step-problems")).toBeEmpty();
+
+  await page.getByTestId("pipeline-save").click();
+  await expect(page.getByTestId("pipeline-saved")).toBeVisible();
+  await page.getByTestId("pipeline-saved").getByRole("link").click();
+  await expect(page.getByTestId("pipeline-title")).toHaveText(name);
+  await expect(page.locator('[data-testid="dag-node"]')).toHaveCount(3);
+
+  // Run it and follow it: the diagram goes green without a reload.
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(async () => {
+    await page.getByTestId("run-pipeline").click();
+    await expect(page.getByTestId("run-started")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await page.getByTestId("run-started").getByRole("link").click();
+  await expect(page.getByTestId("run-phase")).toHaveText("Succeeded", { timeout: 90_000 });
+  await expect(page.locator('[data-testid="dag-node"][data-phase="Succeeded"]')).toHaveCount(3);
+
+  // A step's log, as Kubernetes serves it.
+  await page.locator('[data-testid="step-state"][data-step="clean"] a').click();
+  await expect(page.getByTestId("step-log")).toContainText("simulated container");
+});
