@@ -13,11 +13,28 @@ bash scripts/build-site.sh >/dev/null
 cargo build --release --bin atrium --quiet
 target=${CARGO_TARGET_DIR:-$repo/target}
 set -a; . .stack/stack.env; set +a
+# ATRIUM_BENCH_MLFLOW=postgres: the portal and the experiments bench use a
+# second MLflow (same version) whose backend store is a throwaway PostgreSQL
+# on loopback (scripts/test-postgres.sh), seeded by the bench like the first.
+if [ "${ATRIUM_BENCH_MLFLOW:-}" = postgres ]; then
+  pg=$(bash scripts/test-postgres.sh start)
+  pg="postgresql://${pg#postgres://}" # (SQLAlchemy's name for it)
+  mlbin=$(bash scripts/mlflow.sh path)
+  "$mlbin/pip" install --quiet --disable-pip-version-check "psycopg2-binary==2.9.11"
+  "$mlbin/python" -c "import psycopg2; c = psycopg2.connect('$pg'); c.autocommit = True; cur = c.cursor(); cur.execute(\"SELECT 1 FROM pg_database WHERE datname = 'mlflow_bench'\"); cur.fetchone() or cur.execute('CREATE DATABASE mlflow_bench')"
+  mkdir -p .stack/mlflow-pg
+  PYTHONPATH=deploy/local/mlflow/site MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$mlbin/mlflow" server \
+    --backend-store-uri "${pg%/postgres}/mlflow_bench" --serve-artifacts --artifacts-destination .stack/mlflow-pg/artifacts \
+    --enable-workspaces --host 127.0.0.1 --port 15001 --workers 2 >.stack/logs/mlflow-pg.log 2>&1 &
+  mlpid=$!
+  until curl -sf http://127.0.0.1:15001/health >/dev/null; do kill -0 $mlpid || { tail .stack/logs/mlflow-pg.log; exit 1; }; sleep 1; done
+  export ATRIUM_MLFLOW__URL=http://127.0.0.1:15001 ATRIUM_BENCH_MLFLOW_URL=http://127.0.0.1:15001 ATRIUM_BENCH_MLFLOW_DB="${pg%/postgres}/mlflow_bench"
+fi
 port=3101
 ATRIUM_LISTEN=127.0.0.1:$port ATRIUM_PUBLIC_URL=http://localhost:$port RUST_LOG=warn \
   ATRIUM_DATABASE_URL="sqlite://$repo/.stack/bench.db?mode=rwc" "$target/release/atrium" >.stack/logs/bench-portal.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
+trap 'kill $pid ${mlpid:-} 2>/dev/null' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
 sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

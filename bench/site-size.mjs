@@ -33,6 +33,10 @@ const PAGES = [
   ["/experiments", "alice"],
   ["/experiments/team-a", "alice"],
   ["/pipelines", "dave"],
+  ["/pipelines/team-a", "dave"],
+  // The editor, the largest island of the pipelines area.
+  ["/pipelines/team-a/new", "dave"],
+  ["/pipelines/team-a/runs", "dave"],
   ["/models", "maria"],
   ["/teams", "tom"],
   ["/teams/team-a", "tom"],
