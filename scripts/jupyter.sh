@@ -5,18 +5,25 @@
 #                                             on 127.0.0.1:PORT with the token in
 #                                             $JUPYTER_TOKEN, as a notebook's pod
 #                                             gets it from its Secret.
+# The kernel has MLflow's client (mlflow-skinny, the version of the stack's
+# server), as the notebook images people train in do: a notebook logs runs
+# with the variables its pod gets ($MLFLOW_TRACKING_URI and friends).
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/deploy/local/versions.env"
 version=4.6.6
 cache=${ATRIUM_CACHE:-$HOME/.cache/atrium}
 venv="$cache/jupyterlab-$version"
+packages="jupyterlab==$version mlflow-skinny==$MLFLOW_VERSION"
 
 install() {
-  if [ ! -f "$venv/.complete" ]; then
-    echo "installing jupyterlab $version from PyPI (once)" >&2
+  if [ "$(cat "$venv/.complete" 2>/dev/null)" != "$packages" ]; then
+    echo "installing $packages from PyPI (once)" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "jupyterlab==$version"
-    touch "$venv/.complete"
+    # shellcheck disable=SC2086 # one word per package
+    "$venv/bin/pip" install --quiet --disable-pip-version-check $packages
+    echo "$packages" >"$venv/.complete"
   fi
 }
 

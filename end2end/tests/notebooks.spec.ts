@@ -37,10 +37,20 @@ async function freePort(): Promise<number> {
 // a real JupyterLab gets it the same way, and the portal learns its address.
 async function serveJupyterLab(): Promise<void> {
   const token = Buffer.from(kubectl("get", "secret", "-n", team, `${name}-jupyter`, "-o", "jsonpath={.data.token}"), "base64").toString();
+  // And MLflow's variables, as the pod's spec names them (the token from its Secret).
+  const env = (key: string) =>
+    kubectl("get", "statefulset", "-n", team, name, "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="${key}")].value}`);
+  const mlflowToken = Buffer.from(kubectl("get", "secret", "-n", team, `${name}-mlflow`, "-o", "jsonpath={.data.token}"), "base64").toString();
   const port = await freePort();
   lab = spawn("bash", [`${repo}/scripts/jupyter.sh`, "serve", team, name, String(port)], {
     stdio: "ignore",
-    env: { ...process.env, JUPYTER_TOKEN: token },
+    env: {
+      ...process.env,
+      JUPYTER_TOKEN: token,
+      MLFLOW_TRACKING_URI: env("MLFLOW_TRACKING_URI"),
+      MLFLOW_WORKSPACE: env("MLFLOW_WORKSPACE"),
+      MLFLOW_TRACKING_TOKEN: mlflowToken,
+    },
   });
   for (let i = 0; i < 300; i++) {
     try {
@@ -108,6 +118,14 @@ test("create from the catalog, watch it run, open JupyterLab, stop, start, delet
   await jupyter.keyboard.type("6 * 7");
   await jupyter.keyboard.press("Shift+Enter");
   await expect(jupyter.locator(".jp-OutputArea-output").first()).toHaveText("42", { timeout: 60_000 });
+  // A small training run, logged with nothing but the notebook's variables.
+  await jupyter.locator(".jp-Notebook .jp-Cell .cm-content").last().click();
+  await jupyter.keyboard.type(
+    `import mlflow; mlflow.set_experiment('${name}'); run = mlflow.start_run(run_name='from-kernel'); ` +
+      `[mlflow.log_metric('loss', 1 / (s + 1), step=s) for s in range(5)]; mlflow.log_param('lr', 0.01); mlflow.end_run(); print('logged', run.info.run_id)`,
+  );
+  await jupyter.keyboard.press("Shift+Enter");
+  await expect(jupyter.locator(".jp-OutputArea-output", { hasText: "logged" })).toBeVisible({ timeout: 60_000 });
 
   // Whatever script the notebook serves cannot act as the person on the
   // portal: a server function called from its origin is refused, and the
@@ -150,6 +168,15 @@ test("create from the catalog, watch it run, open JupyterLab, stop, start, delet
   expect(kubectl("get", "pvc", "-n", team, `${name}-workspace`, "-o", "name").trim()).toBe(
     `persistentvolumeclaim/${name}-workspace`,
   );
+
+  // The run the kernel logged is on her team's experiments, with its notebook.
+  await shell.open(`/experiments/${team}`);
+  await page.locator(`[data-testid="exp-row"][data-name="${name}"]`).getByRole("link", { name }).click();
+  const row = page.getByTestId("run-row").filter({ hasText: "from-kernel" });
+  await expect(row).toHaveCount(1);
+  await expect(row.getByTestId("run-notebook")).toHaveText(`notebook ${name}`);
+  await row.getByRole("link", { name: "from-kernel" }).click();
+  await expect(page.locator('[data-testid="chart"][data-metric="loss"] polyline')).toHaveAttribute("data-points", "5");
 });
 
 test("a notebook over the team's GPU quota is refused before anything is created", async ({ browser }) => {
