@@ -170,7 +170,7 @@ async fn main() {
     let direct_chart = |end: Option<usize>| {
         let (m, exp, long) = (&mlflow, exp.clone(), long.clone());
         async move {
-            let end = end.map(|e| format!("&end_step={e}")).unwrap_or_default();
+            let end = end.map(|e| format!("&start_step=0&end_step={e}")).unwrap_or_default();
             m.ok_get(&format!("/api/2.0/mlflow/runs/get?run_id={long}")).await
                 && m.ok_get(&format!("/api/2.0/mlflow/experiments/get?experiment_id={exp}")).await
                 && m.ok_get(&format!(
@@ -184,7 +184,7 @@ async fn main() {
         &base,
         "run page, 100,000-step chart, first view",
         views,
-        || page(format!("{chart}?to={}", 99_999 - fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed))),
+        || page(format!("{chart}?from=0&to={}", 99_999 - fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed))),
         || direct_chart(Some(99_999 - fresh_direct.fetch_add(1, std::sync::atomic::Ordering::Relaxed))),
     )
     .await;

@@ -20,8 +20,9 @@ if [ "${ATRIUM_BENCH_MLFLOW:-}" = postgres ]; then
   pg=$(bash scripts/test-postgres.sh start)
   pg="postgresql://${pg#postgres://}" # (SQLAlchemy's name for it)
   mlbin=$(bash scripts/mlflow.sh path)
-  "$mlbin/pip" install --quiet --disable-pip-version-check "psycopg2-binary==2.9.11"
-  "$mlbin/python" -c "import psycopg2; c = psycopg2.connect('$pg'); c.autocommit = True; cur = c.cursor(); cur.execute(\"SELECT 1 FROM pg_database WHERE datname = 'mlflow_bench'\"); cur.fetchone() or cur.execute('CREATE DATABASE mlflow_bench')"
+  # MLflow's SQLAlchemy reaches PostgreSQL through psycopg (3).
+  "$mlbin/pip" install --quiet --disable-pip-version-check "psycopg[binary]==3.3.9"
+  "$mlbin/python" -c "import psycopg; c = psycopg.connect('$pg', autocommit=True); c.execute(\"SELECT 1 FROM pg_database WHERE datname = 'mlflow_bench'\").fetchone() or c.execute('CREATE DATABASE mlflow_bench')"
   mkdir -p .stack/mlflow-pg
   PYTHONPATH=deploy/local/mlflow/site MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$mlbin/mlflow" server \
     --backend-store-uri "${pg%/postgres}/mlflow_bench" --serve-artifacts --artifacts-destination .stack/mlflow-pg/artifacts \

@@ -170,7 +170,11 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     }
     let html = alice.get(&run_page).send().await.unwrap().text().await.unwrap();
     let first = calls().await - settled;
-    alice.get(format!("{run_page}?to=1000")).send().await.unwrap().text().await.unwrap();
+    // Zoomed to the steps up to 3 (one end of the range given): four points.
+    let zoomed_page = alice.get(format!("{run_page}?to=3")).send().await.unwrap();
+    assert_eq!(zoomed_page.status(), 200);
+    let zoomed_html = zoomed_page.text().await.unwrap();
+    assert!(zoomed_html.contains("data-values=\"0,1 1,0.5 2,0.333333 3,0.25\""), "the zoomed chart: {}", zoomed_html.len());
     let zoomed = calls().await - settled - first;
     assert_eq!(zoomed - first, charted, "the first view of the finished run fetched no history ({first} calls, zoomed {zoomed})");
     assert!(html.contains("data-values=\"0,1 1,0.5 2,0.333333 3,0.25 4,0.2\""), "the chart carries each point's value for the hover readout");

@@ -113,5 +113,13 @@ pub fn hydrate() {
         components::update_notice::show(&info.to_string());
     }));
     components::update_notice::note_navigation();
+    // A link an MLflow client printed: on to the run it names.
+    if let Some(location) = web_sys::window().map(|w| w.location())
+        && let (Ok(path), Ok(fragment)) = (location.pathname(), location.hash())
+        && let Some(to) = experiments::model::mlflow_link_target(&path, &fragment)
+    {
+        let _ = location.replace(&to);
+        return;
+    }
     leptos::mount::hydrate_islands();
 }

@@ -161,4 +161,9 @@ test("alice registers the model a training run logged", async ({ page }) => {
   await model.getByTestId("register-name").fill(name);
   await model.getByTestId("register-model").click();
   await expect(model.getByTestId("registered")).toHaveText(`Registered as version 1 of “${name}”.`);
+
+  // The link the MLflow client prints for the run leads to it in the portal.
+  await page.goto(`/mlflow/team-a/#/experiments/${experimentId}/runs/${runId}`);
+  await expect(page).toHaveURL(new RegExp(`/experiments/team-a/${experimentId}/runs/${runId}$`));
+  await expect(page.getByTestId("run-title")).toHaveText("fit");
 });

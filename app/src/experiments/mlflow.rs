@@ -383,11 +383,10 @@ impl Mlflow {
         let mut q: Vec<String> = runs.iter().map(|r| format!("run_ids={}", enc(r))).collect();
         q.push(format!("metric_key={}", enc(key)));
         q.push(format!("max_results={max}"));
-        if let Some(f) = from {
-            q.push(format!("start_step={f}"));
-        }
-        if let Some(t) = to {
-            q.push(format!("end_step={t}"));
+        // MLflow takes both ends of a range or neither.
+        if from.is_some() || to.is_some() {
+            q.push(format!("start_step={}", from.unwrap_or(i64::MIN)));
+            q.push(format!("end_step={}", to.unwrap_or(i64::MAX)));
         }
         let path = format!("/api/2.0/mlflow/metrics/get-history-bulk-interval?{}", q.join("&"));
         let kept = format!("{team} {path}");

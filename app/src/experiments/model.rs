@@ -21,6 +21,25 @@ pub struct ExperimentRow {
     pub last_run_ms: Option<i64>,
 }
 
+/// Where a link an MLflow client printed (`<tracking URI>/#/experiments/<id>`
+/// or `…/runs/<run>`) leads in the portal. The gateway sends
+/// `/mlflow/<team>/` on to `/experiments/<team>`, and the browser keeps the
+/// fragment (which it never sends) across that redirect; the page then
+/// turns it into the experiment's or the run's own address.
+pub fn mlflow_link_target(path: &str, fragment: &str) -> Option<String> {
+    let team = path.strip_prefix("/experiments/")?.trim_end_matches('/');
+    let name_like = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !name_like(team) {
+        return None;
+    }
+    let mut parts = fragment.strip_prefix("#/experiments/")?.split('/');
+    let id = parts.next().filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))?;
+    match (parts.next(), parts.next()) {
+        (Some("runs"), Some(run)) if !run.is_empty() && run.chars().all(|c| c.is_ascii_hexdigit()) => Some(format!("/experiments/{team}/{id}/runs/{run}")),
+        _ => Some(format!("/experiments/{team}/{id}")),
+    }
+}
+
 /// Whether a run with this status has ended (its history no longer grows
 /// unless someone logs to it again).
 pub fn finished(status: &str) -> bool {
@@ -454,6 +473,19 @@ mod tests {
         assert_eq!((rows.len(), cut), (TABLE_ROWS, true));
         assert_eq!(text_preview("m.json", r#"{"a":[1,2]}"#.into(), false), PreviewKind::Text { text: "{\n  \"a\": [\n    1,\n    2\n  ]\n}".into(), cut: false });
         assert_eq!(text_preview("m.json", "{not json".into(), false), PreviewKind::Text { text: "{not json".into(), cut: false });
+    }
+
+
+    #[test]
+    fn links_an_mlflow_client_prints_lead_to_the_run_in_the_portal() {
+        let run = "0123456789abcdef0123456789abcdef";
+        assert_eq!(mlflow_link_target("/experiments/team-a", &format!("#/experiments/7/runs/{run}")), Some(format!("/experiments/team-a/7/runs/{run}")));
+        assert_eq!(mlflow_link_target("/experiments/team-a/", "#/experiments/7"), Some("/experiments/team-a/7".into()));
+        assert_eq!(mlflow_link_target("/experiments/team-a", "#/experiments/7/runs/<script>"), Some("/experiments/team-a/7".into()));
+        assert_eq!(mlflow_link_target("/experiments/team-a", "#/models"), None);
+        assert_eq!(mlflow_link_target("/experiments/team-a", "#/experiments/javascript:x"), None);
+        assert_eq!(mlflow_link_target("/notebooks/team-a", "#/experiments/7"), None);
+        assert_eq!(mlflow_link_target("/experiments/team-a/7", "#/experiments/7"), None, "only the team's page follows it");
     }
 
 }
