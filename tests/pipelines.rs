@@ -77,8 +77,15 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     // Saving it again as new is refused in words; nothing changes.
     let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
     assert_eq!(status, 409, "{body}");
+    // Saved again over itself (the editor's edit mode, linked from its page).
+    let mut edited = pipeline.clone();
+    edited["description"] = json!("Fetch, clean, train daily");
+    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": edited, "new": false })).await;
+    assert_eq!(status, 200, "{body}");
     let (status, html) = page(&dave, &base, &format!("/pipelines/team-a/p/{name}")).await;
     assert_eq!(status, 200);
+    assert!(html.contains("Fetch, clean, train daily"), "the change is saved");
+    assert!(html.contains(&format!("/pipelines/team-a/new?edit={name}")), "dave may edit it");
     assert_eq!(html.matches("data-testid=\"dag-node\"").count(), 3, "the diagram has the three steps");
     assert_eq!(html.matches("class=\"dag-edge\"").count(), 2);
 
@@ -127,6 +134,7 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     sign_in(&tom, &base, "tom", "/").await;
     let (_, csv) = page(&tom, &base, "/export/audit.csv?team=team-a&action=pipeline.").await;
     assert!(csv.lines().any(|l| l.contains("pipeline.create") && l.contains("dave") && l.contains(&name)), "{csv}");
+    assert!(csv.lines().any(|l| l.contains("pipeline.update") && l.contains("dave") && l.contains(&name)), "{csv}");
     assert_eq!(csv.lines().filter(|l| l.contains("pipeline.run") && l.contains(&name)).count(), 2, "{csv}");
 }
 

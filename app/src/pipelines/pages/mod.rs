@@ -115,7 +115,7 @@ pub fn pipeline_svg(p: &Pipeline) -> String {
 
 #[component]
 fn PipelineView(detail: PipelineDetail) -> impl IntoView {
-    let PipelineDetail { team, pipeline, source, may_change: _, may_run, runs } = detail;
+    let PipelineDetail { team, pipeline, source, may_change, may_run, runs } = detail;
     let name = match &pipeline {
         Ok(p) => p.name.clone(),
         Err(_) => String::new(),
@@ -163,7 +163,12 @@ fn PipelineView(detail: PipelineDetail) -> impl IntoView {
     view! {
         <Title text=format!("Pipeline {name}")/>
         <p class="hint"><a href=format!("/pipelines/{team}")>{format!("← Pipelines of {team}")}</a></p>
-        <h1 class="page-title" data-testid="pipeline-title">{name}</h1>
+        <div class="flex flex-wrap items-center gap-3">
+            <h1 class="page-title" data-testid="pipeline-title">{name.clone()}</h1>
+            {(may_change && !name.is_empty()).then(|| view! {
+                <a class="btn-quiet" href=format!("/pipelines/{team}/new?edit={}", url_encode(&name)) data-testid="pipeline-edit">"Edit"</a>
+            })}
+        </div>
         {body}
         <section class="card">
             <h2 class="section-title">"Recent runs"</h2>
