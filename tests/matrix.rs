@@ -406,6 +406,7 @@ fn json<T: ServerFn + Serialize>(args: T, rule: Rule) -> Call {
 fn server_functions(t: &Target) -> Vec<Call> {
     use app::experiments::api as experiments;
     use app::pipelines::api as pipelines;
+    use app::pipelines::schedules;
     use app::notebooks::{api, catalog::Catalog, connections, model};
     use app::teams::{members, quota};
     use app::{admin, audit, shell, teams};
@@ -561,6 +562,29 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(pipelines::RunPipeline { team: team_.clone(), name: nothing.clone(), params: vec![] }, change_of_nothing(MEMBERS)),
         form(pipelines::GetRuns { team: team_.clone(), page: None }, team(MEMBERS, Admins::No)),
         form(pipelines::GetRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        // Stopping or starting again reads the run first: members learn it is not there.
+        form(pipelines::StopRun { team: team_.clone(), run: nothing.clone(), terminate: false }, change_of_nothing(MEMBERS)),
+        form(pipelines::ResubmitRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        form(schedules::PreviewSchedule { cron: "0 6 * * *".into(), timezone: "UTC".into() }, Rule::Anyone(200)),
+        json(
+            schedules::SaveSchedule {
+                team: team_.clone(),
+                pipeline: nothing.clone(),
+                schedule: schedules::Schedule {
+                    name: "nightly".into(),
+                    cron: "0 6 * * *".into(),
+                    timezone: "UTC".into(),
+                    concurrency: schedules::Concurrency::Forbid,
+                    suspended: false,
+                    keep: 5,
+                    params: vec![],
+                },
+            },
+            change_of_nothing(MEMBERS),
+        ),
+        // Kubernetes refuses the patch to those who may not change schedules before looking.
+        form(schedules::SuspendSchedule { team: team_.clone(), name: nothing.clone(), suspend: true }, Rule::Team { ok: 404, may: PIPELINE_AUTHORS, admins: Admins::No }),
+        form(schedules::DeleteSchedule { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
         // Logs are pods' logs: platform admins read those in every team too.
         form(pipelines::GetStepLog { team: team_.clone(), run: nothing.clone(), step: "fetch".into() }, Rule::Team { ok: 404, may: MEMBERS, admins: Admins::Read }),
         // Writers learn there is no such run; others are refused first.

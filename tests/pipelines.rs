@@ -185,3 +185,174 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
     assert_eq!(page(&maria, &base, &format!("/pipelines/team-b/p/{ok}")).await.0, 404);
     assert_eq!(page(&maria, &base, "/pipelines/team-a/runs/none-such").await.0, 403);
 }
+
+fn schedule(name: &str, cron: &str, zone: &str, params: Value) -> Value {
+    json!({ "name": name, "cron": cron, "timezone": zone, "concurrency": "Forbid", "suspended": false, "keep": 5, "params": params })
+}
+
+#[tokio::test]
+async fn a_schedule_fires_on_argo_and_can_be_suspended_and_deleted_keeping_its_runs() {
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let base = portal.base.clone();
+    let (dave, _) = browser();
+    sign_in(&dave, &base, "dave", "/").await;
+    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
+    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
+    let name = unique("nightly");
+    let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }], "steps": [step("a", &image, &[])] });
+    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The form shows the next five times in the schedule's own time zone.
+    let (status, body) = post_form(&dave, &base, "pipeline-schedule-preview", &[("cron", "30 6 * * MON-FRI"), ("timezone", "Europe/Berlin")]).await;
+    assert_eq!(status, 200, "{body}");
+    let times: Vec<String> = serde_json::from_str(&body).unwrap();
+    assert_eq!(times.len(), 5, "{times:?}");
+    assert!(times.iter().all(|t| t.contains("06:30 CE") && !t.starts_with("Sat") && !t.starts_with("Sun")), "{times:?}");
+
+    // Bad schedules are refused in words, and nothing is made.
+    let save = |s: Value| post_json(&dave, &base, "pipeline-schedule-save", json!({ "team": "team-a", "pipeline": name, "schedule": s }));
+    let sched = unique("every");
+    for (bad, says) in [
+        (schedule(&sched, "0 6 * *", "UTC", json!([])), "five fields"),
+        (schedule(&sched, "0 25 * * *", "UTC", json!([])), "hour field"),
+        (schedule(&sched, "0 6 * * *", "Mars/Olympus", json!([])), "not a time zone"),
+        (schedule(&sched, "0 0 30 2 *", "UTC", json!([])), "never fires"),
+        (schedule(&sched, "0 6 * * *", "UTC", json!([["nope", "1"]])), "no parameter “nope”"),
+    ] {
+        let (status, body) = save(bad).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains(says), "{says}: {body}");
+    }
+    let admin = cluster_admin().await;
+    let crons: Api<DynamicObject> = Api::namespaced_with(admin.clone(), "team-a", &app::pipelines::workflow::api_resource("CronWorkflow"));
+    assert!(crons.get_opt(&sched).await.unwrap().is_none(), "nothing half-made");
+    // alice (data scientist) may read pipelines but not schedule them.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (status, _) = post_json(&alice, &base, "pipeline-schedule-save", json!({ "team": "team-a", "pipeline": name, "schedule": schedule(&sched, "@every 10s", "UTC", json!([])) })).await;
+    assert_eq!(status, 403);
+
+    // Every 10 s: the real controller starts runs of the saved pipeline, with
+    // the schedule's parameter values, and they run to the end.
+    let (status, body) = save(schedule(&sched, "@every 10s", "UTC", json!([["day", "scheduled"]]))).await;
+    assert_eq!(status, 200, "{body}");
+    let workflows: Api<DynamicObject> = Api::namespaced_with(admin.clone(), "team-a", &app::pipelines::workflow::api_resource("Workflow"));
+    let by_schedule = kube::api::ListParams::default().labels(&format!("workflows.argoproj.io/cron-workflow={sched}"));
+    let t0 = Instant::now();
+    let fired = loop {
+        let list = workflows.list(&by_schedule).await.unwrap();
+        if let Some(w) = list.items.iter().find(|w| w.data["status"]["phase"] == "Succeeded") {
+            break w.clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no scheduled run succeeded in 60 s: {:?}", list.items.iter().map(|w| &w.data["status"]["phase"]).collect::<Vec<_>>());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let run = fired.metadata.name.clone().unwrap();
+    assert_eq!(fired.data["spec"]["arguments"]["parameters"][0]["value"], "scheduled");
+    // The pipeline's page lists it with its runs and the schedule with its next times.
+    let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/p/{name}")).await;
+    assert!(html.contains(&run), "a scheduled run is one of the pipeline's runs");
+    assert!(html.contains(&format!("schedule {sched}")), "it says the schedule started it");
+    assert!(html.contains("data-testid=\"schedule-row\"") && html.contains("data-testid=\"schedule-next\""), "the schedule is listed");
+
+    // Suspended, no new runs start; resumed, they do again. Both audited.
+    let (status, body) = post_form(&dave, &base, "pipeline-schedule-suspend", &[("team", "team-a"), ("name", &sched), ("suspend", "true")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(crons.get(&sched).await.unwrap().data["spec"]["suspend"], true);
+    let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/p/{name}")).await;
+    assert!(html.contains("data-suspended=\"true\""), "shown suspended");
+    let (status, _) = post_form(&dave, &base, "pipeline-schedule-suspend", &[("team", "team-a"), ("name", &sched), ("suspend", "false")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(crons.get(&sched).await.unwrap().data["spec"]["suspend"], false);
+
+    // Deleted, its runs stay (they are orphaned, not collected with it).
+    let (status, body) = post_form(&dave, &base, "pipeline-schedule-delete", &[("team", "team-a"), ("name", &sched)]).await;
+    assert_eq!(status, 200, "{body}");
+    let t0 = Instant::now();
+    while crons.get_opt(&sched).await.unwrap().is_some() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the schedule is gone (once its runs are orphaned)");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let kept = workflows.get_opt(&run).await.unwrap().expect("the scheduled run stays after its schedule is deleted");
+    assert!(kept.metadata.owner_references.as_ref().is_none_or(|o| o.is_empty()), "the run no longer belongs to the deleted schedule");
+    let (tom, _) = browser();
+    sign_in(&tom, &base, "tom", "/").await;
+    let (_, csv) = page(&tom, &base, "/export/audit.csv?team=team-a&action=schedule.").await;
+    for action in ["schedule.create", "schedule.suspend", "schedule.resume", "schedule.delete"] {
+        assert!(csv.lines().any(|l| l.contains(action) && l.contains("dave") && l.contains(&sched)), "{action}: {csv}");
+    }
+}
+
+#[tokio::test]
+async fn a_running_pipeline_can_be_stopped_and_an_ended_one_started_again() {
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let base = portal.base.clone();
+    let (dave, _) = browser();
+    sign_in(&dave, &base, "dave", "/").await;
+    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
+    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
+    let name = unique("slow");
+    let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }],
+        "steps": [step("first", &image, &[]), step("second", &image, &["first"])] });
+    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
+    assert_eq!(status, 200, "{body}");
+    // On the node, the first step runs for ten minutes.
+    let admin = cluster_admin().await;
+    let templates: Api<DynamicObject> = Api::namespaced_with(admin, "team-a", &app::pipelines::workflow::api_resource("WorkflowTemplate"));
+    let t = templates.get(&name).await.unwrap();
+    let mut spec = t.data["spec"].clone();
+    spec["templates"][1]["metadata"]["annotations"] = json!({ "kwok.atrium.dev/delay": "600s" });
+    templates.patch(&name, &PatchParams::default(), &Patch::Merge(&json!({ "spec": spec }))).await.unwrap();
+
+    let (status, body) = post_json(&dave, &base, "pipeline-run", json!({ "team": "team-a", "name": name, "params": [["day", "monday"]] })).await;
+    assert_eq!(status, 200, "{body}");
+    let run: String = serde_json::from_str(&body).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let (_, body) = post_form(&dave, &base, "pipeline-run-detail", &[("team", "team-a"), ("run", &run)]).await;
+        let detail: Value = serde_json::from_str(&body).unwrap();
+        if phase_of(&detail, "first") == "Running" {
+            assert_eq!(detail["may_stop"], true);
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the first step did not start: {detail}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Terminated, it ends at once, failed, and the second step never starts.
+    let (status, body) = post_form(&dave, &base, "pipeline-run-stop", &[("team", "team-a"), ("run", &run), ("terminate", "true")]).await;
+    assert_eq!(status, 200, "{body}");
+    let detail = finished(&dave, &base, &run).await;
+    assert_eq!(detail["row"]["phase"], "Failed", "{detail}");
+    assert_ne!(phase_of(&detail, "second"), "Succeeded", "{detail}");
+    // Stopping an ended run is refused in words.
+    let (status, body) = post_form(&dave, &base, "pipeline-run-stop", &[("team", "team-a"), ("run", &run), ("terminate", "false")]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("has already ended"), "{body}");
+    // Started again: a new run of the same pipeline with the same values.
+    let (status, body) = post_form(&dave, &base, "pipeline-run-resubmit", &[("team", "team-a"), ("run", &run)]).await;
+    assert_eq!(status, 200, "{body}");
+    let again: String = serde_json::from_str(&body).unwrap();
+    assert_ne!(again, run);
+    let (_, body) = post_form(&dave, &base, "pipeline-run-detail", &[("team", "team-a"), ("run", &again)]).await;
+    let detail: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(detail["row"]["pipeline"], name.as_str());
+    assert_eq!(detail["params"], json!([["day", "monday"]]));
+    // alice (data scientist) sees the run but may not stop it.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (_, body) = post_form(&alice, &base, "pipeline-run-detail", &[("team", "team-a"), ("run", &again)]).await;
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["may_stop"], false);
+    let (status, _) = post_form(&alice, &base, "pipeline-run-stop", &[("team", "team-a"), ("run", &again), ("terminate", "true")]).await;
+    assert_eq!(status, 403);
+    let (status, _) = post_form(&dave, &base, "pipeline-run-stop", &[("team", "team-a"), ("run", &again), ("terminate", "true")]).await;
+    assert_eq!(status, 200, "dave ends the second run too");
+    let (tom, _) = browser();
+    sign_in(&tom, &base, "tom", "/").await;
+    let (_, csv) = page(&tom, &base, "/export/audit.csv?team=team-a&action=pipeline.").await;
+    assert!(csv.lines().any(|l| l.contains("pipeline.terminate") && l.contains(&run)), "{csv}");
+    assert!(csv.lines().any(|l| l.contains("pipeline.resubmit") && l.contains(&run)), "{csv}");
+}

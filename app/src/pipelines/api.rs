@@ -38,6 +38,9 @@ pub struct PipelineDetail {
     pub may_run: bool,
     /// The newest runs of this pipeline.
     pub runs: Vec<RunRow>,
+    pub schedules: Vec<crate::pipelines::schedules::ScheduleRow>,
+    /// Whether the person may make and change schedules of this pipeline.
+    pub may_schedule: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,11 +88,13 @@ pub struct RunDetail {
     pub edges: Vec<(String, Vec<String>)>,
     pub params: Vec<(String, String)>,
     pub may_stop: bool,
+    /// Whether the person may start runs (to run this one again).
+    pub may_rerun: bool,
     pub now_ms: i64,
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub mod server {
     use super::*;
     use crate::pipelines::workflow::{self, api_resource};
     use crate::platform::kube::explain;
@@ -251,11 +256,13 @@ pub async fn get_pipeline(team: String, name: String) -> Result<PipelineDetail, 
     let client = state.kube.for_user(&who)?.client();
     let what = format!("pipeline “{name}” in team “{team}”");
     let templates = server::api(client.clone(), &team, "WorkflowTemplate");
-    let (found, runs, may_change, may_run) = futures::join!(
+    let (found, runs, schedules, may_change, may_run, may_schedule) = futures::join!(
         templates.get(&name),
         server::list_runs(client.clone(), &team, Some(&name), None, 20),
+        crate::pipelines::schedules::server::list(client.clone(), &team, &name),
         server::may(&state, &who, &team, "workflowtemplates", "update"),
         server::may(&state, &who, &team, "workflows", "create"),
+        server::may(&state, &who, &team, "cronworkflows", "create"),
     );
     let found = found.map_err(|e| crate::platform::kube::explain(e, &what))?;
     let mut value = serde_json::to_value(&found).map_err(AppError::internal)?;
@@ -272,6 +279,8 @@ pub async fn get_pipeline(team: String, name: String) -> Result<PipelineDetail, 
         may_change: may_change?,
         may_run: may_run?,
         runs: runs.map(|(r, _)| r).unwrap_or_default(),
+        schedules: schedules.unwrap_or_default(),
+        may_schedule: may_schedule?,
     })
 }
 
@@ -302,6 +311,58 @@ pub async fn run_pipeline(team: String, name: String, params: Vec<(String, Strin
     me.audited(Some(&team), "pipeline.run", &format!("pipeline {name}"), work).await
 }
 
+/// Stops a run that is still going: `terminate` ends it at once, otherwise
+/// running steps finish and no new ones start (Argo's `shutdown`). Audited.
+#[server(endpoint = "pipeline-run-stop")]
+pub async fn stop_run(team: String, run: String, terminate: bool) -> Result<(), AppError> {
+    use kube::api::{Patch, PatchParams};
+    let me = crate::audit::server::Actor::current().await?;
+    let client = me.state.kube.for_user(&me.who)?.client();
+    let api = server::api(client, &team, "Workflow");
+    let what = format!("run “{run}” in team “{team}”");
+    let work = async {
+        let found = api.get(&run).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+        let phase = server::run_row(&found).phase;
+        if !matches!(phase.as_str(), "Pending" | "Running") {
+            return Err(AppError::Conflict(format!("Run “{run}” has already ended ({phase}).")));
+        }
+        let how = if terminate { "Terminate" } else { "Stop" };
+        let patch = Patch::Merge(serde_json::json!({ "spec": { "shutdown": how } }));
+        api.patch(&run, &PatchParams::default(), &patch).await.map(drop).map_err(|e| crate::platform::kube::explain(e, &what))
+    };
+    let action = if terminate { "pipeline.terminate" } else { "pipeline.stop" };
+    me.audited(Some(&team), action, &format!("run {run}"), work).await
+}
+
+/// Starts a new run of the pipeline a run ran, with the same parameter
+/// values; returns the new run's name. Audited.
+#[server(endpoint = "pipeline-run-resubmit")]
+pub async fn resubmit_run(team: String, run: String) -> Result<String, AppError> {
+    use kube::api::DynamicObject;
+    let me = crate::audit::server::Actor::current().await?;
+    let client = me.state.kube.for_user(&me.who)?.client();
+    let api = server::api(client, &team, "Workflow");
+    let what = format!("run “{run}” in team “{team}”");
+    let found = api.get(&run).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    let Some(template) = found.data["spec"]["workflowTemplateRef"]["name"].as_str().map(String::from) else {
+        return Err(AppError::Invalid(format!("Run “{run}” was not started from a saved pipeline, so it cannot be started again here.")));
+    };
+    let params: Vec<(String, String)> = found.data["spec"]["arguments"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["name"].as_str().unwrap_or_default().to_string(), p["value"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut value = super::workflow::run_of(&template, &team, &params, me.username());
+    value["metadata"]["annotations"]["atrium.io/resubmitted-from"] = serde_json::json!(run);
+    let obj: DynamicObject = serde_json::from_value(value).map_err(AppError::internal)?;
+    let work = async {
+        let made = server::create_checked(&api, &obj, &format!("a new run of pipeline “{template}”")).await?;
+        Ok(made.metadata.name.unwrap_or_default())
+    };
+    me.audited(Some(&team), "pipeline.resubmit", &format!("run {run}"), work).await
+}
+
 /// A page of the team's runs, newest first within the page.
 #[server(endpoint = "pipeline-runs")]
 pub async fn get_runs(team: String, page: Option<String>) -> Result<RunList, AppError> {
@@ -316,9 +377,10 @@ pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?.client();
     let workflows = server::api(client, &team, "Workflow");
-    let (found, may_stop) = futures::join!(
+    let (found, may_stop, may_rerun) = futures::join!(
         workflows.get(&run),
-        server::may(&state, &who, &team, "workflows", "update"),
+        server::may(&state, &who, &team, "workflows", "patch"),
+        server::may(&state, &who, &team, "workflows", "create"),
     );
     let found = found.map_err(|e| crate::platform::kube::explain(e, &format!("run “{run}” in team “{team}”")))?;
     let status = &found.data["status"];
@@ -368,7 +430,7 @@ pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
         .flatten()
         .map(|p| (p["name"].as_str().unwrap_or_default().to_string(), p["value"].as_str().unwrap_or_default().to_string()))
         .collect();
-    Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, now_ms: server::now_ms() })
+    Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, may_rerun: may_rerun?, now_ms: server::now_ms() })
 }
 
 /// The log of a step of a run (its newest try), read from Kubernetes as the

@@ -4,8 +4,11 @@
 //! signed-in person, and the real Argo controller runs them.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod cron;
 pub mod diagram;
 pub mod model;
 pub mod pages;
+pub mod schedules;
 #[cfg(feature = "ssr")]
 pub mod workflow;

@@ -246,6 +246,42 @@ pub fn run_of(template: &str, team: &str, params: &[(String, String)], by: &str)
     })
 }
 
+/// The label a schedule carries with its pipeline's name.
+pub const PIPELINE_LABEL: &str = "atrium.io/pipeline";
+
+/// The `CronWorkflow` that runs pipeline `template` on schedule `s` (checked
+/// beforehand). Its runs carry the same labels as runs started by hand, and
+/// say which schedule started them.
+pub fn schedule_of(s: &super::schedules::Schedule, template: &str, team: &str, by: &str) -> Value {
+    let mut workflow = json!({ "workflowTemplateRef": { "name": template } });
+    if !s.params.is_empty() {
+        workflow["arguments"] = json!({ "parameters": s.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>() });
+    }
+    json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": "CronWorkflow",
+        "metadata": {
+            "name": s.name,
+            "namespace": team,
+            "labels": { MANAGED_BY.0: MANAGED_BY.1, PIPELINE_LABEL: template },
+            "annotations": { "atrium.io/created-by": by },
+        },
+        "spec": {
+            "schedules": [s.cron.trim()],
+            "timezone": s.timezone.trim(),
+            "concurrencyPolicy": s.concurrency.as_str(),
+            "suspend": s.suspended,
+            "successfulJobsHistoryLimit": s.keep,
+            "failedJobsHistoryLimit": s.keep,
+            "workflowMetadata": {
+                "labels": { MANAGED_BY.0: MANAGED_BY.1, "workflows.argoproj.io/workflow-template": template },
+                "annotations": { "atrium.io/started-by": format!("schedule {}", s.name) },
+            },
+            "workflowSpec": workflow,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

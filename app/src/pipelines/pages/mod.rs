@@ -14,6 +14,7 @@ use crate::components::error_view::ErrorView;
 use crate::pipelines::api::{PipelineDetail, PipelineList, RunList, RunPipeline, RunRow, get_pipeline, get_pipelines, get_runs};
 use crate::pipelines::diagram::{self, Node};
 use crate::pipelines::model::{Pipeline, Work};
+use crate::pipelines::schedules::{Concurrency, DEFAULT_KEEP, DeleteSchedule, MAX_KEEP, PreviewSchedule, SaveSchedule, Schedule, ScheduleRow, SuspendSchedule};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -115,7 +116,7 @@ pub fn pipeline_svg(p: &Pipeline) -> String {
 
 #[component]
 fn PipelineView(detail: PipelineDetail) -> impl IntoView {
-    let PipelineDetail { team, pipeline, source, may_change, may_run, runs } = detail;
+    let PipelineDetail { team, pipeline, source, may_change, may_run, runs, schedules, may_schedule } = detail;
     let name = match &pipeline {
         Ok(p) => p.name.clone(),
         Err(_) => String::new(),
@@ -148,7 +149,8 @@ fn PipelineView(detail: PipelineDetail) -> impl IntoView {
             view! {
                 {(!p.description.is_empty()).then(|| view! { <p class="muted">{p.description.clone()}</p> })}
                 <section class="card overflow-x-auto" inner_html=svg></section>
-                {may_run.then(|| view! { <RunForm team=team.clone() name=p.name.clone() params/> })}
+                {may_run.then(|| view! { <RunForm team=team.clone() name=p.name.clone() params=params.clone()/> })}
+                <Schedules team=team.clone() pipeline=p.name.clone() rows=schedules may=may_schedule params/>
                 <section class="card overflow-x-auto">
                     <h2 class="section-title">"Steps"</h2>
                     <table class="table" data-testid="steps">
@@ -206,6 +208,170 @@ fn RunForm(team: String, name: String, params: Vec<crate::pipelines::model::Para
                 Ok(made) => view! { <p class="notice-ok" role="status" data-testid="run-started">"Started "<a href=format!("/pipelines/{team}/runs/{made}")>{made.clone()}</a>"."</p> }.into_any(),
                 Err(e) => view! { <p class="notice-error" role="alert" data-testid="run-error">{e.to_string()}</p> }.into_any(),
             })}
+        </form>
+    }
+}
+
+/// A pipeline's schedules: when each fires next, what it last did, and (for
+/// those who may) suspend, resume, delete, and a form for a new one whose
+/// next five times show as the expression is typed.
+#[island(lazy)]
+fn Schedules(team: String, pipeline: String, rows: Vec<ScheduleRow>, may: bool, params: Vec<crate::pipelines::model::Param>) -> impl IntoView {
+    let suspend = ServerAction::<SuspendSchedule>::new();
+    let delete = ServerAction::<DeleteSchedule>::new();
+    let save = ServerAction::<SaveSchedule>::new();
+    let here = format!("/pipelines/{team}/p/{pipeline}");
+    Effect::new({
+        let here = here.clone();
+        move || {
+            let done = matches!(suspend.value().get(), Some(Ok(()))) || matches!(delete.value().get(), Some(Ok(()))) || matches!(save.value().get(), Some(Ok(())));
+            if done {
+                crate::navigation::go(&here);
+            }
+        }
+    });
+    let action_error = move || {
+        let e = match (suspend.value().get(), delete.value().get()) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+            _ => None,
+        };
+        e.map(|e| view! { <p class="notice-error" role="alert" data-testid="schedule-action-error">{e}</p> })
+    };
+    let empty = rows.is_empty();
+    let body = rows
+        .into_iter()
+        .map(|r| {
+            let s = r.schedule;
+            let next = match r.next {
+                _ if s.suspended => view! { <span class="muted">"Suspended"</span> }.into_any(),
+                Ok(times) => view! { <ul class="text-xs mono" data-testid="schedule-next">{times.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul> }.into_any(),
+                Err(why) => view! { <span class="notice-error">{why}</span> }.into_any(),
+            };
+            let (t1, t2, n1, n2) = (team.clone(), team.clone(), s.name.clone(), s.name.clone());
+            let suspended = s.suspended;
+            view! {
+                <tr data-testid="schedule-row" data-schedule=s.name.clone() data-suspended=suspended.to_string()>
+                    <td class="font-medium">{s.name.clone()}</td>
+                    <td class="mono text-xs">{s.cron.clone()}<br/><span class="muted">{s.timezone.clone()}</span></td>
+                    <td>{next}</td>
+                    <td class="text-sm">{format!("If one is still running: {}.", s.concurrency.words())}</td>
+                    <td class="text-sm whitespace-nowrap" data-testid="schedule-last">
+                        {r.last_ms.map(crate::audit::trail::format_time).unwrap_or_else(|| "not yet".into())}
+                        <br/><span class="muted">{format!("{} running · {} succeeded · {} failed", r.active, r.succeeded, r.failed)}</span>
+                    </td>
+                    <td class="text-sm">
+                        {(!r.problem.is_empty()).then(|| view! { <p class="notice-error" data-testid="schedule-problem">{r.problem.clone()}</p> })}
+                        {may.then(|| view! {
+                            <div class="flex gap-2">
+                                <button type="button" class="btn-quiet" data-testid="schedule-suspend" disabled=move || suspend.pending().get()
+                                    on:click=move |_| { suspend.dispatch(SuspendSchedule { team: t1.clone(), name: n1.clone(), suspend: !suspended }); }>
+                                    {if suspended { "Resume" } else { "Suspend" }}
+                                </button>
+                                <button type="button" class="btn-quiet" data-testid="schedule-delete" disabled=move || delete.pending().get()
+                                    on:click=move |_| { delete.dispatch(DeleteSchedule { team: t2.clone(), name: n2.clone() }); }>"Delete"</button>
+                            </div>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card space-y-3" data-testid="schedules">
+            <h2 class="section-title">"Schedules"</h2>
+            {if empty {
+                view! { <p class="muted" data-testid="schedules-empty">"This pipeline runs only when started."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto">
+                        <table class="table">
+                            <thead><tr><th>"Schedule"</th><th>"When"</th><th>"Next runs"</th><th>"Overlap"</th><th>"Last started"</th><th>""</th></tr></thead>
+                            <tbody>{body}</tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            {action_error}
+            {may.then(|| view! { <ScheduleForm team=team.clone() pipeline=pipeline.clone() params save/> })}
+        </section>
+    }
+}
+
+#[component]
+fn ScheduleForm(team: String, pipeline: String, params: Vec<crate::pipelines::model::Param>, save: ServerAction<SaveSchedule>) -> impl IntoView {
+    let preview = ServerAction::<PreviewSchedule>::new();
+    let name = RwSignal::new(format!("{pipeline}-daily"));
+    let cron = RwSignal::new("0 6 * * *".to_string());
+    let zone = RwSignal::new("UTC".to_string());
+    let concurrency = RwSignal::new(Concurrency::Forbid);
+    let keep = RwSignal::new(DEFAULT_KEEP.to_string());
+    let values: Vec<(String, RwSignal<String>)> = params.iter().map(|p| (p.name.clone(), RwSignal::new(p.default.clone()))).collect();
+    let ask = move || {
+        preview.dispatch(PreviewSchedule { cron: cron.get_untracked(), timezone: zone.get_untracked() });
+    };
+    Effect::new(move || ask());
+    let fields = values
+        .iter()
+        .map(|(k, v)| {
+            let v = *v;
+            view! { <label class="form-row">{format!("Parameter {k}")}<input class="input mono" prop:value=v on:input=move |e| v.set(event_target_value(&e)) data-testid=format!("schedule-param-{k}")/></label> }
+        })
+        .collect_view();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(keep) = keep.get_untracked().trim().parse::<u32>() else {
+            save.value().set(Some(Err(crate::error::AppError::Invalid(format!("Keep a number of runs between 1 and {MAX_KEEP}.")))));
+            return;
+        };
+        let schedule = Schedule {
+            name: name.get_untracked().trim().to_string(),
+            cron: cron.get_untracked(),
+            timezone: zone.get_untracked(),
+            concurrency: concurrency.get_untracked(),
+            suspended: false,
+            keep,
+            params: values.iter().map(|(k, v)| (k.clone(), v.get_untracked())).collect(),
+        };
+        save.dispatch(SaveSchedule { team: team.clone(), pipeline: pipeline.clone(), schedule });
+    };
+    let options = Concurrency::ALL
+        .into_iter()
+        .map(|c| view! { <option value=c.as_str() selected=c == Concurrency::Forbid>{format!("If one is still running: {}", c.words())}</option> })
+        .collect_view();
+    view! {
+        <form class="space-y-3 border-t pt-3" on:submit=submit data-testid="schedule-form">
+            <h3 class="font-medium">"New schedule"</h3>
+            <div class="flex flex-wrap items-end gap-3">
+                <label class="form-row">"Name"<input class="input" prop:value=name on:input=move |e| name.set(event_target_value(&e)) data-testid="schedule-name"/></label>
+                <label class="form-row">"Cron expression"
+                    <input class="input mono" prop:value=cron on:input=move |e| { cron.set(event_target_value(&e)); ask(); } data-testid="schedule-cron"/>
+                </label>
+                <label class="form-row">"Time zone"
+                    <input class="input" list="time-zones" prop:value=zone on:input=move |e| { zone.set(event_target_value(&e)); ask(); } data-testid="schedule-zone"/>
+                </label>
+                <datalist id="time-zones">
+                    {["UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney"]
+                        .map(|z| view! { <option value=z/> }).collect_view()}
+                </datalist>
+                <label class="form-row">"Overlap"
+                    <select class="input" on:change=move |e| concurrency.set(Concurrency::parse(&event_target_value(&e))) data-testid="schedule-concurrency">{options}</select>
+                </label>
+                <label class="form-row">"Keep finished runs"<input class="input w-24" type="number" min="1" max=MAX_KEEP.to_string() prop:value=keep on:input=move |e| keep.set(event_target_value(&e)) data-testid="schedule-keep"/></label>
+                {fields}
+            </div>
+            <p class="hint">"Five fields (minute hour day-of-month month day-of-week), @hourly, @daily, @weekly, @monthly, or @every 30m."</p>
+            <div data-testid="schedule-preview">
+                {move || match preview.value().get() {
+                    None => view! { <p class="muted text-sm">"…"</p> }.into_any(),
+                    Some(Ok(times)) => view! {
+                        <p class="text-sm">"Next runs:"</p>
+                        <ul class="text-xs mono" data-testid="schedule-preview-times">{times.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+                    }.into_any(),
+                    Some(Err(e)) => view! { <p class="notice-error text-sm" role="alert" data-testid="schedule-preview-error">{e.to_string()}</p> }.into_any(),
+                }}
+            </div>
+            <button type="submit" class="btn-primary" disabled=move || save.pending().get() data-testid="schedule-save">"Schedule"</button>
+            {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="notice-error" role="alert" data-testid="schedule-error">{e.to_string()}</p> })}
         </form>
     }
 }

@@ -5,7 +5,7 @@
 
 use super::duration;
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{RunDetail, get_run, get_step_log};
+use crate::pipelines::api::{ResubmitRun, RunDetail, StopRun, get_run, get_step_log};
 use crate::pipelines::diagram::{self, Node};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -107,6 +107,7 @@ fn LiveRun(detail: RunDetail) -> impl IntoView {
                 " "<span class="muted text-sm">{move || state.with(|d| duration(d.row.started_ms, d.row.finished_ms.or(Some(d.now_ms))))}</span>
             </p>
             {move || state.with(|d| (!d.row.message.is_empty()).then(|| view! { <p class="text-sm" data-testid="run-message">{d.row.message.clone()}</p> }))}
+            <RunActions state/>
             <div class="overflow-x-auto" inner_html=svg></div>
         </section>
         <section class="card overflow-x-auto">
@@ -125,6 +126,47 @@ fn LiveRun(detail: RunDetail) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// Stop (running steps finish, no new ones start) or terminate a run that
+/// goes; start an ended one again with the same parameters.
+#[component]
+fn RunActions(state: RwSignal<RunDetail>) -> impl IntoView {
+    let stop = ServerAction::<StopRun>::new();
+    let again = ServerAction::<ResubmitRun>::new();
+    let ids = move || state.with_untracked(|d| (d.team.clone(), d.row.name.clone()));
+    let going = move || state.with(|d| matches!(d.row.phase.as_str(), "Pending" | "Running"));
+    Effect::new(move || {
+        if let Some(Ok(made)) = again.value().get() {
+            let team = state.with_untracked(|d| d.team.clone());
+            crate::navigation::go(&format!("/pipelines/{team}/runs/{made}"));
+        }
+    });
+    let busy = move || stop.pending().get() || again.pending().get();
+    let error = move || {
+        let e = match (stop.value().get(), again.value().get()) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+            _ => None,
+        };
+        e.map(|e| view! { <p class="notice-error" role="alert" data-testid="run-action-error">{e}</p> })
+    };
+    let stopping = move || stop.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <div class="flex flex-wrap items-center gap-2">
+            {move || (going() && state.with(|d| d.may_stop)).then(|| view! {
+                <button type="button" class="btn-quiet" disabled=busy data-testid="run-stop"
+                    on:click=move |_| { let (team, run) = ids(); stop.dispatch(StopRun { team, run, terminate: false }); }>"Stop"</button>
+                <button type="button" class="btn-danger" disabled=busy data-testid="run-terminate"
+                    on:click=move |_| { let (team, run) = ids(); stop.dispatch(StopRun { team, run, terminate: true }); }>"Terminate"</button>
+            })}
+            {move || (going() && stopping()).then(|| view! { <span class="muted text-sm" role="status" data-testid="run-stopping">"Stopping…"</span> })}
+            {move || (!going() && state.with(|d| d.may_rerun)).then(|| view! {
+                <button type="button" class="btn-quiet" disabled=busy data-testid="run-again"
+                    on:click=move |_| { let (team, run) = ids(); again.dispatch(ResubmitRun { team, run }); }>"Run again"</button>
+            })}
+            {error}
+        </div>
     }
 }
 
