@@ -142,8 +142,13 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
     notebooks.tracking_base = config.tracking_base();
     let origins = config.notebook_origins().map_err(StartError::Notebooks)?;
     let mlflow = app::experiments::mlflow::Mlflow::new(&config.mlflow);
+    let logs = app::pipelines::archive::LogArchive::new(&config.object_store).map_err(StartError::Notebooks)?;
+    if let Some(archive) = &logs {
+        let lease = Duration::from_secs(config.notebooks.culler_lease_seconds.max(3));
+        app::pipelines::archive::spawn(archive.clone(), portal.clone(), &config.notebooks.portal_namespace, &config.pipelines.log_archive_lease, lease);
+    }
     let services =
-        Services { config, kube, oidc, db, sessions: sessions.clone(), origins, access, notebooks, mlflow, lifecycle: Default::default() };
+        Services { config, kube, oidc, db, sessions: sessions.clone(), origins, access, notebooks, mlflow, logs, lifecycle: Default::default() };
     let state = AppState { leptos_options, services: Arc::new(services) };
     app::notebooks::live::spawn_culler(state.clone(), portal);
     // Warm discovery in the background; sign-in retries it if this fails.

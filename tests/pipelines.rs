@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{LOGIN_PORT, browser, cluster_admin, login_port, sign_in, start_portal, unique};
+use common::{LOGIN_PORT, browser, cluster_admin, login_port, object_store, sign_in, start_portal, unique};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -55,7 +55,7 @@ fn phase_of<'a>(detail: &'a Value, step: &str) -> &'a str {
 #[tokio::test]
 async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why() {
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let portal = start_portal(LOGIN_PORT, |c| c.object_store = object_store()).await;
     let base = portal.base.clone();
     let (dave, _) = browser();
     sign_in(&dave, &base, "dave", "/").await;
@@ -106,10 +106,44 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     let (status, html) = page(&dave, &base, &format!("/pipelines/team-a/runs/{run}?step=clean")).await;
     assert_eq!(status, 200);
     assert!(html.contains("data-testid=\"step-log\"") && html.contains("a simulated container"), "the step's log");
+    assert!(!html.contains("step-log-archived"), "read from the pod while it exists");
+
+    // Once the steps have ended, their logs are archived; after the pods
+    // are gone (as Argo's pod GC would do), the log is read from there.
+    let admin = cluster_admin().await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), "team-a");
+    let of_run = kube::api::ListParams::default().labels(&format!("workflows.argoproj.io/workflow={run}"));
+    let archive = app::pipelines::archive::LogArchive::new(&object_store()).unwrap().expect("the stack has an object store");
+    let t0 = Instant::now();
+    for pod in pods.list(&of_run).await.unwrap().items {
+        let name = pod.metadata.name.clone().unwrap();
+        let step = pod.metadata.labels.as_ref().unwrap()[app::pipelines::workflow::STEP_LABEL].clone();
+        while !archive.has("team-a", &run, &step, &name).await.unwrap() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "the log of {name} was not archived in 30 s");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    pods.delete_collection(&kube::api::DeleteParams { grace_period_seconds: Some(0), ..Default::default() }, &of_run).await.unwrap();
+    while !pods.list(&of_run).await.unwrap().items.is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the run's pods are not gone");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (status, html) = page(&dave, &base, &format!("/pipelines/team-a/runs/{run}?step=clean")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-testid=\"step-log-archived\"") && html.contains("a simulated container"), "the archived log");
+    // Other members read it too; another team's people do not.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (status, body) = post_form(&alice, &base, "pipeline-step-log", &[("team", "team-a"), ("run", &run), ("step", "clean")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"archived\":true"), "{body}");
+    let (maria, _) = browser();
+    sign_in(&maria, &base, "maria", "/").await;
+    let (status, _) = post_form(&maria, &base, "pipeline-step-log", &[("team", "team-a"), ("run", &run), ("step", "clean")]).await;
+    assert_eq!(status, 403);
 
     // On the node, the clean step's command fails with exit code 3 (kwok
     // reads the annotation from the step's template).
-    let admin = cluster_admin().await;
     let templates: Api<DynamicObject> = Api::namespaced_with(admin, "team-a", &app::pipelines::workflow::api_resource("WorkflowTemplate"));
     let mut t = templates.get(&name).await.unwrap();
     t.data["spec"]["templates"][2]["metadata"]["annotations"] = json!({ "kwok.atrium.dev/exit-code": "3" });

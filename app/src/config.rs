@@ -65,6 +65,12 @@ pub struct Config {
     pub log_format: String,
     pub notebooks: NotebooksConfig,
     pub mlflow: MlflowConfig,
+    /// S3-compatible storage for what the portal keeps beyond Kubernetes'
+    /// lifetime of things (pipeline steps' logs, once their pods are gone).
+    #[serde(default)]
+    pub object_store: ObjectStoreConfig,
+    #[serde(default)]
+    pub pipelines: PipelinesConfig,
     /// The largest request body the portal accepts, in bytes; larger ones
     /// are answered 413. Notebook origins are not limited by it.
     pub max_body_bytes: usize,
@@ -124,6 +130,34 @@ pub struct MlflowConfig {
     /// MB (streamed; everything else it sends is held to `max_body_bytes`).
     #[serde(default = "default_max_artifact_megabytes")]
     pub max_artifact_megabytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PipelinesConfig {
+    /// The Lease (in the portal's namespace) held by the one replica that
+    /// archives finished steps' logs to the object store.
+    pub log_archive_lease: String,
+}
+
+impl Default for PipelinesConfig {
+    fn default() -> Self {
+        PipelinesConfig { log_archive_lease: "atrium-log-archiver".into() }
+    }
+}
+
+/// An S3-compatible object store (any: MinIO on the local stack). The
+/// portal's own credentials reach only its own bucket.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ObjectStoreConfig {
+    /// e.g. `http://minio.atrium.svc:9000`. Empty: no archive; step logs
+    /// are read from Kubernetes only, and go when their pods go.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
 }
 
 fn default_max_artifact_megabytes() -> u64 {
@@ -252,6 +286,8 @@ impl Default for Config {
                 culler_lease_seconds: 15,
             },
             mlflow: MlflowConfig { url: String::new(), timeout_seconds: 5, workload_url: String::new(), max_artifact_megabytes: default_max_artifact_megabytes() },
+            object_store: ObjectStoreConfig::default(),
+            pipelines: PipelinesConfig::default(),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Services {
     pub notebooks: crate::notebooks::ops::NotebookService,
     /// The MLflow tracking server behind the experiments pages, if configured.
     pub mlflow: Option<crate::experiments::mlflow::Mlflow>,
+    /// Where finished pipeline steps' logs are kept, if an object store is configured.
+    pub logs: Option<crate::pipelines::archive::LogArchive>,
     /// Serving, draining or stopping (after SIGTERM).
     pub lifecycle: crate::lifecycle::Lifecycle,
 }

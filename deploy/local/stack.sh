@@ -6,13 +6,15 @@
 # chart's RBAC and admission policies applied, a real MLflow tracking
 # server from PyPI with workspaces (one per team), and Argo Workflows' real
 # workflow-controller (cluster-wide; kwok completes its step pods, and its
-# kubelet endpoint serves their logs). Everything on loopback, but for that
-# controller's health port (6060, fixed, on all interfaces).
+# kubelet endpoint serves their logs), and MinIO as the S3 object store (a
+# bucket for the portal's log archive, and a bucket, a user and a data
+# connection per team). Everything on loopback, but for that controller's
+# health port (6060, fixed, on all interfaces).
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
 #   deploy/local/stack.sh status   what runs
-#   deploy/local/stack.sh reset    down, then forget all state (cluster data, Keycloak data)
+#   deploy/local/stack.sh reset    down, then forget all state (cluster data, Keycloak data, buckets)
 #
 # State lives in $ATRIUM_STACK_DIR (default: <checkout>/.stack); built binaries
 # and downloads in $ATRIUM_CACHE (default: ~/.cache/atrium), keyed by version.
@@ -27,11 +29,18 @@ api_port=${ATRIUM_APISERVER_PORT:-16443}
 kc_port=${ATRIUM_KEYCLOAK_PORT:-18443}
 mlflow_port=${ATRIUM_MLFLOW_PORT:-15000}
 kubelet_port=${ATRIUM_KWOK_KUBELET_PORT:-16250}
+minio_port=${ATRIUM_MINIO_PORT:-19000}
+minio_console_port=${ATRIUM_MINIO_CONSOLE_PORT:-19001}
 issuer="https://localhost:$kc_port/realms/atrium"
 java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 pki="$state/pki"
 logs="$state/logs"
 run="$state/run"
+# MinIO's root password and its users' secret keys, one file each.
+keys="$state/minio-keys"
+s3_endpoint="http://127.0.0.1:$minio_port"
+s3_region=us-east-1
+s3_root_user=atrium-root
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -202,14 +211,57 @@ trusts_keycloak() {
     "https://127.0.0.1:$api_port/apis/authentication.k8s.io/v1/selfsubjectreviews" | grep -q '"oidc:alice"'
 }
 
+# make_key NAME — a random secret (40 hex digits) in $keys/NAME, made once,
+# readable by its owner only.
+make_key() {
+  [ -s "$keys/$1" ] || (umask 077 && od -An -tx1 -N20 /dev/urandom | tr -d ' \n' >"$keys/$1")
+}
+
+minio_py() { echo "$cache/minio-py-$MINIO_PY_VERSION"; }
+
+# MinIO's users and policies exist only through its admin API: the PyPI
+# package `minio` has a client for it (mc would be another Go build).
+install_minio_py() {
+  local venv; venv=$(minio_py)
+  if [ ! -f "$venv/.complete" ]; then
+    say "installing the PyPI package minio $MINIO_PY_VERSION (once, a few seconds)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "minio==$MINIO_PY_VERSION"
+    touch "$venv/.complete"
+  fi
+}
+
+# MinIO's buckets, users and policies, and each team's data connection (a
+# Secret `object-storage`), all made again on every `up`: provision.py leaves
+# alone what is already so. The teams are the namespaces bootstrap/ makes with
+# the team label, not those the tests make. Uses up()'s kubectl.
+provision_minio() {
+  local t0=$SECONDS teams t
+  teams=$(kubectl get -f "$here/bootstrap/" \
+    -o jsonpath='{range .items[?(@.metadata.labels.atrium\.io/team=="true")]}{.metadata.name}{" "}{end}')
+  for t in atrium-portal $teams; do make_key "$t"; done
+  # Server-side apply: a client-side apply would copy the keys into an
+  # annotation, which anyone listing the Secrets' metadata could read.
+  # shellcheck disable=SC2086 # $teams: one word each.
+  MINIO_ROOT_USER=$s3_root_user MINIO_ROOT_PASSWORD=$(cat "$keys/root") \
+    "$(minio_py)/bin/python" "$here/minio/provision.py" "$s3_endpoint" "$s3_region" "$keys" \
+    atrium-portal atrium-logs $teams |
+    kubectl apply --server-side --force-conflicts --field-manager=atrium-stack -f - >>"$logs/bootstrap.log"
+  say "minio provisioned: buckets atrium-logs and ${teams% } ($(( SECONDS - t0 ))s)"
+}
+
 up() {
   mkdir -p "$logs" "$run"
+  mkdir -p -m 700 "$keys"
   local bin; bin=$("$here/build-controlplane.sh" | tail -n 1)
   local kwok="$cache/bin/kwok-$KWOK_VERSION/kwok"
   local argo="$cache/bin/argo-$ARGO_VERSION/workflow-controller"
+  local minio="$cache/bin/minio-$MINIO_VERSION/minio"
   make_pki
   install_keycloak
   bash "$repo/scripts/mlflow.sh" install
+  install_minio_py
   local kc; kc=$(keycloak_home)
   write_authentication_config
   render_chart_rbac
@@ -236,6 +288,19 @@ up() {
     --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
     --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
     --host 127.0.0.1 --port "$mlflow_port" --workers 2
+  # MinIO, one process on one directory. The root password reaches it as a
+  # file, so it is on no command line (nor in $run/minio.cmd); were the file
+  # missing, MinIO would quietly take minioadmin/minioadmin. MINIO_UPDATE=off:
+  # a pinned build, so no update check and no in-place update by the admin API.
+  # MINIO_MEMLIMIT (Go's soft memory limit): admin calls carrying a key are
+  # encrypted with argon2id (64 MiB to decrypt each), and MinIO kept that
+  # memory, ~460 MB after provisioning against ~125 MB idle; with it, ~190 MB.
+  mkdir -p "$state/minio"
+  make_key root
+  start minio env MINIO_ROOT_USER="$s3_root_user" MINIO_ROOT_PASSWORD_FILE="$keys/root" MINIO_UPDATE=off \
+    MINIO_MEMLIMIT=256MiB \
+    "$minio" server "$state/minio" --address "127.0.0.1:$minio_port" \
+    --console-address "127.0.0.1:$minio_console_port"
   start etcd env ETCD_UNSAFE_NO_FSYNC=true "$bin" etcd --data-dir "$state/etcd" \
     --listen-client "http://127.0.0.1:$etcd_port" --listen-peer "http://127.0.0.1:$((etcd_port + 1))"
   wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
@@ -326,6 +391,8 @@ EOF
   wait_for mlflow 180 curl -sf "http://127.0.0.1:$mlflow_port/health"
   # Its health endpoint is on :6060 (all interfaces; the port is fixed).
   wait_for workflow-controller 60 curl -sf http://127.0.0.1:6060/healthz
+  wait_for minio 60 curl -sf "$s3_endpoint/minio/health/ready"
+  provision_minio
   # Each MLflow worker loads its search code on its first search (about a
   # second here, several under load): do that now rather than in a test.
   local warm=()
@@ -336,11 +403,13 @@ EOF
   done
   wait "${warm[@]}"
   write_env
-  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt), MLflow http://127.0.0.1:$mlflow_port"
+  say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt), MLflow http://127.0.0.1:$mlflow_port, MinIO $s3_endpoint (console http://127.0.0.1:$minio_console_port; root credentials in $state/stack.env)"
 }
 
-# stack.env: what the portal and the tests need to reach the stack.
+# stack.env: what the portal and the tests need to reach the stack. It holds
+# MinIO's keys, so it is its owner's only.
 write_env() {
+  touch "$state/stack.env" && chmod 600 "$state/stack.env"
   cat >"$state/stack.env" <<EOF
 ATRIUM_KUBECONFIG=$state/portal.kubeconfig
 ATRIUM_KUBERNETES__IDENTITY=passthrough
@@ -355,6 +424,13 @@ STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
 ATRIUM_MLFLOW__URL=http://127.0.0.1:$mlflow_port
 STACK_MLFLOW_BIN=$(bash "$repo/scripts/mlflow.sh" path)
 STACK_MLFLOW_DB=$state/mlflow/mlflow.db
+ATRIUM_OBJECT_STORE__ENDPOINT=$s3_endpoint
+ATRIUM_OBJECT_STORE__BUCKET=atrium-logs
+ATRIUM_OBJECT_STORE__REGION=$s3_region
+ATRIUM_OBJECT_STORE__ACCESS_KEY_ID=atrium-portal
+ATRIUM_OBJECT_STORE__SECRET_ACCESS_KEY=$(cat "$keys/atrium-portal")
+STACK_S3_ROOT_USER=$s3_root_user
+STACK_S3_ROOT_PASSWORD=$(cat "$keys/root")
 EOF
 }
 
@@ -372,13 +448,13 @@ stop() {
 }
 
 down() {
-  for name in workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow; do
+  for name in workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow minio; do
     stop "$name"
   done
 }
 
 status() {
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller keycloak mlflow; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller keycloak mlflow minio; do
     if alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

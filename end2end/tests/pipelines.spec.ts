@@ -4,7 +4,8 @@ import { Shell } from "../pages/shell";
 // A data engineer's pipeline, through the portal only: dave builds it in the
 // editor (problems shown at the step as he types, undo), saves it, runs it,
 // watches the diagram go green as Argo's real controller runs the steps on
-// kwok's nodes, and reads a step's log.
+// kwok's nodes, reads a step's log, runs it again, and schedules it (the
+// next run times shown as he types the expression).
 
 test("dave builds a pipeline in the editor, runs it and watches it succeed", async ({ page }) => {
   const name = `e2e-${Date.now().toString(36)}`;
@@ -64,4 +65,35 @@ test("dave builds a pipeline in the editor, runs it and watches it succeed", asy
   // A step's log, as Kubernetes serves it.
   await page.locator('[data-testid="step-state"][data-step="clean"] a').click();
   await expect(page.getByTestId("step-log")).toContainText("simulated container");
+
+  // Run it again with the same values, from the ended run's page.
+  const first = page.url();
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(async () => {
+    await page.getByTestId("run-again").click();
+    await expect(page).not.toHaveURL(first, { timeout: 2_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.getByTestId("run-phase")).toHaveText("Succeeded", { timeout: 90_000 });
+
+  // Schedule it on weekday mornings in Berlin; the form shows when it will run.
+  await page.goto(`/pipelines/team-a/p/${name}`);
+  await page.locator("body[data-hydrated]").waitFor();
+  const form = page.getByTestId("schedule-form");
+  await expect(async () => {
+    await form.getByTestId("schedule-cron").fill("0 6 * *");
+    await expect(form.getByTestId("schedule-preview-error")).toContainText("five fields", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await form.getByTestId("schedule-cron").fill("0 6 * * 1-5");
+  await form.getByTestId("schedule-zone").fill("Europe/Berlin");
+  await expect(form.getByTestId("schedule-preview-times").locator("li")).toHaveCount(5);
+  await expect(form.getByTestId("schedule-preview-times").locator("li").first()).toContainText("06:00 CE");
+  await form.getByTestId("schedule-name").fill(`${name}-mornings`);
+  await form.getByTestId("schedule-save").click();
+  const row = page.locator(`[data-testid="schedule-row"][data-schedule="${name}-mornings"]`);
+  await expect(row).toBeVisible({ timeout: 10_000 });
+  await expect(row.getByTestId("schedule-next").locator("li")).toHaveCount(5);
+  // Suspended, it says so.
+  await page.locator("body[data-hydrated]").waitFor();
+  await row.getByTestId("schedule-suspend").click();
+  await expect(row).toHaveAttribute("data-suspended", "true", { timeout: 10_000 });
 });

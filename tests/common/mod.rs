@@ -58,7 +58,23 @@ pub fn config(port: u16, db_dir: &tempfile::TempDir) -> Config {
     // shares one between replicas on purpose).
     c.notebooks.culler_lease = unique("test-culler");
     c.mlflow.url = stack_env().get("ATRIUM_MLFLOW__URL").cloned().unwrap_or_default();
+    // Likewise its own step-log archiver, when a test gives it the store.
+    c.pipelines.log_archive_lease = unique("test-archiver");
     c
+}
+
+/// The stack's object store, as the portal is configured with it (tests
+/// that follow step logs into the archive opt in with this).
+pub fn object_store() -> app::config::ObjectStoreConfig {
+    let env = stack_env();
+    let get = |k: &str| env.get(k).cloned().unwrap_or_else(|| panic!("{k} is missing from the stack's environment"));
+    app::config::ObjectStoreConfig {
+        endpoint: get("ATRIUM_OBJECT_STORE__ENDPOINT"),
+        bucket: get("ATRIUM_OBJECT_STORE__BUCKET"),
+        region: get("ATRIUM_OBJECT_STORE__REGION"),
+        access_key_id: get("ATRIUM_OBJECT_STORE__ACCESS_KEY_ID"),
+        secret_access_key: Secret::new(get("ATRIUM_OBJECT_STORE__SECRET_ACCESS_KEY")),
+    }
 }
 
 pub struct Portal {

@@ -433,24 +433,47 @@ pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
     Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, may_rerun: may_rerun?, now_ms: server::now_ms() })
 }
 
+/// A step's log as the run page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    pub lines: Vec<String>,
+    /// Read from the archive: the step's pod is gone.
+    pub archived: bool,
+}
+
 /// The log of a step of a run (its newest try), read from Kubernetes as the
-/// person: the last `lines` lines.
+/// person (the last 2,000 lines) while its pod exists, from the archive once
+/// it is gone (to those who may read the team's pod logs).
 #[server(endpoint = "pipeline-step-log")]
-pub async fn get_step_log(team: String, run: String, step: String) -> Result<Vec<String>, AppError> {
+pub async fn get_step_log(team: String, run: String, step: String) -> Result<StepLog, AppError> {
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, ListParams, LogParams};
+    const LINES: usize = 2000;
     super::model::check_name("step", &step).map_err(AppError::Invalid)?;
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?.client();
-    let pods = Api::<Pod>::namespaced(client, &team);
+    let pods = Api::<Pod>::namespaced(client.clone(), &team);
     let selector = format!("workflows.argoproj.io/workflow={run},{}={step}", super::workflow::STEP_LABEL);
     let what = format!("the step “{step}” of run “{run}”");
-    let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
-    let Some(pod) = list.items.iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) else {
-        return Err(AppError::NotFound(format!("There is no log of {what}: it has not started, or its pod is gone.")));
-    };
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let lp = LogParams { container: Some("main".into()), tail_lines: Some(2000), ..Default::default() };
-    let text = pods.logs(&name, &lp).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
-    Ok(text.lines().map(String::from).collect())
+    let explain = |e| crate::platform::kube::explain(e, &what);
+    let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(explain)?;
+    if let Some(pod) = list.items.iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let lp = LogParams { container: Some("main".into()), tail_lines: Some(LINES as i64), ..Default::default() };
+        let text = pods.logs(&name, &lp).await.map_err(explain)?;
+        return Ok(StepLog { lines: text.lines().map(String::from).collect(), archived: false });
+    }
+    let gone = || AppError::NotFound(format!("There is no log of {what}: it has not started, or its pod is gone."));
+    let Some(archive) = state.logs.as_ref() else { return Err(gone()) };
+    // The run must be one the person may see, and its logs theirs to read.
+    server::api(client.clone(), &team, "Workflow").get_metadata(&run).await.map_err(|e| crate::platform::kube::explain(e, &format!("run “{run}” in team “{team}”")))?;
+    let ask = crate::platform::access::Ask { group: "", resource: "pods/log", verb: "get", namespace: Some(&team), name: None };
+    if !state.access.may(&state.kube.for_user(&who)?, who.session_key(), ask).await? {
+        return Err(AppError::Forbidden(format!("You may not read the logs of team “{team}”.")));
+    }
+    let text = archive.get(&team, &run, &step).await.map_err(|e| AppError::internal(format!("log archive not readable: {e}")))?;
+    let text = text.ok_or_else(gone)?;
+    let lines: Vec<String> = text.lines().map(String::from).collect();
+    let skip = lines.len().saturating_sub(LINES);
+    Ok(StepLog { lines: lines[skip..].to_vec(), archived: true })
 }

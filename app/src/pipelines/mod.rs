@@ -5,6 +5,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod archive;
+#[cfg(feature = "ssr")]
 pub mod cron;
 pub mod diagram;
 pub mod model;

@@ -5,7 +5,7 @@
 
 use super::duration;
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{ResubmitRun, RunDetail, StopRun, get_run, get_step_log};
+use crate::pipelines::api::{ResubmitRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
 use crate::pipelines::diagram::{self, Node};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -38,13 +38,16 @@ pub fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunView(detail: RunDetail, log: Option<(String, Result<Vec<String>, crate::error::AppError>)>) -> impl IntoView {
+fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error::AppError>)>) -> impl IntoView {
     let (team, name, pipeline) = (detail.team.clone(), detail.row.name.clone(), detail.row.pipeline.clone());
     let params = detail.params.clone();
     let log_view = log.map(|(step, lines)| {
         let body = match lines {
-            Ok(lines) if lines.is_empty() => view! { <p class="muted">"The step printed nothing."</p> }.into_any(),
-            Ok(lines) => view! { <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{lines.join("\n")}</pre> }.into_any(),
+            Ok(log) if log.lines.is_empty() => view! { <p class="muted">"The step printed nothing."</p> }.into_any(),
+            Ok(log) => view! {
+                {log.archived.then(|| view! { <p class="hint" data-testid="step-log-archived">"The step's pod is gone; this is its log as archived when the step ended."</p> })}
+                <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{log.lines.join("\n")}</pre>
+            }.into_any(),
             Err(e) => view! { <p class="notice-error" role="alert" data-testid="step-log-error">{e.to_string()}</p> }.into_any(),
         };
         view! { <section class="card space-y-2"><h2 class="section-title">{format!("Log of {step}")}</h2>{body}</section> }
