@@ -477,3 +477,55 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     let skip = lines.len().saturating_sub(LINES);
     Ok(StepLog { lines: lines[skip..].to_vec(), archived: true })
 }
+
+/// A pipeline read from another form (an Elyra file, YAML), and what of it
+/// could not be kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Converted {
+    pub pipeline: Pipeline,
+    pub report: Vec<String>,
+}
+
+/// The largest file the editor reads (an Elyra file, YAML), in bytes.
+pub const MAX_SOURCE_BYTES: usize = 2 * 1024 * 1024;
+
+#[cfg(feature = "ssr")]
+fn not_too_long(source: &str) -> Result<(), AppError> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(AppError::Invalid(format!("The file is {} KB; the editor reads files up to {} KB.", source.len() / 1024, MAX_SOURCE_BYTES / 1024)));
+    }
+    Ok(())
+}
+
+/// Reads an Elyra `.pipeline` file into the editor (nothing is saved).
+#[server(endpoint = "pipeline-import-elyra", input = leptos::server_fn::codec::Json)]
+pub async fn import_elyra(source: String) -> Result<Converted, AppError> {
+    let _ = crate::auth::current().await?;
+    not_too_long(&source)?;
+    let done = super::elyra::import(&source).map_err(AppError::Invalid)?;
+    Ok(Converted { pipeline: done.pipeline, report: done.report })
+}
+
+/// The pipeline as an Elyra `.pipeline` file, and what of it Elyra cannot hold.
+#[server(endpoint = "pipeline-export-elyra", input = leptos::server_fn::codec::Json)]
+pub async fn export_elyra(pipeline: Pipeline) -> Result<(String, Vec<String>), AppError> {
+    let _ = crate::auth::current().await?;
+    Ok(super::elyra::export(&pipeline))
+}
+
+/// The WorkflowTemplate the pipeline becomes, as YAML (the editor's YAML tab).
+#[server(endpoint = "pipeline-yaml", input = leptos::server_fn::codec::Json)]
+pub async fn pipeline_yaml(team: String, pipeline: Pipeline) -> Result<String, AppError> {
+    let _ = crate::auth::current().await?;
+    serde_saphyr::to_string(&super::workflow::to_template(&pipeline, &team)).map_err(AppError::internal)
+}
+
+/// The pipeline a WorkflowTemplate in YAML holds, or why the editor cannot
+/// take it (a YAML mistake with its place, or what it cannot keep).
+#[server(endpoint = "pipeline-from-yaml", input = leptos::server_fn::codec::Json)]
+pub async fn pipeline_from_yaml(text: String) -> Result<Pipeline, AppError> {
+    let _ = crate::auth::current().await?;
+    not_too_long(&text)?;
+    let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| AppError::Invalid(format!("The YAML cannot be read: {e}")))?;
+    super::workflow::from_template(&value).map_err(AppError::Invalid)
+}

@@ -9,6 +9,8 @@ pub mod archive;
 #[cfg(feature = "ssr")]
 pub mod cron;
 pub mod diagram;
+#[cfg(feature = "ssr")]
+pub mod elyra;
 pub mod model;
 pub mod pages;
 pub mod schedules;

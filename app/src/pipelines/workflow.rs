@@ -347,6 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn the_yaml_tab_round_trips_and_names_its_mistakes() {
+        let p = sample();
+        let yaml = serde_saphyr::to_string(&to_template(&p, "team-a")).unwrap();
+        assert!(yaml.contains("kind: WorkflowTemplate"), "{yaml}");
+        let back: Value = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(from_template(&back).unwrap(), from_template(&to_template(&p, "team-a")).unwrap());
+        // A mistake in the YAML is named.
+        let edited = yaml.replacen("kind: WorkflowTemplate", "kind: WorkflowTemplat", 1);
+        let v: Value = serde_saphyr::from_str(&edited).unwrap();
+        assert!(from_template(&v).unwrap_err().contains("not a WorkflowTemplate"));
+        assert!(serde_saphyr::from_str::<Value>("spec: [unclosed").is_err());
+    }
+
+    #[test]
     fn what_the_editor_cannot_show_is_named() {
         let mut t = to_template(&sample(), "team-a");
         t["spec"]["templates"][1]["container"]["volumeMounts"] = json!([]);

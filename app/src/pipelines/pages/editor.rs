@@ -3,10 +3,13 @@
 //! script or a notebook file, and waits for the steps ticked under it. The
 //! diagram and every problem (at the step it concerns) follow each edit in
 //! the browser; undo and redo step through the edits. Saving writes the
-//! team's WorkflowTemplate, checked again on the server.
+//! team's WorkflowTemplate, checked again on the server. An Elyra
+//! `.pipeline` file can be read in (what it cannot keep is listed) and the
+//! pipeline written out as one; the YAML tab shows the WorkflowTemplate and
+//! takes edits back into the diagram.
 
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{SavePipeline, get_images, get_pipeline};
+use crate::pipelines::api::{ExportElyra, ImportElyra, PipelineFromYaml, PipelineYaml, SavePipeline, get_images, get_pipeline};
 use crate::pipelines::diagram::{self, Node};
 use crate::pipelines::model::{Param, Pipeline, Step, Work};
 use leptos::prelude::*;
@@ -85,6 +88,75 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
             p.steps.push(Step { name, image: image.clone(), after, ..Default::default() });
         })
     };
+    let import = ServerAction::<ImportElyra>::new();
+    let export = ServerAction::<ExportElyra>::new();
+    let to_yaml = ServerAction::<PipelineYaml>::new();
+    let from_yaml = ServerAction::<PipelineFromYaml>::new();
+    let yaml_tab = RwSignal::new(false);
+    let yaml_text = RwSignal::new(String::new());
+    let keep_name = move |mut p: Pipeline| {
+        // In edit mode the name is the saved template's: it stays.
+        if !new {
+            p.name = pipeline.with_untracked(|q| q.name.clone());
+        }
+        p
+    };
+    Effect::new(move || {
+        if let Some(Ok(done)) = import.value().get() {
+            let next = keep_name(done.pipeline);
+            edit(&|p: &mut Pipeline| *p = next.clone());
+        }
+    });
+    Effect::new(move || {
+        if let Some(Ok(text)) = to_yaml.value().get() {
+            yaml_text.set(text);
+        }
+    });
+    Effect::new(move || {
+        if let Some(Ok(back)) = from_yaml.value().get() {
+            let next = keep_name(back);
+            edit(&|p: &mut Pipeline| *p = next.clone());
+        }
+    });
+    let show_yaml = {
+        let team = team.clone();
+        move |_| {
+            yaml_tab.set(true);
+            to_yaml.dispatch(PipelineYaml { team: team.clone(), pipeline: pipeline.get_untracked() });
+        }
+    };
+    let read_file = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            let input: web_sys::HtmlInputElement = event_target(&ev);
+            if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                let text = wasm_bindgen_futures::JsFuture::from(file.text());
+                leptos::task::spawn_local(async move {
+                    if let Ok(Some(source)) = text.await.map(|v| v.as_string()) {
+                        import.dispatch(ImportElyra { source });
+                    }
+                });
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let download = move || {
+        export.value().get().map(|r| match r {
+            Ok((text, report)) => {
+                let name = pipeline.with_untracked(|p| if p.name.is_empty() { "pipeline".to_string() } else { p.name.clone() });
+                let href = format!("data:application/json;charset=utf-8,{}", super::url_encode(&text));
+                view! {
+                    <div class="notice-ok space-y-1" role="status" data-testid="elyra-export">
+                        <a href=href download=format!("{name}.pipeline") data-testid="elyra-download">{format!("Download {name}.pipeline")}</a>
+                        <ul class="text-sm">{report.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+                    </div>
+                }
+                .into_any()
+            }
+            Err(e) => view! { <p class="notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
     let svg = move || {
         let flagged: Vec<String> = problems.with(|ps| ps.iter().filter_map(|p| p.step.clone()).collect());
         pipeline.with(|p| {
@@ -126,12 +198,49 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                         on:click=move |_| if let Some(prev) = undo.try_update(|u| u.pop()).flatten() { redo.update(|r| r.push(pipeline.get_untracked())); pipeline.set(prev); }>"Undo"</button>
                     <button type="button" class="btn-quiet" disabled=move || redo.with(Vec::is_empty) data-testid="redo"
                         on:click=move |_| if let Some(next) = redo.try_update(|r| r.pop()).flatten() { undo.update(|u| u.push(pipeline.get_untracked())); pipeline.set(next); }>"Redo"</button>
+                    <label class="btn-quiet">"Import an Elyra file…"
+                        <input type="file" accept=".pipeline,application/json" class="sr-only" on:change=read_file data-testid="elyra-import"/>
+                    </label>
+                    <button type="button" class="btn-quiet" data-testid="elyra-export-button"
+                        on:click=move |_| { export.dispatch(ExportElyra { pipeline: pipeline.get_untracked() }); }>"Export as Elyra file"</button>
                 </div>
+                {move || import.value().get().map(|r| match r {
+                    Ok(done) if done.report.is_empty() => view! { <p class="notice-ok" role="status" data-testid="import-report">"Imported; everything in the file was kept."</p> }.into_any(),
+                    Ok(done) => view! {
+                        <div class="notice-ok" role="status" data-testid="import-report">
+                            <p>"Imported. Not kept, or to check:"</p>
+                            <ul class="list-disc pl-5 text-sm">{done.report.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <p class="notice-error" role="alert" data-testid="import-error">{e.to_string()}</p> }.into_any(),
+                })}
+                {download}
                 <ul class="text-sm text-rose-700 dark:text-rose-300" data-testid="pipeline-problems">
                     {move || whole_problems().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
                 </ul>
             </section>
-            <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section>
+            <div class="flex gap-2" role="tablist">
+                <button type="button" role="tab" class="btn-quiet" aria-selected=move || (!yaml_tab.get()).to_string() data-testid="tab-diagram"
+                    on:click=move |_| yaml_tab.set(false)>"Diagram"</button>
+                <button type="button" role="tab" class="btn-quiet" aria-selected=move || yaml_tab.get().to_string() data-testid="tab-yaml"
+                    on:click=show_yaml>"YAML"</button>
+            </div>
+            <Show when=move || yaml_tab.get() fallback=move || view! {
+                <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section>
+            }>
+                <section class="card space-y-2">
+                    <p class="hint">"The WorkflowTemplate this pipeline becomes. Change it and apply: the diagram follows, or you are told what it cannot take."</p>
+                    <textarea class="input mono text-xs min-h-96 w-full" prop:value=move || yaml_text.get() data-testid="pipeline-yaml"
+                        on:input=move |e| yaml_text.set(event_target_value(&e))></textarea>
+                    <button type="button" class="btn-quiet" disabled=move || from_yaml.pending().get() data-testid="yaml-apply"
+                        on:click=move |_| { from_yaml.dispatch(PipelineFromYaml { text: yaml_text.get_untracked() }); }>"Apply YAML"</button>
+                    {move || match from_yaml.value().get() {
+                        Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="yaml-error">{e.to_string()}</p> }.into_any()),
+                        Some(Ok(_)) => Some(view! { <p class="notice-ok" role="status" data-testid="yaml-applied">"Applied to the diagram."</p> }.into_any()),
+                        None => None,
+                    }}
+                </section>
+            </Show>
             <div class="space-y-3">{steps}</div>
             <div class="flex items-center gap-3">
                 <button type="submit" class="btn-primary" disabled=move || save.pending().get() || problems.with(|p| !p.is_empty()) data-testid="pipeline-save">"Save pipeline"</button>
@@ -204,6 +313,18 @@ fn StepEditor(
     let text = move || match step().work {
         Work::Command(t) | Work::Script(t) | Work::Notebook(t) => t,
     };
+    let env_text = move || step().env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
+    let set_env = move |e: leptos::ev::Event| {
+        let env: Vec<(String, String)> = event_target_value(&e)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.trim().to_string(), v.to_string()),
+                None => (l.trim().to_string(), String::new()),
+            })
+            .collect();
+        set(Box::new(move |s| s.env = env.clone()))
+    };
     let others = move || pipeline.with(|p| p.steps.iter().map(|s| s.name.clone()).filter(|n| *n != name()).collect::<Vec<_>>());
     view! {
         <section class="card space-y-2" data-testid="step-editor" data-step=name>
@@ -242,8 +363,13 @@ fn StepEditor(
                     on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.cpu = v.trim().to_string())) }/></label>
                 <label class="form-row">"Memory"<input class="input w-24" placeholder="512Mi" prop:value=move || step().memory data-testid="step-memory"
                     on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.memory = v.trim().to_string())) }/></label>
-                <label class="form-row">"Retries"<input class="input w-20" inputmode="numeric" prop:value=move || step().retries.to_string()
+                <label class="form-row">"GPUs"<input class="input w-16" inputmode="numeric" prop:value=move || step().gpus.to_string() data-testid="step-gpus"
+                    on:change=move |e| { let v = event_target_value(&e).trim().parse().unwrap_or(0); set(Box::new(move |s| s.gpus = v)) }/></label>
+                <label class="form-row">"Retries"<input class="input w-20" inputmode="numeric" prop:value=move || step().retries.to_string() data-testid="step-retries"
                     on:change=move |e| { let v = event_target_value(&e).trim().parse().unwrap_or(0); set(Box::new(move |s| s.retries = v)) }/></label>
+                <label class="form-row">"Timeout (s)"<input class="input w-24" inputmode="numeric" placeholder="none" data-testid="step-timeout"
+                    prop:value=move || step().timeout_seconds.map(|t| t.to_string()).unwrap_or_default()
+                    on:change=move |e| { let v = event_target_value(&e).trim().parse().ok(); set(Box::new(move |s| s.timeout_seconds = v)) }/></label>
                 <button type="button" class="btn-quiet ml-auto" data-testid="step-remove"
                     on:click=move |_| edit(&|p: &mut Pipeline| {
                         if i < p.steps.len() {
@@ -258,6 +384,10 @@ fn StepEditor(
                         let v = event_target_value(&e);
                         set(Box::new(move |s| s.work = match &s.work { Work::Command(_) => Work::Command(v.clone()), Work::Script(_) => Work::Script(v.clone()), Work::Notebook(_) => Work::Notebook(v.clone()) }))
                     }></textarea>
+            </label>
+            <label class="form-row">"Environment (one NAME=value per line)"
+                <textarea class="input mono text-xs min-h-10" data-testid="step-env"
+                    prop:value=env_text on:change=set_env></textarea>
             </label>
             <fieldset class="flex flex-wrap gap-3 text-sm">
                 <legend class="muted">"Runs after"</legend>
