@@ -147,8 +147,22 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         let lease = Duration::from_secs(config.notebooks.culler_lease_seconds.max(3));
         app::pipelines::archive::spawn(archive.clone(), portal.clone(), &config.notebooks.portal_namespace, &config.pipelines.log_archive_lease, lease);
     }
-    let services =
-        Services { config, kube, oidc, db, sessions: sessions.clone(), origins, access, notebooks, mlflow, logs, lifecycle: Default::default() };
+    let runs = app::pipelines::index::RunIndex::default();
+    runs.follow(portal.clone());
+    let services = Services {
+        config,
+        kube,
+        oidc,
+        db,
+        sessions: sessions.clone(),
+        origins,
+        access,
+        notebooks,
+        mlflow,
+        logs,
+        runs,
+        lifecycle: Default::default(),
+    };
     let state = AppState { leptos_options, services: Arc::new(services) };
     app::notebooks::live::spawn_culler(state.clone(), portal);
     // Warm discovery in the background; sign-in retries it if this fails.

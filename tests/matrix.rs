@@ -560,7 +560,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(pipelines::SavePipeline { team: team_.clone(), pipeline: Default::default(), new: true }, Rule::Refused(422)),
         form(pipelines::GetPipeline { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
         json(pipelines::RunPipeline { team: team_.clone(), name: nothing.clone(), params: vec![] }, change_of_nothing(MEMBERS)),
-        form(pipelines::GetRuns { team: team_.clone(), page: None }, team(MEMBERS, Admins::No)),
+        form(pipelines::GetRuns { team: team_.clone(), page: None, phase: None, pipeline: None, by: None, sort: None }, team(MEMBERS, Admins::No)),
         form(pipelines::GetRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
         // Stopping or starting again reads the run first: members learn it is not there.
         form(pipelines::StopRun { team: team_.clone(), run: nothing.clone(), terminate: false }, change_of_nothing(MEMBERS)),

@@ -160,9 +160,15 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/runs/{failing}")).await;
     assert!(html.contains("The step&#x27;s command failed with exit code 3.") || html.contains("The step's command failed with exit code 3."), "the reason in words");
 
-    // Runs are listed, newest first, with who started them.
-    let (_, html) = page(&dave, &base, "/pipelines/team-a/runs").await;
-    assert!(html.contains(&run) && html.contains(&failing));
+    // Runs are listed, newest first across all the team's runs (the
+    // portal's index of every run), with who started them; filters narrow
+    // them down.
+    let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/runs?pipeline={name}")).await;
+    assert!(html.contains("data-testid=\"runs-summary\""), "from the index: {html}");
+    let (at_run, at_failing) = (html.find(&format!("data-run=\"{run}\"")).expect("the first run"), html.find(&format!("data-run=\"{failing}\"")).expect("the second"));
+    assert!(at_failing < at_run, "the newest run comes first");
+    let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/runs?pipeline={name}&phase=Failed")).await;
+    assert!(html.contains(&failing) && !html.contains(&format!("data-run=\"{run}\"")), "only the failed run");
     // Both runs and the save are in the team's trail.
     let (tom, _) = browser();
     sign_in(&tom, &base, "tom", "/").await;

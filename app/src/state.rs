@@ -28,6 +28,8 @@ pub struct Services {
     pub mlflow: Option<crate::experiments::mlflow::Mlflow>,
     /// Where finished pipeline steps' logs are kept, if an object store is configured.
     pub logs: Option<crate::pipelines::archive::LogArchive>,
+    /// Every team's pipeline runs, from one watch.
+    pub runs: crate::pipelines::index::RunIndex,
     /// Serving, draining or stopping (after SIGTERM).
     pub lifecycle: crate::lifecycle::Lifecycle,
 }

@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { expect, test } from "@playwright/test";
+import { kubectl } from "../pages/kubectl";
 import { Shell } from "../pages/shell";
 
 // A data scientist's notebook, start to end, in team A: created from the
@@ -16,13 +17,6 @@ const team = "team-a";
 const name = `e2e-nb-${Date.now().toString(36)}`;
 const repo = resolve(__dirname, "../..");
 let lab: ChildProcess | undefined;
-
-function kubectl(...args: string[]): string {
-  const bin = process.env.STACK_BIN;
-  const kubeconfig = process.env.STACK_ADMIN_KUBECONFIG;
-  if (!bin || !kubeconfig) throw new Error("STACK_BIN and STACK_ADMIN_KUBECONFIG come from .stack/stack.env");
-  return execFileSync(bin, ["kubectl", `--kubeconfig=${kubeconfig}`, ...args], { encoding: "utf8" });
-}
 
 async function freePort(): Promise<number> {
   return new Promise((ok) => {

@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import { expect, test } from "@playwright/test";
+import { kubectl } from "../pages/kubectl";
 import { Shell } from "../pages/shell";
 
 // A data engineer's pipeline, through the portal only: dave builds it in the
@@ -96,4 +98,72 @@ test("dave builds a pipeline in the editor, runs it and watches it succeed", asy
   await page.locator("body[data-hydrated]").waitFor();
   await row.getByTestId("schedule-suspend").click();
   await expect(row).toHaveAttribute("data-suspended", "true", { timeout: 10_000 });
+});
+
+// From Elyra: dave imports a .pipeline file made in JupyterLab's Elyra
+// editor. What the portal cannot keep is listed; a step whose image is not
+// in the catalog is flagged until he picks one in the diagram's step form;
+// the YAML tab shows the WorkflowTemplate. He saves and runs it, and reads a
+// step's log after its pod is gone (kept in the object store).
+test("dave imports an Elyra pipeline, fixes it, runs it and reads a log after the pod is gone", async ({ page }) => {
+  const name = `elyra-${Date.now().toString(36)}`;
+  const shell = new Shell(page);
+  await shell.signInAt("/pipelines/team-a/new", "dave");
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(async () => {
+    await page.getByTestId("elyra-import").setInputFiles(resolve(__dirname, "../fixtures/churn.pipeline"));
+    await expect(page.getByTestId("import-report")).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 15_000 });
+  const report = page.getByTestId("import-report");
+  await expect(report).toContainText("Node “Download from URL” (url-catalog:5fa3a2b1) is not a generic");
+  await expect(report).toContainText("Step “load-data”: “dependencies” is not kept.");
+  const steps = page.getByTestId("step-editor");
+  await expect(steps).toHaveCount(3);
+  await expect(page.locator('path.dag-edge[data-from="load-data"][data-to="prepare-features"]')).toHaveCount(1);
+  // The custom image is not in the catalog: said at its step until changed.
+  const prepare = page.locator('[data-testid="step-editor"][data-step="prepare-features"]');
+  await expect(prepare.getByTestId("step-problems")).toContainText("not a runtime image of the catalog");
+  await prepare.getByTestId("step-image").selectOption("quay.io/jupyter/minimal-notebook:2025-06-02");
+  await expect(prepare.getByTestId("step-problems")).toBeEmpty();
+  await page.getByTestId("pipeline-name").fill(name);
+  await page.getByTestId("pipeline-name").blur();
+
+  // The YAML tab shows what Kubernetes will get; an edit there comes back.
+  await page.getByTestId("tab-yaml").click();
+  const yaml = page.getByTestId("pipeline-yaml");
+  await expect(yaml).toHaveValue(/kind: WorkflowTemplate/);
+  await expect(yaml).toHaveValue(/- nbconvert/);
+  await yaml.fill((await yaml.inputValue()).replace("kind: WorkflowTemplate", "kind: Workflowtemplate"));
+  await page.getByTestId("yaml-apply").click();
+  await expect(page.getByTestId("yaml-error")).toContainText("not a WorkflowTemplate");
+  await page.getByTestId("tab-diagram").click();
+  await expect(page.locator('[data-testid="dag-node"]')).toHaveCount(3);
+
+  await page.getByTestId("pipeline-save").click();
+  await expect(page.getByTestId("pipeline-saved")).toBeVisible();
+  await page.getByTestId("pipeline-saved").getByRole("link").click();
+  await expect(page.getByTestId("pipeline-title")).toHaveText(name);
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(async () => {
+    await page.getByTestId("run-pipeline").click();
+    await expect(page.getByTestId("run-started")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const run = (await page.getByTestId("run-started").getByRole("link").textContent())!.trim();
+  await page.getByTestId("run-started").getByRole("link").click();
+  await expect(page.getByTestId("run-phase")).toHaveText("Succeeded", { timeout: 90_000 });
+
+  // Argo's pod GC (or a cleaned-up node) takes the pods; the log stays.
+  await expect(async () => {
+    await page.goto(`/pipelines/team-a/runs/${run}?step=train-model`);
+    await expect(page.getByTestId("step-log-kept")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(async () => {
+    kubectl("delete", "pods", "-n", "team-a", "-l", `workflows.argoproj.io/workflow=${run}`, "--grace-period=0", "--wait=true");
+    expect(kubectl("get", "pods", "-n", "team-a", "-l", `workflows.argoproj.io/workflow=${run}`, "-o", "name")).toBe("");
+  }).toPass({ timeout: 30_000 });
+  await expect(async () => {
+    await page.goto(`/pipelines/team-a/runs/${run}?step=train-model`);
+    await expect(page.getByTestId("step-log-archived")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("step-log")).toContainText("simulated container");
 });

@@ -59,9 +59,13 @@ pub struct RunRow {
 pub struct RunList {
     pub team: String,
     pub rows: Vec<RunRow>,
-    /// Kubernetes' token for the next page.
+    /// Kubernetes' token for the next page (only while the portal's index
+    /// of runs is not ready: then runs come from Kubernetes, unfiltered).
     pub next: Option<String>,
     pub now_ms: i64,
+    /// From the index: runs that pass the filter, this page (from 0), and
+    /// the team's runs by phase.
+    pub indexed: Option<(usize, usize, Vec<(String, usize)>)>,
 }
 
 /// One step of a run, as Argo's node status tells it.
@@ -363,13 +367,40 @@ pub async fn resubmit_run(team: String, run: String) -> Result<String, AppError>
     me.audited(Some(&team), "pipeline.resubmit", &format!("run {run}"), work).await
 }
 
-/// A page of the team's runs, newest first within the page.
+/// A page of the team's runs: from the portal's index of every run (newest
+/// first, or as `sort` says, filtered by phase, pipeline and who started
+/// it), or, until that index is ready, a page of Kubernetes' list.
 #[server(endpoint = "pipeline-runs")]
-pub async fn get_runs(team: String, page: Option<String>) -> Result<RunList, AppError> {
+pub async fn get_runs(
+    team: String,
+    page: Option<String>,
+    phase: Option<String>,
+    pipeline: Option<String>,
+    by: Option<String>,
+    sort: Option<String>,
+) -> Result<RunList, AppError> {
+    use super::index::{RunFilter, RunSort};
     let (state, who) = crate::auth::current().await?;
+    let filter = RunFilter {
+        phase: phase.unwrap_or_default().trim().to_string(),
+        pipeline: pipeline.unwrap_or_default().trim().to_string(),
+        by: by.unwrap_or_default().trim().to_string(),
+    };
+    let sort = RunSort::parse(sort.as_deref().unwrap_or_default());
+    if state.runs.is_ready() {
+        if !server::may(&state, &who, &team, "workflows", "list").await? {
+            return Err(AppError::Forbidden(format!("You may not see the runs of team “{team}”.")));
+        }
+        let number: usize = page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let per = RUNS_PER_PAGE as usize;
+        if let Some(found) = state.runs.page(&team, &filter, sort, number * per, per) {
+            return Ok(RunList { team, rows: found.rows, next: None, now_ms: server::now_ms(), indexed: Some((found.total, number, found.phases)) });
+        }
+    }
     let client = state.kube.for_user(&who)?.client();
-    let (rows, next) = server::list_runs(client, &team, None, page.as_deref(), RUNS_PER_PAGE).await?;
-    Ok(RunList { team, rows, next, now_ms: server::now_ms() })
+    let token = page.filter(|p| p.parse::<usize>().is_err());
+    let (rows, next) = server::list_runs(client, &team, None, token.as_deref(), RUNS_PER_PAGE).await?;
+    Ok(RunList { team, rows, next, now_ms: server::now_ms(), indexed: None })
 }
 
 #[server(endpoint = "pipeline-run-detail")]
@@ -439,6 +470,8 @@ pub struct StepLog {
     pub lines: Vec<String>,
     /// Read from the archive: the step's pod is gone.
     pub archived: bool,
+    /// Read from the pod, and already in the archive too (it will outlive the pod).
+    pub kept: bool,
 }
 
 /// The log of a step of a run (its newest try), read from Kubernetes as the
@@ -460,8 +493,13 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     if let Some(pod) = list.items.iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let lp = LogParams { container: Some("main".into()), tail_lines: Some(LINES as i64), ..Default::default() };
-        let text = pods.logs(&name, &lp).await.map_err(explain)?;
-        return Ok(StepLog { lines: text.lines().map(String::from).collect(), archived: false });
+        let (text, kept) = futures::join!(pods.logs(&name, &lp), async {
+            match state.logs.as_ref() {
+                Some(archive) => archive.has(&team, &run, &step, &name).await.unwrap_or(false),
+                None => false,
+            }
+        });
+        return Ok(StepLog { lines: text.map_err(explain)?.lines().map(String::from).collect(), archived: false, kept });
     }
     let gone = || AppError::NotFound(format!("There is no log of {what}: it has not started, or its pod is gone."));
     let Some(archive) = state.logs.as_ref() else { return Err(gone()) };
@@ -475,7 +513,7 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     let text = text.ok_or_else(gone)?;
     let lines: Vec<String> = text.lines().map(String::from).collect();
     let skip = lines.len().saturating_sub(LINES);
-    Ok(StepLog { lines: lines[skip..].to_vec(), archived: true })
+    Ok(StepLog { lines: lines[skip..].to_vec(), archived: true, kept: true })
 }
 
 /// A pipeline read from another form (an Elyra file, YAML), and what of it

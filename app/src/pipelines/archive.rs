@@ -100,7 +100,8 @@ async fn keep(archive: &LogArchive, portal: &kube::Client, pod: &Pod) -> bool {
     let lp = LogParams { container: Some("main".into()), limit_bytes: Some(MAX_BYTES), ..Default::default() };
     let text = match Api::<Pod>::namespaced(portal.clone(), team).logs(name, &lp).await {
         Ok(text) => text,
-        Err(kube::Error::Api(s)) if (400..500).contains(&s.code) => {
+        // Its container never started (400), or the pod is gone already (404).
+        Err(kube::Error::Api(s)) if s.code == 400 || s.code == 404 => {
             tracing::info!(team, pod = name, code = s.code, "no log to keep");
             return true;
         }

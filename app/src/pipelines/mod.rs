@@ -11,6 +11,8 @@ pub mod cron;
 pub mod diagram;
 #[cfg(feature = "ssr")]
 pub mod elyra;
+#[cfg(feature = "ssr")]
+pub mod index;
 pub mod model;
 pub mod pages;
 pub mod schedules;

@@ -420,17 +420,47 @@ fn RunTable(team: String, rows: Vec<RunRow>, now_ms: Option<i64>) -> impl IntoVi
     .into_any()
 }
 
+/// What the runs page was asked for (its query string).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct RunsQuery {
+    page: Option<String>,
+    phase: String,
+    pipeline: String,
+    by: String,
+    sort: String,
+}
+
+impl RunsQuery {
+    /// This query's address with another page.
+    fn href(&self, team: &str, page: &str) -> String {
+        let mut parts = vec![format!("page={}", url_encode(page))];
+        for (k, v) in [("phase", &self.phase), ("pipeline", &self.pipeline), ("by", &self.by), ("sort", &self.sort)] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", url_encode(v)));
+            }
+        }
+        format!("/pipelines/{team}/runs?{}", parts.join("&"))
+    }
+}
+
 #[component]
 pub fn RunsPage() -> impl IntoView {
     let team = use_params_map().with_untracked(|p| p.get("team").unwrap_or_default());
-    let page = use_query_map().with_untracked(|q| q.get("page").filter(|p| !p.is_empty()));
-    let data = Resource::new(move || (team.clone(), page.clone()), |(t, p)| get_runs(t, p));
+    let query = use_query_map().with_untracked(|q| {
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        RunsQuery { page: q.get("page").filter(|p| !p.is_empty()), phase: get("phase"), pipeline: get("pipeline"), by: get("by"), sort: get("sort") }
+    });
+    let data = Resource::new(move || (team.clone(), query.clone()), |(t, q)| async move {
+        let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let list = get_runs(t, q.page.clone(), some(&q.phase), some(&q.pipeline), some(&q.by), some(&q.sort)).await;
+        list.map(|l| (l, q))
+    });
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                    Ok(list) => view! { <Runs list/> }.into_any(),
+                    Ok((list, query)) => view! { <Runs list query/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -438,16 +468,47 @@ pub fn RunsPage() -> impl IntoView {
 }
 
 #[component]
-fn Runs(list: RunList) -> impl IntoView {
-    let RunList { team, rows, next, now_ms } = list;
-    let more = next.map(|n| format!("/pipelines/{team}/runs?page={}", url_encode(&n)));
+fn Runs(list: RunList, query: RunsQuery) -> impl IntoView {
+    let RunList { team, rows, next, now_ms, indexed } = list;
+    let per = crate::pipelines::api::RUNS_PER_PAGE as usize;
+    let (more, back, summary) = match &indexed {
+        Some((total, page, _)) => (
+            ((page + 1) * per < *total).then(|| query.href(&team, &(page + 1).to_string())),
+            (*page > 0).then(|| query.href(&team, &(page - 1).to_string())),
+            Some(if *total == 0 { "No runs match.".to_string() } else { format!("Runs {}–{} of {total}", page * per + 1, (page * per + rows.len()).min(*total)) }),
+        ),
+        None => (next.map(|n| query.href(&team, &n)), None, None),
+    };
+    let phases = indexed.as_ref().map(|(_, _, p)| p.clone()).unwrap_or_default();
+    let phase_options = phases
+        .iter()
+        .map(|(p, n)| view! { <option value=p.clone() selected=query.phase == *p>{format!("{p} ({n})")}</option> })
+        .collect_view();
+    let sorts = [("newest", "Newest first"), ("oldest", "Oldest first"), ("longest", "Longest first"), ("name", "By name")]
+        .map(|(v, label)| view! { <option value=v selected=query.sort == v>{label}</option> })
+        .collect_view();
     view! {
         <Title text=format!("Runs · {team}")/>
         <p class="hint"><a href=format!("/pipelines/{team}")>{format!("← Pipelines of {team}")}</a></p>
         <h1 class="page-title" data-testid="runs-title">{format!("Runs of {team}")}</h1>
+        {indexed.is_some().then(|| view! {
+            <form method="get" class="card flex flex-wrap items-end gap-3" data-testid="runs-filter">
+                <label class="form-row">"Status"
+                    <select class="input" name="phase" data-testid="runs-phase"><option value="">"Any"</option>{phase_options}</select>
+                </label>
+                <label class="form-row">"Pipeline"<input class="input" name="pipeline" value=query.pipeline.clone() data-testid="runs-pipeline"/></label>
+                <label class="form-row">"Started by"<input class="input" name="by" value=query.by.clone() placeholder="a person, or “schedule”" data-testid="runs-by"/></label>
+                <label class="form-row">"Order"<select class="input" name="sort" data-testid="runs-sort">{sorts}</select></label>
+                <button type="submit" class="btn-quiet">"Show"</button>
+            </form>
+        })}
         <section class="card space-y-3">
+            {summary.map(|s| view! { <p class="muted text-sm" data-testid="runs-summary">{s}</p> })}
             <RunTable team=team.clone() rows now_ms=Some(now_ms)/>
-            {more.map(|h| view! { <a class="btn-quiet" href=h data-testid="runs-next">"Next page"</a> })}
+            <div class="flex gap-3">
+                {back.map(|h| view! { <a class="btn-quiet" href=h data-testid="runs-previous">"Previous page"</a> })}
+                {more.map(|h| view! { <a class="btn-quiet" href=h data-testid="runs-next">"Next page"</a> })}
+            </div>
         </section>
     }
 }

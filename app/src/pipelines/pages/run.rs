@@ -46,6 +46,7 @@ fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error:
             Ok(log) if log.lines.is_empty() => view! { <p class="muted">"The step printed nothing."</p> }.into_any(),
             Ok(log) => view! {
                 {log.archived.then(|| view! { <p class="hint" data-testid="step-log-archived">"The step's pod is gone; this is its log as archived when the step ended."</p> })}
+                {(log.kept && !log.archived).then(|| view! { <p class="hint" data-testid="step-log-kept">"Archived: this log stays readable after the step's pod is gone."</p> })}
                 <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{log.lines.join("\n")}</pre>
             }.into_any(),
             Err(e) => view! { <p class="notice-error" role="alert" data-testid="step-log-error">{e.to_string()}</p> }.into_any(),
