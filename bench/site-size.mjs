@@ -21,6 +21,16 @@ const BASE = process.env.ATRIUM_E2E_BASE_URL ?? "http://localhost:3100";
 const PASSWORD = "atrium-demo";
 const BUDGET_PAGE = 250 * 1000;
 const BUDGET_AREA = 150 * 1000;
+// Pages over the first-load budget for now, each with its own ceiling, as
+// decision 0013 records (2026-11-30): the team's notebooks page, pushed over
+// by core code that islands of *other* areas share (the splitter counts
+// islands across the site, not per page; counting per page is the next
+// change), and the pipeline editor, which grew an Elyra import/export and a
+// YAML tab. Remove each once its page is back under BUDGET_PAGE.
+const ALLOWANCES = new Map([
+  ["/notebooks/team-a", 255 * 1000],
+  ["/pipelines/team-a/new", 280 * 1000],
+]);
 
 // Page → a person who may open it.
 const PAGES = [
@@ -130,8 +140,9 @@ async function table() {
   const over = [];
   console.log("page".padEnd(32), "user".padEnd(6), "files", "raw KB".padStart(8), "gzip KB".padStart(8), "core".padStart(7), "area".padStart(7), " status");
   for (const r of rows) {
-    const withinBudget = r.gzip <= BUDGET_PAGE && r.chunks_gzip <= BUDGET_AREA;
-    const status = withinBudget ? "ok" : "OVER";
+    const ceiling = ALLOWANCES.get(r.path) ?? BUDGET_PAGE;
+    const withinBudget = r.gzip <= ceiling && r.chunks_gzip <= BUDGET_AREA;
+    const status = !withinBudget ? "OVER" : r.gzip > BUDGET_PAGE ? `ok (allowance ${kb(ceiling)} KB)` : "ok";
     if (!withinBudget) over.push(`${r.path} (${kb(r.gzip)} KB, area ${kb(r.chunks_gzip)} KB)`);
     console.log(
       r.path.padEnd(32), r.user.padEnd(6), String(r.files).padStart(5), kb(r.raw).padStart(8), kb(r.gzip).padStart(8),
@@ -140,6 +151,7 @@ async function table() {
     if (r.not_gzip.length) over.push(`${r.path}: sent uncompressed: ${r.not_gzip.join(", ")}`);
   }
   console.log(`budgets: first load <= ${kb(BUDGET_PAGE)} KB gzip (WASM + JS + CSS); area chunks <= ${kb(BUDGET_AREA)} KB gzip`);
+  for (const [path, ceiling] of ALLOWANCES) console.log(`  allowance (decision 0013): ${path} first load <= ${kb(ceiling)} KB`);
   mkdirSync(".stack", { recursive: true });
   writeFileSync(".stack/site-size.json", JSON.stringify(rows, null, 2));
   if (over.length) {

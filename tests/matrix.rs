@@ -566,10 +566,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(pipelines::StopRun { team: team_.clone(), run: nothing.clone(), terminate: false }, change_of_nothing(MEMBERS)),
         form(pipelines::ResubmitRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
         // The editor's conversions touch no team: anyone signed in; bad input is refused.
-        json(pipelines::ImportElyra { source: String::new() }, Rule::Refused(422)),
-        json(pipelines::ExportElyra { pipeline: Default::default() }, Rule::Anyone(200)),
-        json(pipelines::PipelineYaml { team: team_.clone(), pipeline: Default::default() }, Rule::Anyone(200)),
-        json(pipelines::PipelineFromYaml { text: String::new() }, Rule::Refused(422)),
+        json(pipelines::ConvertPipeline { conversion: pipelines::Conversion::FromYaml(String::new()) }, Rule::Refused(422)),
         form(schedules::PreviewSchedule { cron: "0 6 * * *".into(), timezone: "UTC".into() }, Rule::Anyone(200)),
         json(
             schedules::SaveSchedule {

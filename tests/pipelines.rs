@@ -226,6 +226,22 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
     assert_eq!(page(&maria, &base, "/pipelines/team-a/runs/none-such").await.0, 403);
 }
 
+/// dave, signed in to a fresh portal, with a saved pipeline of `steps`
+/// (built from the catalog's first runtime image) and a parameter `day`.
+async fn dave_saves(prefix: &str, steps: impl Fn(&str) -> Vec<Value>) -> (common::Portal, reqwest::Client, String) {
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let base = portal.base.clone();
+    let (dave, _) = browser();
+    sign_in(&dave, &base, "dave", "/").await;
+    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
+    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
+    let name = unique(prefix);
+    let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }], "steps": steps(&image) });
+    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
+    assert_eq!(status, 200, "{body}");
+    (portal, dave, name)
+}
+
 fn schedule(name: &str, cron: &str, zone: &str, params: Value) -> Value {
     json!({ "name": name, "cron": cron, "timezone": zone, "concurrency": "Forbid", "suspended": false, "keep": 5, "params": params })
 }
@@ -233,16 +249,8 @@ fn schedule(name: &str, cron: &str, zone: &str, params: Value) -> Value {
 #[tokio::test]
 async fn a_schedule_fires_on_argo_and_can_be_suspended_and_deleted_keeping_its_runs() {
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (portal, dave, name) = dave_saves("nightly", |image| vec![step("a", image, &[])]).await;
     let base = portal.base.clone();
-    let (dave, _) = browser();
-    sign_in(&dave, &base, "dave", "/").await;
-    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
-    let name = unique("nightly");
-    let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }], "steps": [step("a", &image, &[])] });
-    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
-    assert_eq!(status, 200, "{body}");
 
     // The form shows the next five times in the schedule's own time zone.
     let (status, body) = post_form(&dave, &base, "pipeline-schedule-preview", &[("cron", "30 6 * * MON-FRI"), ("timezone", "Europe/Berlin")]).await;
@@ -328,17 +336,8 @@ async fn a_schedule_fires_on_argo_and_can_be_suspended_and_deleted_keeping_its_r
 #[tokio::test]
 async fn a_running_pipeline_can_be_stopped_and_an_ended_one_started_again() {
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (portal, dave, name) = dave_saves("slow", |image| vec![step("first", image, &[]), step("second", image, &["first"])]).await;
     let base = portal.base.clone();
-    let (dave, _) = browser();
-    sign_in(&dave, &base, "dave", "/").await;
-    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
-    let name = unique("slow");
-    let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }],
-        "steps": [step("first", &image, &[]), step("second", &image, &["first"])] });
-    let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
-    assert_eq!(status, 200, "{body}");
     // On the node, the first step runs for ten minutes.
     let admin = cluster_admin().await;
     let templates: Api<DynamicObject> = Api::namespaced_with(admin, "team-a", &app::pipelines::workflow::api_resource("WorkflowTemplate"));

@@ -158,6 +158,11 @@ pub mod server {
         Ok((rows, list.metadata.continue_.filter(|c| !c.is_empty())))
     }
 
+    /// The names of the parameters a saved pipeline (WorkflowTemplate) declares.
+    pub fn declared_params(template: &DynamicObject) -> Vec<String> {
+        template.data["spec"]["arguments"]["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str().map(String::from)).collect()
+    }
+
     pub async fn create_checked(api: &Api<DynamicObject>, obj: &DynamicObject, what: &str) -> Result<DynamicObject, AppError> {
         let dry = PostParams { dry_run: true, ..Default::default() };
         api.create(&dry, obj).await.map_err(|e| explain(e, what))?;
@@ -297,12 +302,7 @@ pub async fn run_pipeline(team: String, name: String, params: Vec<(String, Strin
     let client = me.state.kube.for_user(&me.who)?.client();
     let what = format!("pipeline “{name}” in team “{team}”");
     let template = server::api(client.clone(), &team, "WorkflowTemplate").get(&name).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
-    let declared: Vec<String> = template.data["spec"]["arguments"]["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["name"].as_str().map(String::from))
-        .collect();
+    let declared = server::declared_params(&template);
     if let Some((unknown, _)) = params.iter().find(|(k, _)| !declared.contains(k)) {
         return Err(AppError::Invalid(format!("The pipeline has no parameter “{unknown}”.")));
     }
@@ -516,12 +516,25 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     Ok(StepLog { lines: lines[skip..].to_vec(), archived: true, kept: true })
 }
 
-/// A pipeline read from another form (an Elyra file, YAML), and what of it
-/// could not be kept.
+/// A conversion the editor asks for (one server function for all of them,
+/// so the browser carries one client for it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Converted {
-    pub pipeline: Pipeline,
-    pub report: Vec<String>,
+pub enum Conversion {
+    /// An Elyra `.pipeline` file into a pipeline.
+    FromElyra(String),
+    /// The pipeline as an Elyra file.
+    ToElyra(Pipeline),
+    /// The WorkflowTemplate the pipeline becomes in `team`, as YAML.
+    ToYaml(String, Pipeline),
+    /// A WorkflowTemplate in YAML back into a pipeline.
+    FromYaml(String),
+}
+
+/// What a conversion gives, and what of the source could not be kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Converted {
+    Pipeline(Pipeline, Vec<String>),
+    Text(String, Vec<String>),
 }
 
 /// The largest file the editor reads (an Elyra file, YAML), in bytes.
@@ -535,35 +548,30 @@ fn not_too_long(source: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Reads an Elyra `.pipeline` file into the editor (nothing is saved).
-#[server(endpoint = "pipeline-import-elyra", input = leptos::server_fn::codec::Json)]
-pub async fn import_elyra(source: String) -> Result<Converted, AppError> {
+/// The editor's conversions (nothing is saved): Elyra files in and out, and
+/// the YAML tab. A source that cannot be read is refused, saying why.
+#[server(endpoint = "pipeline-convert", input = leptos::server_fn::codec::Json)]
+pub async fn convert_pipeline(conversion: Conversion) -> Result<Converted, AppError> {
     let _ = crate::auth::current().await?;
-    not_too_long(&source)?;
-    let done = super::elyra::import(&source).map_err(AppError::Invalid)?;
-    Ok(Converted { pipeline: done.pipeline, report: done.report })
-}
-
-/// The pipeline as an Elyra `.pipeline` file, and what of it Elyra cannot hold.
-#[server(endpoint = "pipeline-export-elyra", input = leptos::server_fn::codec::Json)]
-pub async fn export_elyra(pipeline: Pipeline) -> Result<(String, Vec<String>), AppError> {
-    let _ = crate::auth::current().await?;
-    Ok(super::elyra::export(&pipeline))
-}
-
-/// The WorkflowTemplate the pipeline becomes, as YAML (the editor's YAML tab).
-#[server(endpoint = "pipeline-yaml", input = leptos::server_fn::codec::Json)]
-pub async fn pipeline_yaml(team: String, pipeline: Pipeline) -> Result<String, AppError> {
-    let _ = crate::auth::current().await?;
-    serde_saphyr::to_string(&super::workflow::to_template(&pipeline, &team)).map_err(AppError::internal)
-}
-
-/// The pipeline a WorkflowTemplate in YAML holds, or why the editor cannot
-/// take it (a YAML mistake with its place, or what it cannot keep).
-#[server(endpoint = "pipeline-from-yaml", input = leptos::server_fn::codec::Json)]
-pub async fn pipeline_from_yaml(text: String) -> Result<Pipeline, AppError> {
-    let _ = crate::auth::current().await?;
-    not_too_long(&text)?;
-    let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| AppError::Invalid(format!("The YAML cannot be read: {e}")))?;
-    super::workflow::from_template(&value).map_err(AppError::Invalid)
+    match conversion {
+        Conversion::FromElyra(source) => {
+            not_too_long(&source)?;
+            let done = super::elyra::import(&source).map_err(AppError::Invalid)?;
+            Ok(Converted::Pipeline(done.pipeline, done.report))
+        }
+        Conversion::ToElyra(pipeline) => {
+            let (text, report) = super::elyra::export(&pipeline);
+            Ok(Converted::Text(text, report))
+        }
+        Conversion::ToYaml(team, pipeline) => {
+            let text = serde_saphyr::to_string(&super::workflow::to_template(&pipeline, &team)).map_err(AppError::internal)?;
+            Ok(Converted::Text(text, Vec::new()))
+        }
+        Conversion::FromYaml(text) => {
+            not_too_long(&text)?;
+            let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| AppError::Invalid(format!("The YAML cannot be read: {e}")))?;
+            let pipeline = super::workflow::from_template(&value).map_err(AppError::Invalid)?;
+            Ok(Converted::Pipeline(pipeline, Vec::new()))
+        }
+    }
 }

@@ -175,13 +175,7 @@ pub async fn save_schedule(team: String, pipeline: String, schedule: Schedule) -
         .get(&pipeline)
         .await
         .map_err(|e| crate::platform::kube::explain(e, &what))?;
-    let declared: Vec<String> = template.data["spec"]["arguments"]["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["name"].as_str().map(String::from))
-        .collect();
-    server::check(&schedule, &declared)?;
+    server::check(&schedule, &crate::pipelines::api::server::declared_params(&template))?;
     let obj: DynamicObject = serde_json::from_value(super::workflow::schedule_of(&schedule, &pipeline, &team, me.username())).map_err(AppError::internal)?;
     let api = crate::pipelines::api::server::api(client, &team, "CronWorkflow");
     let work = async {

@@ -9,7 +9,7 @@
 //! takes edits back into the diagram.
 
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{ExportElyra, ImportElyra, PipelineFromYaml, PipelineYaml, SavePipeline, get_images, get_pipeline};
+use crate::pipelines::api::{Conversion, ConvertPipeline, Converted, SavePipeline, get_images, get_pipeline};
 use crate::pipelines::diagram::{self, Node};
 use crate::pipelines::model::{Param, Pipeline, Step, Work};
 use leptos::prelude::*;
@@ -55,6 +55,17 @@ pub fn NewPipelinePage() -> impl IntoView {
     }
 }
 
+/// Which conversion the editor last asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Asked {
+    Nothing,
+    Import,
+    Export,
+    ToYaml,
+    FromYaml,
+}
+
 /// A fresh step's name: `step-N`, the first N not taken.
 fn fresh_name(p: &Pipeline) -> String {
     (1..).map(|n| format!("step-{n}")).find(|n| p.step(n).is_none()).unwrap_or_default()
@@ -88,41 +99,33 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
             p.steps.push(Step { name, image: image.clone(), after, ..Default::default() });
         })
     };
-    let import = ServerAction::<ImportElyra>::new();
-    let export = ServerAction::<ExportElyra>::new();
-    let to_yaml = ServerAction::<PipelineYaml>::new();
-    let from_yaml = ServerAction::<PipelineFromYaml>::new();
+    // The editor's conversions share one server function; `asked` says
+    // which one the last answer is for.
+    let convert = ServerAction::<ConvertPipeline>::new();
+    let asked = RwSignal::new(Asked::Nothing);
+    let ask = move |what: Asked, c: Conversion| {
+        asked.set(what);
+        convert.dispatch(ConvertPipeline { conversion: c });
+    };
     let yaml_tab = RwSignal::new(false);
     let yaml_text = RwSignal::new(String::new());
-    let keep_name = move |mut p: Pipeline| {
-        // In edit mode the name is the saved template's: it stays.
-        if !new {
-            p.name = pipeline.with_untracked(|q| q.name.clone());
-        }
-        p
-    };
-    Effect::new(move || {
-        if let Some(Ok(done)) = import.value().get() {
-            let next = keep_name(done.pipeline);
+    let answer = move |what: Asked| convert.value().with(|v| if asked.get() == what { v.clone() } else { None });
+    Effect::new(move || match (asked.get(), convert.value().get()) {
+        (Asked::Import | Asked::FromYaml, Some(Ok(Converted::Pipeline(mut next, _)))) => {
+            // In edit mode the name is the saved template's: it stays.
+            if !new {
+                next.name = pipeline.with_untracked(|q| q.name.clone());
+            }
             edit(&|p: &mut Pipeline| *p = next.clone());
         }
-    });
-    Effect::new(move || {
-        if let Some(Ok(text)) = to_yaml.value().get() {
-            yaml_text.set(text);
-        }
-    });
-    Effect::new(move || {
-        if let Some(Ok(back)) = from_yaml.value().get() {
-            let next = keep_name(back);
-            edit(&|p: &mut Pipeline| *p = next.clone());
-        }
+        (Asked::ToYaml, Some(Ok(Converted::Text(text, _)))) => yaml_text.set(text),
+        _ => {}
     });
     let show_yaml = {
         let team = team.clone();
         move |_| {
             yaml_tab.set(true);
-            to_yaml.dispatch(PipelineYaml { team: team.clone(), pipeline: pipeline.get_untracked() });
+            ask(Asked::ToYaml, Conversion::ToYaml(team.clone(), pipeline.get_untracked()));
         }
     };
     let read_file = move |ev: leptos::ev::Event| {
@@ -133,17 +136,25 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                 let text = wasm_bindgen_futures::JsFuture::from(file.text());
                 leptos::task::spawn_local(async move {
                     if let Ok(Some(source)) = text.await.map(|v| v.as_string()) {
-                        import.dispatch(ImportElyra { source });
+                        ask(Asked::Import, Conversion::FromElyra(source));
                     }
                 });
             }
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
+        let _ = (ev, ask);
     };
-    let download = move || {
-        export.value().get().map(|r| match r {
-            Ok((text, report)) => {
+    let notices = move || {
+        let what = asked.get();
+        convert.value().get().map(|r| match (what, r) {
+            (Asked::Import, Ok(Converted::Pipeline(_, report))) => view! {
+                <div class="notice-ok" role="status" data-testid="import-report">
+                    <p>{if report.is_empty() { "Imported; everything in the file was kept." } else { "Imported. Not kept, or to check:" }}</p>
+                    <ul class="list-disc pl-5 text-sm">{report.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+                </div>
+            }
+            .into_any(),
+            (Asked::Export, Ok(Converted::Text(text, report))) => {
                 let name = pipeline.with_untracked(|p| if p.name.is_empty() { "pipeline".to_string() } else { p.name.clone() });
                 let href = format!("data:application/json;charset=utf-8,{}", super::url_encode(&text));
                 view! {
@@ -154,7 +165,8 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                 }
                 .into_any()
             }
-            Err(e) => view! { <p class="notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+            (Asked::Import | Asked::Export, Err(e)) => view! { <p class="notice-error" role="alert" data-testid="import-error">{e.to_string()}</p> }.into_any(),
+            _ => ().into_any(),
         })
     };
     let svg = move || {
@@ -202,19 +214,9 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                         <input type="file" accept=".pipeline,application/json" class="sr-only" on:change=read_file data-testid="elyra-import"/>
                     </label>
                     <button type="button" class="btn-quiet" data-testid="elyra-export-button"
-                        on:click=move |_| { export.dispatch(ExportElyra { pipeline: pipeline.get_untracked() }); }>"Export as Elyra file"</button>
+                        on:click=move |_| ask(Asked::Export, Conversion::ToElyra(pipeline.get_untracked()))>"Export as Elyra file"</button>
                 </div>
-                {move || import.value().get().map(|r| match r {
-                    Ok(done) if done.report.is_empty() => view! { <p class="notice-ok" role="status" data-testid="import-report">"Imported; everything in the file was kept."</p> }.into_any(),
-                    Ok(done) => view! {
-                        <div class="notice-ok" role="status" data-testid="import-report">
-                            <p>"Imported. Not kept, or to check:"</p>
-                            <ul class="list-disc pl-5 text-sm">{done.report.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <p class="notice-error" role="alert" data-testid="import-error">{e.to_string()}</p> }.into_any(),
-                })}
-                {download}
+                {notices}
                 <ul class="text-sm text-rose-700 dark:text-rose-300" data-testid="pipeline-problems">
                     {move || whole_problems().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
                 </ul>
@@ -225,22 +227,24 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                 <button type="button" role="tab" class="btn-quiet" aria-selected=move || yaml_tab.get().to_string() data-testid="tab-yaml"
                     on:click=show_yaml>"YAML"</button>
             </div>
-            <Show when=move || yaml_tab.get() fallback=move || view! {
-                <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section>
-            }>
-                <section class="card space-y-2">
-                    <p class="hint">"The WorkflowTemplate this pipeline becomes. Change it and apply: the diagram follows, or you are told what it cannot take."</p>
-                    <textarea class="input mono text-xs min-h-96 w-full" prop:value=move || yaml_text.get() data-testid="pipeline-yaml"
-                        on:input=move |e| yaml_text.set(event_target_value(&e))></textarea>
-                    <button type="button" class="btn-quiet" disabled=move || from_yaml.pending().get() data-testid="yaml-apply"
-                        on:click=move |_| { from_yaml.dispatch(PipelineFromYaml { text: yaml_text.get_untracked() }); }>"Apply YAML"</button>
-                    {move || match from_yaml.value().get() {
-                        Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="yaml-error">{e.to_string()}</p> }.into_any()),
-                        Some(Ok(_)) => Some(view! { <p class="notice-ok" role="status" data-testid="yaml-applied">"Applied to the diagram."</p> }.into_any()),
-                        None => None,
-                    }}
-                </section>
-            </Show>
+            {move || if !yaml_tab.get() {
+                view! { <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section> }.into_any()
+            } else {
+                view! {
+                    <section class="card space-y-2">
+                        <p class="hint">"The WorkflowTemplate this pipeline becomes. Change it and apply: the diagram follows, or you are told what it cannot take."</p>
+                        <textarea class="input mono text-xs min-h-96 w-full" prop:value=move || yaml_text.get() data-testid="pipeline-yaml"
+                            on:input=move |e| yaml_text.set(event_target_value(&e))></textarea>
+                        <button type="button" class="btn-quiet" disabled=move || convert.pending().get() data-testid="yaml-apply"
+                            on:click=move |_| ask(Asked::FromYaml, Conversion::FromYaml(yaml_text.get_untracked()))>"Apply YAML"</button>
+                        {move || match answer(Asked::FromYaml) {
+                            Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="yaml-error">{e.to_string()}</p> }.into_any()),
+                            Some(Ok(_)) => Some(view! { <p class="notice-ok" role="status" data-testid="yaml-applied">"Applied to the diagram."</p> }.into_any()),
+                            None => None,
+                        }}
+                    </section>
+                }.into_any()
+            }}
             <div class="space-y-3">{steps}</div>
             <div class="flex items-center gap-3">
                 <button type="submit" class="btn-primary" disabled=move || save.pending().get() || problems.with(|p| !p.is_empty()) data-testid="pipeline-save">"Save pipeline"</button>
