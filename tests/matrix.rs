@@ -554,7 +554,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         ),
         form(pipelines::GetPipelines { team: None }, Rule::Anyone(200)),
         form(pipelines::GetPipelines { team: Some(team_.clone()) }, team(MEMBERS, Admins::No)),
-        form(pipelines::GetImages { team: team_.clone() }, team(PIPELINE_AUTHORS, Admins::No)),
+        form(pipelines::GetStepChoices { team: team_.clone() }, team(PIPELINE_AUTHORS, Admins::No)),
         json(pipelines::CheckPipeline { pipeline: Default::default() }, Rule::Anyone(200)),
         // No name, no steps: refused before anything is asked.
         json(pipelines::SavePipeline { team: team_.clone(), pipeline: Default::default(), new: true }, Rule::Refused(422)),
@@ -562,6 +562,8 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(pipelines::RunPipeline { team: team_.clone(), name: nothing.clone(), params: vec![] }, change_of_nothing(MEMBERS)),
         form(pipelines::GetRuns { team: team_.clone(), page: None, phase: None, pipeline: None, by: None, sort: None }, team(MEMBERS, Admins::No)),
         form(pipelines::GetRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        // A run that is not there has "changed" from any version: answered at once.
+        form(pipelines::AwaitRun { team: team_.clone(), run: nothing.clone(), seen: "1".into() }, team(MEMBERS, Admins::No)),
         // Stopping or starting again reads the run first: members learn it is not there.
         form(pipelines::StopRun { team: team_.clone(), run: nothing.clone(), terminate: false }, change_of_nothing(MEMBERS)),
         form(pipelines::ResubmitRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),

@@ -62,8 +62,9 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
 
     let (status, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
     assert_eq!(status, 200, "{body}");
-    let images: Vec<String> = serde_json::from_str(&body).unwrap();
-    let image = images.first().expect("the catalog offers a runtime image").clone();
+    let choices: Value = serde_json::from_str(&body).unwrap();
+    let image = choices["images"][0].as_str().expect("the catalog offers a runtime image").to_string();
+    assert!(choices["connections"].as_array().unwrap().iter().any(|c| c == "object-storage"), "the team's data connections: {choices}");
 
     // dave saves a three-step pipeline.
     let name = unique("etl");
@@ -186,7 +187,7 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
     let (dave, _) = browser();
     sign_in(&dave, &base, "dave", "/").await;
     let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
+    let image = serde_json::from_str::<Value>(&body).unwrap()["images"][0].as_str().unwrap().to_string();
 
     let save = |pipeline: Value| post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true }));
     // A cycle.
@@ -200,7 +201,13 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
         "steps": [step("a", "docker.io/someone/miner:latest", &[])] })).await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("is not a runtime image of the catalog"), "{body}");
-    // Nothing was made by either.
+    // A data connection the team does not have (team-b's is not team-a's).
+    let mut borrowing = step("a", &image, &[]);
+    borrowing["connections"] = json!(["team-b-storage"]);
+    let (status, body) = save(json!({ "name": name, "description": "", "params": [], "steps": [borrowing] })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("“team-b-storage” is not one of the team's data connections"), "{body}");
+    // Nothing was made by any of them.
     assert_eq!(page(&dave, &base, &format!("/pipelines/team-a/p/{name}")).await.0, 404);
 
     // A run with a parameter the pipeline does not have.
@@ -234,7 +241,7 @@ async fn dave_saves(prefix: &str, steps: impl Fn(&str) -> Vec<Value>) -> (common
     let (dave, _) = browser();
     sign_in(&dave, &base, "dave", "/").await;
     let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Vec<String>>(&body).unwrap()[0].clone();
+    let image = serde_json::from_str::<Value>(&body).unwrap()["images"][0].as_str().unwrap().to_string();
     let name = unique(prefix);
     let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }], "steps": steps(&image) });
     let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
@@ -336,7 +343,13 @@ async fn a_schedule_fires_on_argo_and_can_be_suspended_and_deleted_keeping_its_r
 #[tokio::test]
 async fn a_running_pipeline_can_be_stopped_and_an_ended_one_started_again() {
     let _port = login_port().await;
-    let (portal, dave, name) = dave_saves("slow", |image| vec![step("first", image, &[]), step("second", image, &["first"])]).await;
+    let (portal, dave, name) = dave_saves("slow", |image| {
+        // The first step uses the team's object storage.
+        let mut first = step("first", image, &[]);
+        first["connections"] = json!(["object-storage"]);
+        vec![first, step("second", image, &["first"])]
+    })
+    .await;
     let base = portal.base.clone();
     // On the node, the first step runs for ten minutes.
     let admin = cluster_admin().await;
@@ -360,9 +373,32 @@ async fn a_running_pipeline_can_be_stopped_and_an_ended_one_started_again() {
         assert!(t0.elapsed() < Duration::from_secs(60), "the first step did not start: {detail}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The running step's pod has the data connection's keys, its log is
+    // live (the run page follows it) and its events say where it went.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(cluster_admin().await, "team-a");
+    let of_first = kube::api::ListParams::default().labels(&format!("workflows.argoproj.io/workflow={run},{}=first", app::pipelines::workflow::STEP_LABEL));
+    let pod = pods.list(&of_first).await.unwrap().items.pop().expect("the first step's pod");
+    let main = pod.spec.unwrap().containers.into_iter().find(|c| c.name == "main").unwrap();
+    assert_eq!(main.env_from.unwrap()[0].secret_ref.as_ref().unwrap().name, "object-storage");
+    let (status, body) = post_form(&dave, &base, "pipeline-step-log", &[("team", "team-a"), ("run", &run), ("step", "first")]).await;
+    assert_eq!(status, 200, "{body}");
+    let log: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(log["live"], true, "{log}");
+    assert!(log["events"].as_array().unwrap().iter().any(|e| e["reason"] == "Scheduled"), "the scheduler's event: {log}");
+    // A run page waiting on the run hears of the change that terminating makes.
+    let (_, body) = post_form(&dave, &base, "pipeline-run-detail", &[("team", "team-a"), ("run", &run)]).await;
+    let seen = serde_json::from_str::<Value>(&body).unwrap()["version"].as_str().unwrap().to_string();
+    let waiting = {
+        let (dave, base, run, seen) = (dave.clone(), base.clone(), run.clone(), seen.clone());
+        tokio::spawn(async move { post_form(&dave, &base, "pipeline-run-await", &[("team", "team-a"), ("run", &run), ("seen", &seen)]).await })
+    };
     // Terminated, it ends at once, failed, and the second step never starts.
     let (status, body) = post_form(&dave, &base, "pipeline-run-stop", &[("team", "team-a"), ("run", &run), ("terminate", "true")]).await;
     assert_eq!(status, 200, "{body}");
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let changed: Option<String> = serde_json::from_str(&body).unwrap();
+    assert!(changed.is_some_and(|v| !v.is_empty() && v != seen), "the wait ends with the run's new version: {body}");
     let detail = finished(&dave, &base, &run).await;
     assert_eq!(detail["row"]["phase"], "Failed", "{detail}");
     assert_ne!(phase_of(&detail, "second"), "Succeeded", "{detail}");

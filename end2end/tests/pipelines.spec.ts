@@ -167,3 +167,59 @@ test("dave imports an Elyra pipeline, fixes it, runs it and reads a log after th
   }).toPass({ timeout: 20_000 });
   await expect(page.getByTestId("step-log")).toContainText("simulated container");
 });
+
+// From the book: dave starts from the model-training template (its steps
+// already use the team's object storage), connects a step by dragging in
+// the diagram, and follows a running step's log and its pod's events; the
+// run says which notebooks it executed.
+test("dave starts from the book's training template, connects a step by dragging and follows a running step", async ({ page }) => {
+  const name = `tmpl-${Date.now().toString(36)}`;
+  const shell = new Shell(page);
+  await shell.signInAt("/pipelines/team-a", "dave");
+  const template = page.locator('[data-testid="template"][data-template="flights-model"]');
+  await expect(template).toContainText("Model training pipeline");
+  await template.getByTestId("template-use").click();
+  await expect(page.getByTestId("step-editor")).toHaveCount(4);
+  await page.locator("body[data-hydrated]").waitFor();
+  const register = page.locator('[data-testid="step-editor"][data-step="register"]');
+  await expect(register.getByTestId("connection-object-storage")).toBeChecked();
+  await expect(page.getByTestId("pipeline-problems")).toBeEmpty();
+  await expect(async () => {
+    await page.getByTestId("pipeline-name").fill(name);
+    await page.getByTestId("pipeline-name").blur();
+    // register no longer waits for evaluate: unconnected, and said so.
+    await register.getByTestId("after-evaluate").uncheck({ timeout: 1_000 });
+    await expect(register.getByTestId("step-problems")).toContainText("not connected", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const diagram = page.getByTestId("editor-diagram");
+  await expect(diagram.locator('path.dag-edge[data-from="evaluate"][data-to="register"]')).toHaveCount(0);
+  // Dragged from evaluate to register in the diagram, it waits again.
+  await diagram.locator('[data-testid="dag-node"][data-step="evaluate"]').dragTo(diagram.locator('[data-testid="dag-node"][data-step="register"]'));
+  await expect(diagram.locator('path.dag-edge[data-from="evaluate"][data-to="register"]')).toHaveCount(1);
+  await expect(page.getByTestId("drag-hint")).toHaveText("register now runs after evaluate.");
+  await expect(register.getByTestId("after-evaluate")).toBeChecked();
+  await expect(register.getByTestId("step-problems")).toBeEmpty();
+  await page.getByTestId("pipeline-save").click();
+  await expect(page.getByTestId("pipeline-saved")).toBeVisible();
+
+  // On the node, training takes 20 s.
+  kubectl("patch", "workflowtemplate", name, "-n", "team-a", "--type=json", "-p",
+    JSON.stringify([{ op: "add", path: "/spec/templates/2/metadata/annotations/kwok.atrium.dev~1delay", value: "20s" }]));
+  await page.getByTestId("pipeline-saved").getByRole("link").click();
+  await page.locator("body[data-hydrated]").waitFor();
+  await expect(async () => {
+    await page.getByTestId("run-pipeline").click();
+    await expect(page.getByTestId("run-started")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  const run = (await page.getByTestId("run-started").getByRole("link").textContent())!.trim();
+  await expect(async () => {
+    await page.goto(`/pipelines/team-a/runs/${run}?step=train`);
+    await expect(page.getByTestId("step-log-live")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(page.getByTestId("run-notebooks")).toContainText("flights/05-train.ipynb");
+  await expect(page.locator('[data-testid="pod-event"][data-reason="Scheduled"]')).toBeVisible();
+  // It keeps following until the step ends, then says the log is complete.
+  await expect(page.getByTestId("step-log-live")).toBeHidden({ timeout: 60_000 });
+  await expect(page.getByTestId("step-log")).toContainText("simulated container");
+  await expect(page.getByTestId("run-phase")).toHaveText("Succeeded", { timeout: 60_000 });
+});

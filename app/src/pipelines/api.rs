@@ -95,6 +95,10 @@ pub struct RunDetail {
     /// Whether the person may start runs (to run this one again).
     pub may_rerun: bool,
     pub now_ms: i64,
+    /// The run's resourceVersion as read (see `await_run`).
+    pub version: String,
+    /// Lineage: the notebook files the run's steps executed, as (step, path).
+    pub notebooks: Vec<(String, String)>,
 }
 
 #[cfg(feature = "ssr")]
@@ -209,22 +213,31 @@ pub async fn get_pipelines(team: Option<String>) -> Result<PipelineList, AppErro
     Ok(PipelineList { rows, teams })
 }
 
-/// The runtime images steps may use, for the editor of a pipeline of `team`
-/// (refused to those who may not save pipelines there).
+/// What the steps of a pipeline of a team may use: the catalog's runtime
+/// images and the team's data connections.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepChoices {
+    pub images: Vec<String>,
+    pub connections: Vec<String>,
+}
+
+/// What a step of a pipeline of `team` may use, for the editor (refused to
+/// those who may not save pipelines there).
 #[server(endpoint = "pipeline-images")]
-pub async fn get_images(team: String) -> Result<Vec<String>, AppError> {
+pub async fn get_step_choices(team: String) -> Result<StepChoices, AppError> {
     let (state, who) = crate::auth::current().await?;
     if !server::may(&state, &who, &team, "workflowtemplates", "create").await? {
         return Err(AppError::Forbidden(format!("You may not make pipelines in team “{team}”.")));
     }
-    Ok(server::images(&state))
+    let connections = crate::notebooks::ops::connections(&state.kube.for_user(&who)?, &team).await?;
+    Ok(StepChoices { images: server::images(&state), connections })
 }
 
 /// Problems of a pipeline as it stands (the editor shows them at each step).
 #[server(endpoint = "pipeline-check", input = leptos::server_fn::codec::Json)]
 pub async fn check_pipeline(pipeline: Pipeline) -> Result<Vec<Problem>, AppError> {
     let (state, _who) = crate::auth::current().await?;
-    Ok(pipeline.problems(&server::images(&state)))
+    Ok(pipeline.problems(&server::images(&state), None))
 }
 
 /// Saves a pipeline as the team's WorkflowTemplate: `new` makes it (refused
@@ -234,14 +247,19 @@ pub async fn check_pipeline(pipeline: Pipeline) -> Result<Vec<Problem>, AppError
 pub async fn save_pipeline(team: String, pipeline: Pipeline, new: bool) -> Result<(), AppError> {
     use kube::api::{DynamicObject, PostParams};
     let me = crate::audit::server::Actor::current().await?;
-    let problems = pipeline.problems(&server::images(&me.state));
+    let client = me.state.kube.for_user(&me.who)?;
+    // Data connections are the team's, read as the person (only when used).
+    let connections = match pipeline.steps.iter().any(|s| !s.connections.is_empty()) {
+        true => Some(crate::notebooks::ops::connections(&client, &team).await?),
+        false => None,
+    };
+    let problems = pipeline.problems(&server::images(&me.state), connections.as_deref());
     if let Some(first) = problems.first() {
         let at = first.step.as_ref().map(|s| format!("Step “{s}”: ")).unwrap_or_default();
         let more = if problems.len() > 1 { format!(" ({} problems in all)", problems.len()) } else { String::new() };
         return Err(AppError::Invalid(format!("{at}{}{more}", first.message)));
     }
-    let client = me.state.kube.for_user(&me.who)?.client();
-    let api = server::api(client, &team, "WorkflowTemplate");
+    let api = server::api(client.client(), &team, "WorkflowTemplate");
     let what = format!("pipeline “{}”", pipeline.name);
     let mut obj: DynamicObject = serde_json::from_value(super::workflow::to_template(&pipeline, &team)).map_err(AppError::internal)?;
     let work = async {
@@ -461,7 +479,40 @@ pub async fn get_run(team: String, run: String) -> Result<RunDetail, AppError> {
         .flatten()
         .map(|p| (p["name"].as_str().unwrap_or_default().to_string(), p["value"].as_str().unwrap_or_default().to_string()))
         .collect();
-    Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, may_rerun: may_rerun?, now_ms: server::now_ms() })
+    let version = found.metadata.resource_version.clone().unwrap_or_default();
+    let notebooks = tasks
+        .iter()
+        .filter_map(|t| {
+            let template = spec["templates"].as_array()?.iter().find(|x| x["name"] == t["template"])?;
+            let path = template["metadata"]["annotations"][super::workflow::NOTEBOOK].as_str()?;
+            Some((t["name"].as_str()?.to_string(), path.to_string()))
+        })
+        .collect();
+    Ok(RunDetail { team, row: server::run_row(&found), steps, layers, edges, params, may_stop: may_stop?, may_rerun: may_rerun?, now_ms: server::now_ms(), version, notebooks })
+}
+
+/// How long the run page's question waits for a change before it is
+/// answered "nothing yet" (and asked again).
+pub const AWAIT_RUN_SECONDS: u64 = 20;
+
+/// Answers when run `run` of `team` is no longer at version `seen`: with its
+/// new version (empty when it is gone), or `None` after a while without a
+/// change. The run page asks it in a loop and reads the run again on each
+/// change, so a step's new state shows as soon as the portal's watch sees
+/// it, without asking the API server every second. Asked as the person:
+/// who may not see the team's runs is refused.
+#[server(endpoint = "pipeline-run-await")]
+pub async fn await_run(team: String, run: String, seen: String) -> Result<Option<String>, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    if !server::may(&state, &who, &team, "workflows", "get").await? {
+        return Err(AppError::Forbidden(format!("You may not see the runs of team “{team}”.")));
+    }
+    if !state.runs.is_ready() {
+        // Until the watch has listed every run, say "look again" after a beat.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        return Ok(Some(String::new()));
+    }
+    Ok(state.runs.changed_since(&team, &run, &seen, std::time::Duration::from_secs(AWAIT_RUN_SECONDS)).await)
 }
 
 /// A step's log as the run page shows it.
@@ -472,6 +523,22 @@ pub struct StepLog {
     pub archived: bool,
     /// Read from the pod, and already in the archive too (it will outlive the pod).
     pub kept: bool,
+    /// The step's pod is still to start or running: its log grows.
+    pub live: bool,
+    /// What Kubernetes said about the step's pod (scheduling, image pulls,
+    /// kills), oldest first; empty once the pod is gone.
+    pub events: Vec<PodEvent>,
+}
+
+/// One event of a step's pod.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PodEvent {
+    pub at_ms: Option<i64>,
+    pub reason: String,
+    pub message: String,
+    pub warning: bool,
+    /// How many times it happened.
+    pub count: i32,
 }
 
 /// The log of a step of a run (its newest try), read from Kubernetes as the
@@ -491,15 +558,30 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     let explain = |e| crate::platform::kube::explain(e, &what);
     let list = pods.list(&ListParams::default().labels(&selector)).await.map_err(explain)?;
     if let Some(pod) = list.items.iter().max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0)) {
+        use k8s_openapi::api::core::v1::Event;
         let name = pod.metadata.name.clone().unwrap_or_default();
+        let live = pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_none_or(|p| matches!(p, "Pending" | "Running" | "Unknown"));
         let lp = LogParams { container: Some("main".into()), tail_lines: Some(LINES as i64), ..Default::default() };
-        let (text, kept) = futures::join!(pods.logs(&name, &lp), async {
-            match state.logs.as_ref() {
-                Some(archive) => archive.has(&team, &run, &step, &name).await.unwrap_or(false),
-                None => false,
-            }
-        });
-        return Ok(StepLog { lines: text.map_err(explain)?.lines().map(String::from).collect(), archived: false, kept });
+        let events = Api::<Event>::namespaced(client.clone(), &team);
+        let about = ListParams::default().fields(&format!("involvedObject.kind=Pod,involvedObject.name={name}"));
+        let (text, kept, events) = futures::join!(
+            pods.logs(&name, &lp),
+            async {
+                match state.logs.as_ref() {
+                    Some(archive) => archive.has(&team, &run, &step, &name).await.unwrap_or(false),
+                    None => false,
+                }
+            },
+            events.list(&about)
+        );
+        // A pod that has not started has no log yet: that is not an error.
+        let text = match text {
+            Err(kube::Error::Api(e)) if e.code == 400 && live => String::new(),
+            other => other.map_err(explain)?,
+        };
+        let mut events: Vec<PodEvent> = events.map_err(explain)?.items.into_iter().map(pod_event).collect();
+        events.sort_by_key(|e| e.at_ms);
+        return Ok(StepLog { lines: text.lines().map(String::from).collect(), archived: false, kept, live, events });
     }
     let gone = || AppError::NotFound(format!("There is no log of {what}: it has not started, or its pod is gone."));
     let Some(archive) = state.logs.as_ref() else { return Err(gone()) };
@@ -513,7 +595,19 @@ pub async fn get_step_log(team: String, run: String, step: String) -> Result<Ste
     let text = text.ok_or_else(gone)?;
     let lines: Vec<String> = text.lines().map(String::from).collect();
     let skip = lines.len().saturating_sub(LINES);
-    Ok(StepLog { lines: lines[skip..].to_vec(), archived: true, kept: true })
+    Ok(StepLog { lines: lines[skip..].to_vec(), archived: true, kept: true, live: false, events: Vec::new() })
+}
+
+#[cfg(feature = "ssr")]
+fn pod_event(e: k8s_openapi::api::core::v1::Event) -> PodEvent {
+    let at = e.last_timestamp.map(|t| t.0).or(e.event_time.map(|t| t.0)).or(e.metadata.creation_timestamp.map(|t| t.0));
+    PodEvent {
+        at_ms: at.map(|t| t.as_millisecond()),
+        reason: e.reason.unwrap_or_default(),
+        message: e.message.unwrap_or_default(),
+        warning: e.type_.as_deref() == Some("Warning"),
+        count: e.count.unwrap_or(1),
+    }
 }
 
 /// A conversion the editor asks for (one server function for all of them,

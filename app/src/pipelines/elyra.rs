@@ -167,6 +167,7 @@ pub fn import(source: &str) -> Result<Imported, String> {
             work,
             after: Vec::new(),
             env,
+            connections: Vec::new(),
             cpu,
             // Elyra's memory is in GB.
             memory: if memory.is_empty() { String::new() } else { format!("{memory}G") },

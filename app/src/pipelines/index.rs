@@ -5,6 +5,9 @@
 //! all of them (a Kubernetes list pages in name order). Whether the person
 //! may see a team's runs is still asked as them (`list workflows`). Until
 //! the watch has listed everything once, the page reads Kubernetes instead.
+//! The same watch tells an open run page the moment its run changes
+//! (`changed_since`), so a step's new state reaches the browser without
+//! polling the API server.
 
 use super::api::{RunRow, server::run_row};
 use futures::StreamExt;
@@ -66,11 +69,21 @@ struct Inner {
     ready: bool,
     /// team → run → (row, created at in ms).
     teams: HashMap<String, HashMap<String, (RunRow, i64)>>,
+    /// (team, run) → resourceVersion.
+    versions: HashMap<(String, String), String>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RunIndex {
     inner: Arc<RwLock<Inner>>,
+    /// Every run that changed (or went), as (team, run).
+    changes: tokio::sync::broadcast::Sender<(String, String)>,
+}
+
+impl Default for RunIndex {
+    fn default() -> RunIndex {
+        RunIndex { inner: Arc::default(), changes: tokio::sync::broadcast::channel(1024).0 }
+    }
 }
 
 fn created_ms(o: &DynamicObject) -> i64 {
@@ -89,29 +102,76 @@ impl RunIndex {
     fn apply(&self, o: &DynamicObject) {
         let Some((team, name)) = key(o) else { return };
         if let Ok(mut i) = self.inner.write() {
-            i.teams.entry(team).or_default().insert(name, (run_row(o), created_ms(o)));
+            i.teams.entry(team.clone()).or_default().insert(name.clone(), (run_row(o), created_ms(o)));
+            i.versions.insert((team.clone(), name.clone()), o.metadata.resource_version.clone().unwrap_or_default());
         }
+        let _ = self.changes.send((team, name));
     }
 
     fn delete(&self, o: &DynamicObject) {
         let Some((team, name)) = key(o) else { return };
-        if let Ok(mut i) = self.inner.write()
-            && let Some(runs) = i.teams.get_mut(&team)
-        {
-            runs.remove(&name);
+        if let Ok(mut i) = self.inner.write() {
+            if let Some(runs) = i.teams.get_mut(&team) {
+                runs.remove(&name);
+            }
+            i.versions.remove(&(team.clone(), name.clone()));
         }
+        let _ = self.changes.send((team, name));
     }
 
     fn replace(&self, all: Vec<DynamicObject>) {
         let mut teams: HashMap<String, HashMap<String, (RunRow, i64)>> = HashMap::new();
+        let mut versions = HashMap::new();
         for o in &all {
             if let Some((team, name)) = key(o) {
-                teams.entry(team).or_default().insert(name, (run_row(o), created_ms(o)));
+                teams.entry(team.clone()).or_default().insert(name.clone(), (run_row(o), created_ms(o)));
+                versions.insert((team, name), o.metadata.resource_version.clone().unwrap_or_default());
             }
         }
-        if let Ok(mut i) = self.inner.write() {
-            i.teams = teams;
-            i.ready = true;
+        let changed: Vec<(String, String)> = match self.inner.write() {
+            Ok(mut i) => {
+                let changed = versions.iter().filter(|(k, v)| i.versions.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+                let gone: Vec<(String, String)> = i.versions.keys().filter(|k| !versions.contains_key(*k)).cloned().collect();
+                i.teams = teams;
+                i.versions = versions;
+                i.ready = true;
+                [changed, gone].concat()
+            }
+            Err(_) => Vec::new(),
+        };
+        for c in changed {
+            let _ = self.changes.send(c);
+        }
+    }
+
+    /// The run's resourceVersion as the watch last saw it (`None`: no such
+    /// run, or the watch has not listed every run yet).
+    pub fn version(&self, team: &str, run: &str) -> Option<String> {
+        self.inner.read().ok()?.versions.get(&(team.to_string(), run.to_string())).cloned()
+    }
+
+    /// Waits until run `run` of `team` is at another version than `seen`
+    /// (or gone), at most `wait`; then its version (empty when gone), or
+    /// `None` if nothing changed.
+    pub async fn changed_since(&self, team: &str, run: &str, seen: &str, wait: Duration) -> Option<String> {
+        // Subscribed before looking, so a change in between is not missed.
+        let mut rx = self.changes.subscribe();
+        let now = || self.version(team, run).unwrap_or_default();
+        if now() != seen {
+            return Some(now());
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return None,
+                Ok(Ok((t, r))) if t != team || r != run => continue,
+                // This run, or fell behind: look again.
+                Ok(_) => {
+                    if now() != seen {
+                        return Some(now());
+                    }
+                }
+            }
         }
     }
 
@@ -216,5 +276,32 @@ mod tests {
         let page = index.page("team-a", &all, RunSort::Newest, 0, 10).unwrap();
         assert_eq!(page.rows.iter().map(|r| (r.name.as_str(), r.phase.as_str())).collect::<Vec<_>>(), [("train-mmm", "Succeeded"), ("etl-aaa", "Failed")]);
         assert_eq!(index.page("team-c", &all, RunSort::Newest, 0, 10).unwrap().total, 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_run_page_hears_of_its_run_and_only_its_run() {
+        let index = RunIndex::default();
+        let mut first = run("team-a", "etl-1", "etl", "Running", Some("2026-11-30T09:00:00Z"), None, "dave");
+        first.metadata.resource_version = Some("10".into());
+        index.replace(vec![first.clone()]);
+        assert_eq!(index.version("team-a", "etl-1").as_deref(), Some("10"));
+        // An old version is answered at once.
+        assert_eq!(index.changed_since("team-a", "etl-1", "9", Duration::from_secs(5)).await.as_deref(), Some("10"));
+        // Nothing changes: the wait ends empty.
+        assert_eq!(index.changed_since("team-a", "etl-1", "10", Duration::from_millis(50)).await, None);
+        let waiting = {
+            let index = index.clone();
+            tokio::spawn(async move { index.changed_since("team-a", "etl-1", "10", Duration::from_secs(5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut other = run("team-b", "etl-1", "etl", "Running", None, None, "maria");
+        other.metadata.resource_version = Some("11".into());
+        index.apply(&other);
+        let mut next = first.clone();
+        next.metadata.resource_version = Some("12".into());
+        index.apply(&next);
+        assert_eq!(waiting.await.unwrap().as_deref(), Some("12"), "another team's run of the same name does not wake it");
+        index.delete(&next);
+        assert_eq!(index.changed_since("team-a", "etl-1", "12", Duration::from_secs(5)).await.as_deref(), Some(""), "gone");
     }
 }

@@ -16,5 +16,6 @@ pub mod index;
 pub mod model;
 pub mod pages;
 pub mod schedules;
+pub mod templates;
 #[cfg(feature = "ssr")]
 pub mod workflow;

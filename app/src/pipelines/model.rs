@@ -48,6 +48,10 @@ pub struct Step {
     /// Steps that must succeed first.
     pub after: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The team's data connections (labelled Secrets) whose keys the step
+    /// gets as environment variables, as a notebook does.
+    #[serde(default)]
+    pub connections: Vec<String>,
     /// CPU and memory the step asks for (Kubernetes quantities), and GPUs.
     pub cpu: String,
     pub memory: String,
@@ -111,8 +115,9 @@ impl Pipeline {
     }
 
     /// Every problem, in the order of the steps; empty when it may be saved.
-    /// `images` are the runtime images of the catalog (`repository:tag`).
-    pub fn problems(&self, images: &[String]) -> Vec<Problem> {
+    /// `images` are the runtime images of the catalog (`repository:tag`);
+    /// `connections` the team's data connections, when known.
+    pub fn problems(&self, images: &[String], connections: Option<&[String]>) -> Vec<Problem> {
         let mut out = Vec::new();
         let whole = |m: String| Problem { step: None, message: m };
         if let Err(e) = check_name("pipeline", &self.name) {
@@ -172,6 +177,13 @@ impl Pipeline {
             for (k, _) in &s.env {
                 if let Err(e) = crate::notebooks::model::check_env_name(k) {
                     say(e);
+                }
+            }
+            for (i, c) in s.connections.iter().enumerate() {
+                if s.connections[..i].contains(c) {
+                    say(format!("It uses the data connection “{c}” twice."));
+                } else if connections.is_some_and(|known| !known.contains(c)) {
+                    say(format!("“{c}” is not one of the team's data connections."));
                 }
             }
             for (what, q) in [("CPU", &s.cpu), ("memory", &s.memory)] {
@@ -340,7 +352,7 @@ mod tests {
     }
 
     fn messages(p: &Pipeline) -> Vec<(Option<String>, String)> {
-        p.problems(&[IMAGE.to_string()]).into_iter().map(|p| (p.step, p.message)).collect()
+        p.problems(&[IMAGE.to_string()], Some(&["s3-raw".to_string()])).into_iter().map(|p| (p.step, p.message)).collect()
     }
 
     #[test]
@@ -357,6 +369,7 @@ mod tests {
         bad.cpu = "lots".into();
         let mut empty = step("lonely", &[]);
         empty.work = Work::Command("echo 'unclosed".into());
+        empty.connections = vec!["s3-raw".into(), "s3-other-team".into(), "s3-raw".into()];
         let p = pipeline(vec![step("fetch", &[]), bad, step("fetch", &[]), empty]);
         let got = messages(&p);
         let at = |s: &str| got.iter().filter(|(step, _)| step.as_deref() == Some(s)).map(|(_, m)| m.clone()).collect::<Vec<_>>();
@@ -367,6 +380,8 @@ mod tests {
         assert!(at("fetch").iter().any(|m| m.contains("Two steps are named “fetch”")), "{got:?}");
         assert!(at("lonely").contains(&"It is not connected to any other step.".to_string()), "{got:?}");
         assert!(at("lonely").contains(&"The command has a quote that is never closed.".to_string()), "{got:?}");
+        assert!(at("lonely").contains(&"“s3-other-team” is not one of the team's data connections.".to_string()), "{got:?}");
+        assert!(at("lonely").contains(&"It uses the data connection “s3-raw” twice.".to_string()), "{got:?}");
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub const ENTRYPOINT: &str = "main";
 /// Marks objects the portal writes.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "atrium");
 const DESCRIPTION: &str = "atrium.io/description";
-const NOTEBOOK: &str = "atrium.io/notebook";
+/// The notebook file a step runs (lineage: the run page lists them).
+pub const NOTEBOOK: &str = "atrium.io/notebook";
 /// The label a step's pod carries with its step's name.
 pub const STEP_LABEL: &str = "atrium.io/step";
 /// Where a notebook step writes the executed notebook.
@@ -77,6 +78,9 @@ fn step_template(s: &Step) -> Value {
     });
     if !s.env.is_empty() {
         body["env"] = json!(s.env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>());
+    }
+    if !s.connections.is_empty() {
+        body["envFrom"] = json!(s.connections.iter().map(|c| json!({ "secretRef": { "name": c } })).collect::<Vec<_>>());
     }
     let mut t = json!({ "name": template_name(&s.name), "metadata": { "labels": { STEP_LABEL: s.name } } });
     match &s.work {
@@ -164,7 +168,7 @@ fn read_step(name: String, task: &Value, tpl: &Value) -> Result<Step, String> {
         (Value::Null, s @ Value::Object(_)) => (s, true),
         _ => return Err(format!("Step “{name}” must run one container or one script.")),
     };
-    let known_body = ["image", "command", "args", "source", "env", "resources"];
+    let known_body = ["image", "command", "args", "source", "env", "envFrom", "resources"];
     if let Some(other) = body.as_object().and_then(|o| o.keys().find(|k| !known_body.contains(&k.as_str()))) {
         return Err(format!("Step “{name}”: the editor cannot keep “{other}” of its container."));
     }
@@ -198,6 +202,19 @@ fn read_step(name: String, task: &Value, tpl: &Value) -> Result<Step, String> {
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let connections = body["envFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            // Only `{ secretRef: { name } }` is a data connection.
+            let only = |v: &Value, key: &str| v.as_object().is_some_and(|o| o.len() == 1 && o.contains_key(key));
+            match e["secretRef"]["name"].as_str() {
+                Some(n) if only(e, "secretRef") && only(&e["secretRef"], "name") => Ok(n.to_string()),
+                _ => Err(format!("Step “{name}”: the editor keeps only data connections in envFrom (a secretRef with a name).")),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let res = &body["resources"];
     let retries = match &tpl["retryStrategy"]["limit"] {
         Value::Null => 0,
@@ -208,6 +225,7 @@ fn read_step(name: String, task: &Value, tpl: &Value) -> Result<Step, String> {
         work,
         after: task["dependencies"].as_array().into_iter().flatten().filter_map(|d| d.as_str().map(String::from)).collect(),
         env,
+        connections,
         cpu: value_text(&res["requests"]["cpu"]),
         memory: value_text(&res["requests"]["memory"]),
         gpus: value_text(&res["limits"]["nvidia.com/gpu"]).parse().unwrap_or(0),
@@ -297,6 +315,7 @@ mod tests {
                     image: "quay.io/jupyter/scipy-notebook:2025-10-20".into(),
                     work: Work::Command("python fetch.py --day {{workflow.parameters.day}}".into()),
                     env: vec![("MODE".into(), "full".into())],
+                    connections: vec!["s3-raw".into()],
                     ..Default::default()
                 },
                 Step {
@@ -332,6 +351,7 @@ mod tests {
         assert_eq!(t["spec"]["templates"][2]["retryStrategy"]["limit"], "2");
         assert_eq!(t["spec"]["templates"][2]["script"]["resources"]["limits"]["nvidia.com/gpu"], "1");
         assert_eq!(t["spec"]["templates"][1]["container"]["resources"]["requests"]["cpu"], DEFAULT_CPU, "a default request");
+        assert_eq!(t["spec"]["templates"][1]["container"]["envFrom"], json!([{ "secretRef": { "name": "s3-raw" } }]));
         let mut back = from_template(&t).unwrap();
         // A command comes back as words a shell would read the same way.
         let mut quoted = p.clone();
@@ -365,6 +385,9 @@ mod tests {
         let mut t = to_template(&sample(), "team-a");
         t["spec"]["templates"][1]["container"]["volumeMounts"] = json!([]);
         assert_eq!(from_template(&t).unwrap_err(), "Step “fetch”: the editor cannot keep “volumeMounts” of its container.");
+        let mut t = to_template(&sample(), "team-a");
+        t["spec"]["templates"][1]["container"]["envFrom"] = json!([{ "configMapRef": { "name": "settings" } }]);
+        assert!(from_template(&t).unwrap_err().contains("only data connections in envFrom"));
         let mut t = to_template(&sample(), "team-a");
         t["spec"]["onExit"] = json!("cleanup");
         assert!(from_template(&t).unwrap_err().contains("spec.onExit"));

@@ -2,14 +2,18 @@
 //! are added from the catalog's runtime images, each runs a command, a
 //! script or a notebook file, and waits for the steps ticked under it. The
 //! diagram and every problem (at the step it concerns) follow each edit in
-//! the browser; undo and redo step through the edits. Saving writes the
+//! the browser; undo and redo step through the edits. Steps are connected
+//! by dragging from one box of the diagram to the box of the step that
+//! runs after it (or with the step's "Runs after" boxes); clicking a box
+//! brings its step's form into view. A new pipeline can start from one of
+//! the shipped templates (`?template=`). Saving writes the
 //! team's WorkflowTemplate, checked again on the server. An Elyra
 //! `.pipeline` file can be read in (what it cannot keep is listed) and the
 //! pipeline written out as one; the YAML tab shows the WorkflowTemplate and
 //! takes edits back into the diagram.
 
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{Conversion, ConvertPipeline, Converted, SavePipeline, get_images, get_pipeline};
+use crate::pipelines::api::{Conversion, ConvertPipeline, Converted, SavePipeline, get_pipeline, get_step_choices};
 use crate::pipelines::diagram::{self, Node};
 use crate::pipelines::model::{Param, Pipeline, Step, Work};
 use leptos::prelude::*;
@@ -19,17 +23,20 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 #[component]
 pub fn NewPipelinePage() -> impl IntoView {
     let team = use_params_map().with_untracked(|p| p.get("team").unwrap_or_default());
-    let edit = use_query_map().with_untracked(|q| q.get("edit").filter(|e| !e.is_empty()));
+    let (edit, template) = use_query_map().with_untracked(|q| (q.get("edit").filter(|e| !e.is_empty()), q.get("template").filter(|e| !e.is_empty())));
+    let new = edit.is_none();
     let data = Resource::new({
         let team = team.clone();
-        move || (team.clone(), edit.clone())
-    }, |(t, e)| async move {
-        let images = get_images(t.clone()).await?;
-        let start = match e {
-            Some(name) => get_pipeline(t, name).await?.pipeline.map_err(crate::error::AppError::Invalid)?,
-            None => Pipeline::default(),
+        move || (team.clone(), edit.clone(), template.clone())
+    }, |(t, e, from)| async move {
+        let choices = get_step_choices(t.clone()).await?;
+        let start = match (e, from) {
+            (Some(name), _) => get_pipeline(t, name).await?.pipeline.map_err(crate::error::AppError::Invalid)?,
+            (None, Some(id)) => crate::pipelines::templates::start(&id, &choices)
+                .ok_or_else(|| crate::error::AppError::NotFound(format!("There is no pipeline template “{id}”.")))?,
+            (None, None) => Pipeline::default(),
         };
-        Ok::<_, crate::error::AppError>((images, start))
+        Ok::<_, crate::error::AppError>((choices, start))
     });
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the editor…"</p> }>
@@ -38,13 +45,12 @@ pub fn NewPipelinePage() -> impl IntoView {
                 Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <ErrorView error=e/> }.into_any(),
-                        Ok((images, start)) => {
-                            let new = start.name.is_empty();
+                        Ok((choices, start)) => {
                             view! {
                                 <Title text=if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }/>
                                 <p class="hint"><a href=format!("/pipelines/{team}")>{format!("← Pipelines of {team}")}</a></p>
                                 <h1 class="page-title">{if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }}</h1>
-                                <Editor team images start new/>
+                                <Editor team images=choices.images connections=choices.connections start new/>
                             }
                             .into_any()
                         }
@@ -72,7 +78,7 @@ fn fresh_name(p: &Pipeline) -> String {
 }
 
 #[island(lazy)]
-fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl IntoView {
+fn Editor(team: String, images: Vec<String>, connections: Vec<String>, start: Pipeline, new: bool) -> impl IntoView {
     let pipeline = RwSignal::new(start);
     let undo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
     let redo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
@@ -87,8 +93,8 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
             pipeline.set(after);
         }
     };
-    let images_for_check = images.clone();
-    let problems = Memo::new(move |_| pipeline.with(|p| p.problems(&images_for_check)));
+    let (images_for_check, known) = (images.clone(), connections.clone());
+    let problems = Memo::new(move |_| pipeline.with(|p| p.problems(&images_for_check, Some(&known))));
     let save = ServerAction::<SavePipeline>::new();
     let first_image = images.first().cloned().unwrap_or_default();
     let add_step = move |_| {
@@ -169,8 +175,61 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
             _ => ().into_any(),
         })
     };
+    // Dragging from a box to another: the second runs after the first.
+    let dragging: RwSignal<Option<String>> = RwSignal::new(None);
+    let connected = RwSignal::new(None::<(String, String)>);
+    let step_at = move |ev: &leptos::ev::PointerEvent, under_pointer: bool| -> Option<String> {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let el: web_sys::Element = if under_pointer {
+                // A touch keeps its first target; ask what is under the finger.
+                document().element_from_point(ev.client_x() as f32, ev.client_y() as f32)?
+            } else {
+                ev.target()?.dyn_into().ok()?
+            };
+            el.closest("[data-testid=dag-node]").ok()??.get_attribute("data-step")
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (ev, under_pointer);
+            None
+        }
+    };
+    let drag_start = move |ev: leptos::ev::PointerEvent| {
+        if let Some(from) = step_at(&ev, false) {
+            ev.prevent_default();
+            connected.set(None);
+            dragging.set(Some(from));
+        }
+    };
+    let drag_end = move |ev: leptos::ev::PointerEvent| {
+        let Some(from) = dragging.get_untracked() else { return };
+        dragging.set(None);
+        match step_at(&ev, true) {
+            Some(to) if to == from => {
+                // A click: bring the step's form into view.
+                #[cfg(feature = "hydrate")]
+                if let Ok(Some(form)) = document().query_selector(&format!("[data-testid=step-editor][data-step=\"{to}\"]")) {
+                    form.scroll_into_view();
+                }
+            }
+            Some(to) => {
+                edit(&|p: &mut Pipeline| {
+                    if let Some(s) = p.steps.iter_mut().find(|s| s.name == to)
+                        && !s.after.contains(&from)
+                    {
+                        s.after.push(from.clone());
+                    }
+                });
+                connected.set(Some((from, to)));
+            }
+            None => {}
+        }
+    };
     let svg = move || {
-        let flagged: Vec<String> = problems.with(|ps| ps.iter().filter_map(|p| p.step.clone()).collect());
+        let mut flagged: Vec<String> = problems.with(|ps| ps.iter().filter_map(|p| p.step.clone()).collect());
+        flagged.extend(dragging.get());
         pipeline.with(|p| {
             let edges: Vec<(String, Vec<String>)> = p.steps.iter().map(|s| (s.name.clone(), s.after.clone())).collect();
             diagram::draw(&p.layers(), &edges, |n| Node { name: n, phase: None, flagged: flagged.iter().any(|f| f == n) }, None)
@@ -188,7 +247,7 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
     };
     let steps = move || {
         let count = pipeline.with(|p| p.steps.len());
-        (0..count).map(|i| view! { <StepEditor i pipeline images=images.clone() problems edit/> }).collect_view()
+        (0..count).map(|i| view! { <StepEditor i pipeline images=images.clone() connections=connections.clone() problems edit/> }).collect_view()
     };
     view! {
         <form class="space-y-4" on:submit=submit data-testid="pipeline-editor">
@@ -228,7 +287,17 @@ fn Editor(team: String, images: Vec<String>, start: Pipeline, new: bool) -> impl
                     on:click=show_yaml>"YAML"</button>
             </div>
             {move || if !yaml_tab.get() {
-                view! { <section class="card overflow-x-auto" data-testid="editor-diagram" inner_html=svg></section> }.into_any()
+                view! {
+                    <section class="card overflow-x-auto space-y-1">
+                        <p class="hint" role="status" data-testid="drag-hint">{move || match (dragging.get(), connected.get()) {
+                            (Some(from), _) => format!("Drop on the step that runs after {from}."),
+                            (None, Some((from, to))) => format!("{to} now runs after {from}."),
+                            (None, None) => "Drag from one step to another to make the second run after the first; click a step to edit it.".to_string(),
+                        }}</p>
+                        <div class="dag-editor" data-testid="editor-diagram" inner_html=svg
+                            on:pointerdown=drag_start on:pointerup=drag_end on:pointerleave=move |_| dragging.set(None)></div>
+                    </section>
+                }.into_any()
             } else {
                 view! {
                     <section class="card space-y-2">
@@ -299,6 +368,7 @@ fn StepEditor(
     i: usize,
     pipeline: RwSignal<Pipeline>,
     images: Vec<String>,
+    connections: Vec<String>,
     problems: Memo<Vec<crate::pipelines::model::Problem>>,
     edit: impl Fn(&dyn Fn(&mut Pipeline)) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -393,6 +463,17 @@ fn StepEditor(
                 <textarea class="input mono text-xs min-h-10" data-testid="step-env"
                     prop:value=env_text on:change=set_env></textarea>
             </label>
+            {(!connections.is_empty()).then(|| view! {
+                <fieldset class="flex flex-wrap gap-3 text-sm" data-testid="step-connections">
+                    <legend class="muted">"Data connections (their keys become environment variables)"</legend>
+                    {connections.iter().map(|c| {
+                        let c = c.clone();
+                        let on = { let c = c.clone(); move || step().connections.contains(&c) };
+                        let toggle = { let c = c.clone(); move |_| { let c = c.clone(); set(Box::new(move |s| if s.connections.contains(&c) { s.connections.retain(|x| *x != c) } else { s.connections.push(c.clone()) })) } };
+                        view! { <label class="check"><input type="checkbox" prop:checked=on on:change=toggle data-testid=format!("connection-{c}")/>{c.clone()}</label> }
+                    }).collect_view()}
+                </fieldset>
+            })}
             <fieldset class="flex flex-wrap gap-3 text-sm">
                 <legend class="muted">"Runs after"</legend>
                 {move || others().into_iter().map(|o| {

@@ -66,6 +66,27 @@ fn PipelineTable(list: PipelineList) -> impl IntoView {
             }
         })
         .collect_view();
+    // The shipped templates, for the teams where the person may make pipelines.
+    let writable: Vec<String> = teams.iter().filter(|(_, w)| *w).map(|(t, _)| t.clone()).collect();
+    let templates = (!writable.is_empty()).then(|| {
+        let items = crate::pipelines::templates::TEMPLATES
+            .iter()
+            .map(|t| {
+                let links = writable
+                    .iter()
+                    .map(|team| view! { <a class="btn-quiet" href=format!("/pipelines/{team}/new?template={}", t.id) data-testid="template-use">{if writable.len() > 1 { format!("Use in {team}") } else { "Use this template".to_string() }}</a> })
+                    .collect_view();
+                view! {
+                    <li class="space-y-1" data-testid="template" data-template=t.id>
+                        <p class="font-medium">{t.title}</p>
+                        <p class="muted text-sm">{t.summary}</p>
+                        <div class="flex flex-wrap gap-2">{links}</div>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <section class="card space-y-2"><h2 class="section-title">"Start from a template"</h2><ul class="space-y-3" data-testid="templates">{items}</ul></section> }
+    });
     let empty = rows.is_empty();
     let body = rows
         .into_iter()
@@ -89,6 +110,7 @@ fn PipelineTable(list: PipelineList) -> impl IntoView {
             </table>
             {empty.then(|| view! { <p class="muted" data-testid="pipelines-empty">"No pipelines yet."</p> })}
         </section>
+        {templates}
     }
 }
 

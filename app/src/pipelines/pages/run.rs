@@ -1,11 +1,12 @@
 //! `/pipelines/:team/runs/:run`: one run. Its diagram is coloured by each
-//! step's state and follows the run while it goes (the island asks again
-//! every second until the run has ended); a failed step says why; `?step=`
-//! shows that step's log.
+//! step's state and follows the run while it goes (the island waits on the
+//! portal's watch of runs, `await_run`, and reads the run again when it
+//! changes); a failed step says why; `?step=` shows that step's log, which
+//! follows while the step runs, and its pod's events.
 
 use super::duration;
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{ResubmitRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
+use crate::pipelines::api::{PodEvent, ResubmitRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
 use crate::pipelines::diagram::{self, Node};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -41,24 +42,19 @@ pub fn RunPage() -> impl IntoView {
 fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error::AppError>)>) -> impl IntoView {
     let (team, name, pipeline) = (detail.team.clone(), detail.row.name.clone(), detail.row.pipeline.clone());
     let params = detail.params.clone();
-    let log_view = log.map(|(step, lines)| {
-        let body = match lines {
-            Ok(log) if log.lines.is_empty() => view! { <p class="muted">"The step printed nothing."</p> }.into_any(),
-            Ok(log) => view! {
-                {log.archived.then(|| view! { <p class="hint" data-testid="step-log-archived">"The step's pod is gone; this is its log as archived when the step ended."</p> })}
-                {(log.kept && !log.archived).then(|| view! { <p class="hint" data-testid="step-log-kept">"Archived: this log stays readable after the step's pod is gone."</p> })}
-                <pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{log.lines.join("\n")}</pre>
-            }.into_any(),
-            Err(e) => view! { <p class="notice-error" role="alert" data-testid="step-log-error">{e.to_string()}</p> }.into_any(),
-        };
-        view! { <section class="card space-y-2"><h2 class="section-title">{format!("Log of {step}")}</h2>{body}</section> }
-    });
+    let notebooks = detail.notebooks.clone();
+    let log_view = log.map(|(step, first)| view! { <StepLogView team=team.clone() run=name.clone() step first/> });
     view! {
         <Title text=format!("Run {name}")/>
         <p class="hint"><a href=format!("/pipelines/{team}/runs")>{format!("← Runs of {team}")}</a>" · "<a href=format!("/pipelines/{team}/p/{pipeline}")>{format!("pipeline {pipeline}")}</a></p>
         <h1 class="page-title" data-testid="run-title">{name}</h1>
         {(!params.is_empty()).then(|| view! {
             <p class="text-sm" data-testid="run-params">{params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(" · ")}</p>
+        })}
+        {(!notebooks.is_empty()).then(|| view! {
+            <p class="text-sm" data-testid="run-notebooks">"Notebooks this run executed: "
+                {notebooks.iter().map(|(step, path)| view! { <span class="mono">{path.clone()}</span>" ("<a href=format!("?step={step}")>{step.clone()}</a>") " }).collect_view()}
+            </p>
         })}
         <LiveRun detail/>
         {log_view}
@@ -71,30 +67,39 @@ fn LiveRun(detail: RunDetail) -> impl IntoView {
     let state = RwSignal::new(detail);
     #[cfg(feature = "hydrate")]
     {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
         let going = move || state.with_untracked(|d| matches!(d.row.phase.as_str(), "Pending" | "Running"));
         if going() {
-            let handle = set_interval_with_handle(
-                move || {
-                    if !going() {
-                        return;
+            let alive = Arc::new(AtomicBool::new(true));
+            let open = alive.clone();
+            leptos::task::spawn_local(async move {
+                while open.load(Ordering::Relaxed) && going() {
+                    let (team, run, seen) = state.with_untracked(|d| (d.team.clone(), d.row.name.clone(), d.version.clone()));
+                    match crate::pipelines::api::await_run(team.clone(), run.clone(), seen.clone()).await {
+                        Ok(None) => {}
+                        Ok(Some(_)) => match get_run(team, run).await {
+                            Ok(d) if open.load(Ordering::Relaxed) => {
+                                let same = d.version == seen;
+                                state.set(d);
+                                if same {
+                                    crate::navigation::sleep(500).await;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(crate::error::AppError::NotFound(_)) => break,
+                            Err(_) => crate::navigation::sleep(2000).await,
+                        },
+                        Err(_) => crate::navigation::sleep(2000).await,
                     }
-                    let (team, run) = state.with_untracked(|d| (d.team.clone(), d.row.name.clone()));
-                    leptos::task::spawn_local(async move {
-                        if let Ok(d) = get_run(team, run).await {
-                            state.set(d);
-                        }
-                    });
-                },
-                std::time::Duration::from_secs(1),
-            )
-            .ok();
-            let stop = move || {
-                if let Some(h) = handle {
-                    h.clear();
                 }
+            });
+            let stop = {
+                let alive = alive.clone();
+                move || alive.store(false, Ordering::Relaxed)
             };
             crate::navigation::on_leave(stop);
-            on_cleanup(stop);
+            on_cleanup(move || alive.store(false, Ordering::Relaxed));
         }
     }
     let svg = move || {
@@ -131,6 +136,105 @@ fn LiveRun(detail: RunDetail) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// A step's log and its pod's events; while the step runs, both are read
+/// again every two seconds and the log stays scrolled to its end (unless
+/// the person turns following off).
+#[island(lazy)]
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+fn StepLogView(team: String, run: String, step: String, first: Result<StepLog, crate::error::AppError>) -> impl IntoView {
+    let log = RwSignal::new(first);
+    let follow = RwSignal::new(true);
+    let live = move || log.with(|l| l.as_ref().is_ok_and(|l| l.live));
+    let pre = NodeRef::<leptos::html::Pre>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let alive = Arc::new(AtomicBool::new(true));
+        let open = alive.clone();
+        let (team, run, step) = (team.clone(), run.clone(), step.clone());
+        let to_end = move || {
+            if follow.get_untracked()
+                && let Some(el) = pre.get_untracked()
+            {
+                el.set_scroll_top(el.scroll_height());
+            }
+        };
+        request_animation_frame(to_end);
+        leptos::task::spawn_local(async move {
+            while open.load(Ordering::Relaxed) && log.with_untracked(|l| l.as_ref().is_ok_and(|l| l.live)) {
+                crate::navigation::sleep(2000).await;
+                if !follow.get_untracked() {
+                    continue;
+                }
+                if let Ok(next) = get_step_log(team.clone(), run.clone(), step.clone()).await
+                    && open.load(Ordering::Relaxed)
+                {
+                    log.set(Ok(next));
+                    request_animation_frame(to_end);
+                }
+            }
+        });
+        let stop = {
+            let alive = alive.clone();
+            move || alive.store(false, Ordering::Relaxed)
+        };
+        crate::navigation::on_leave(stop);
+        on_cleanup(move || alive.store(false, Ordering::Relaxed));
+    }
+    let body = move || match log.get() {
+        Ok(l) => view! {
+            {l.archived.then(|| view! { <p class="hint" data-testid="step-log-archived">"The step's pod is gone; this is its log as archived when the step ended."</p> })}
+            {(l.kept && !l.archived).then(|| view! { <p class="hint" data-testid="step-log-kept">"Archived: this log stays readable after the step's pod is gone."</p> })}
+            {if l.lines.is_empty() {
+                view! { <p class="muted" data-testid="step-log-empty">{if l.live { "Nothing printed yet." } else { "The step printed nothing." }}</p> }.into_any()
+            } else {
+                view! { <pre node_ref=pre class="mono text-xs overflow-auto max-h-[32rem] whitespace-pre-wrap" data-testid="step-log">{l.lines.join("\n")}</pre> }.into_any()
+            }}
+            <PodEvents events=l.events/>
+        }.into_any(),
+        Err(e) => view! { <p class="notice-error" role="alert" data-testid="step-log-error">{e.to_string()}</p> }.into_any(),
+    };
+    view! {
+        <section class="card space-y-2">
+            <div class="flex flex-wrap items-center gap-3">
+                <h2 class="section-title">{format!("Log of {step}")}</h2>
+                {move || live().then(|| view! {
+                    <span class="badge" data-testid="step-log-live">"following"</span>
+                    <label class="check text-sm"><input type="checkbox" prop:checked=follow on:change=move |e| follow.set(event_target_checked(&e)) data-testid="step-log-follow"/>"Follow the log"</label>
+                })}
+            </div>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn PodEvents(events: Vec<PodEvent>) -> impl IntoView {
+    (!events.is_empty()).then(|| {
+        let rows = events
+            .into_iter()
+            .map(|e| {
+                let when = e.at_ms.map(crate::audit::trail::format_time).unwrap_or_default();
+                let times = if e.count > 1 { format!(" (×{})", e.count) } else { String::new() };
+                view! {
+                    <tr data-testid="pod-event" data-reason=e.reason.clone() data-warning=e.warning.to_string() class=if e.warning { "text-rose-700 dark:text-rose-300" } else { "" }>
+                        <td class="mono text-xs whitespace-nowrap">{when}</td>
+                        <td>{e.reason.clone()}</td>
+                        <td class="text-sm">{format!("{}{times}", e.message)}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <details class="text-sm" open data-testid="pod-events">
+                <summary class="muted">"What Kubernetes did with the step's pod"</summary>
+                <table class="table"><thead><tr><th>"When"</th><th>"What"</th><th>"Detail"</th></tr></thead><tbody>{rows}</tbody></table>
+            </details>
+        }
+    })
 }
 
 /// Stop (running steps finish, no new ones start) or terminate a run that
