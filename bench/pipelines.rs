@@ -6,6 +6,9 @@
 //!   * side by side, the API server itself listing the team's runs the way
 //!     Argo's UI does (all of them), and one page of 50 in name order (what
 //!     a Kubernetes `limit` gives; not newest first), as dave.
+//! And, without the portal: checking a 200-step pipeline (what the editor
+//! does on each edit, natively here; bench/pipelines-browser.mjs measures
+//! it in Chromium's WASM).
 //! Runs are made as Argo leaves finished ones (labelled completed, with a
 //! status), so its controller leaves them alone. Removes what it made. Run
 //! through `bench/run.sh`.
@@ -31,6 +34,7 @@ async fn main() {
     let base = std::env::var("ATRIUM_BENCH_URL").unwrap_or_else(|_| "http://localhost:3101".into());
     let runs = env("ATRIUM_BENCH_RUNS", 5000);
     let views = env("ATRIUM_BENCH_VIEWS", 200);
+    validation();
     let admin = common::cluster_admin().await;
     gone(&admin).await;
     let dave = common::as_user("dave").await.subject_name("dave");
@@ -57,6 +61,31 @@ async fn main() {
     }
     api_server_side_by_side(views).await;
     clean(&admin).await;
+}
+
+/// `Pipeline::problems` on a 200-step DAG (each step after the two before).
+fn validation() {
+    use app::pipelines::model::{Pipeline, Step, Work};
+    let image = "quay.io/jupyter/scipy-notebook:2025-10-20".to_string();
+    let steps = (0..200)
+        .map(|i: usize| Step {
+            name: format!("step-{i}"),
+            image: image.clone(),
+            work: Work::Command(format!("python train.py --part {i}")),
+            after: (i.saturating_sub(2)..i).map(|j| format!("step-{j}")).collect(),
+            ..Default::default()
+        })
+        .collect();
+    let p = Pipeline { name: "big".into(), steps, ..Default::default() };
+    let images = [image];
+    let mut times: Vec<Duration> = (0..500)
+        .map(|_| {
+            let t = Instant::now();
+            assert!(std::hint::black_box(p.problems(&images, None)).is_empty());
+            t.elapsed()
+        })
+        .collect();
+    report("checking a 200-step pipeline (native)", &mut times);
 }
 
 async fn measure(client: &reqwest::Client, base: &str, path: &str, views: usize) {

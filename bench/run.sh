@@ -45,6 +45,11 @@ for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks experiments pipel
   ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
 done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+# The pipelines area in Chromium: a 200-step pipeline in the editor, and how
+# soon a step's new state shows on the run page.
+case " ${ATRIUM_BENCHES:-pipelines} " in
+  *" pipelines "*) ATRIUM_E2E_BASE_URL=http://localhost:$port node bench/pipelines-browser.mjs ;;
+esac
 # What each page makes the browser download, measured in Chromium (decision 0013).
 ATRIUM_E2E_BASE_URL=http://localhost:$port node bench/site-size.mjs || true
 ATRIUM_E2E_BASE_URL=http://localhost:$port node bench/site-size.mjs --tti /notebooks --runs 10

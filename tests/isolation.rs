@@ -121,6 +121,32 @@ async fn people_only_dry_run_pods_and_controllers_make_them() {
 }
 
 #[tokio::test]
+async fn people_delete_only_pipeline_step_pods() {
+    // Two pods in team-a, made as a controller would: a pipeline step's and
+    // a notebook's.
+    let admin_pods: Api<Pod> = Api::namespaced(cluster_admin().await, "team-a");
+    let mut step = restricted_pod(&unique("fence-step"));
+    step.metadata.labels = Some([("workflows.argoproj.io/workflow".to_string(), "fence-run".to_string())].into());
+    let notebook = restricted_pod(&unique("fence-notebook"));
+    for pod in [&step, &notebook] {
+        admin_pods.create(&PostParams::default(), pod).await.unwrap();
+    }
+    // dave (data engineer) may delete the step's pod (to retry a run), not the notebook's.
+    let dave: Api<Pod> = Api::namespaced(as_user("dave").await.client(), "team-a");
+    let dry = DeleteParams { dry_run: true, ..Default::default() };
+    dave.delete(step.metadata.name.as_deref().unwrap(), &dry).await.expect("dave may delete a step's pod");
+    let message = refusal(dave.delete(notebook.metadata.name.as_deref().unwrap(), &dry).await, "dave deleting a notebook's pod");
+    assert!(message.contains("people may delete only a pipeline step's pod"), "{message}");
+    // alice (data scientist) may delete neither (RBAC).
+    let alice: Api<Pod> = Api::namespaced(as_user("alice").await.client(), "team-a");
+    let err = alice.delete(step.metadata.name.as_deref().unwrap(), &dry).await.unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref e) if e.code == 403), "{err:?}");
+    for pod in [&step, &notebook] {
+        admin_pods.delete(pod.metadata.name.as_deref().unwrap(), &DeleteParams::default()).await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn team_services_stay_inside_the_team() {
     let team = Team::new("it-fence-svc").await;
     let services: Api<Service> = Api::namespaced(team.alice.client(), &team.name);

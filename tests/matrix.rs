@@ -567,6 +567,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         // Stopping or starting again reads the run first: members learn it is not there.
         form(pipelines::StopRun { team: team_.clone(), run: nothing.clone(), terminate: false }, change_of_nothing(MEMBERS)),
         form(pipelines::ResubmitRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        form(pipelines::RetryRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(PIPELINE_AUTHORS)),
         // The editor's conversions touch no team: anyone signed in; bad input is refused.
         json(pipelines::ConvertPipeline { conversion: pipelines::Conversion::FromYaml(String::new()) }, Rule::Refused(422)),
         form(schedules::PreviewSchedule { cron: "0 6 * * *".into(), timezone: "UTC".into() }, Rule::Anyone(200)),

@@ -65,6 +65,7 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     let choices: Value = serde_json::from_str(&body).unwrap();
     let image = choices["images"][0].as_str().expect("the catalog offers a runtime image").to_string();
     assert!(choices["connections"].as_array().unwrap().iter().any(|c| c == "object-storage"), "the team's data connections: {choices}");
+    assert_eq!(choices["quota"]["cpu"][1], "16", "the most one step may ask for: {choices}");
 
     // dave saves a three-step pipeline.
     let name = unique("etl");
@@ -145,7 +146,7 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
 
     // On the node, the clean step's command fails with exit code 3 (kwok
     // reads the annotation from the step's template).
-    let templates: Api<DynamicObject> = Api::namespaced_with(admin, "team-a", &app::pipelines::workflow::api_resource("WorkflowTemplate"));
+    let templates: Api<DynamicObject> = Api::namespaced_with(admin.clone(), "team-a", &app::pipelines::workflow::api_resource("WorkflowTemplate"));
     let mut t = templates.get(&name).await.unwrap();
     t.data["spec"]["templates"][2]["metadata"]["annotations"] = json!({ "kwok.atrium.dev/exit-code": "3" });
     t.metadata.managed_fields = None;
@@ -170,6 +171,44 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     assert!(at_failing < at_run, "the newest run comes first");
     let (_, html) = page(&dave, &base, &format!("/pipelines/team-a/runs?pipeline={name}&phase=Failed")).await;
     assert!(html.contains(&failing) && !html.contains(&format!("data-run=\"{run}\"")), "only the failed run");
+
+    // Retried in place: the failed step runs again (a new pod), the step
+    // that succeeded is kept as it was. It fails again, as its cause is
+    // still there.
+    let started = |d: &Value, step: &str| d["steps"].as_array().unwrap().iter().find(|s| s["step"] == step).map(|s| s["started_ms"].clone()).unwrap();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), "team-a");
+    let clean_pod = || async {
+        let of_clean = kube::api::ListParams::default().labels(&format!("workflows.argoproj.io/workflow={failing},{}=clean", app::pipelines::workflow::STEP_LABEL));
+        pods.list(&of_clean).await.unwrap().items.into_iter().filter_map(|p| p.metadata.uid).collect::<Vec<_>>()
+    };
+    let first_pod = clean_pod().await;
+    let (status, body) = post_form(&dave, &base, "pipeline-run-retry", &[("team", "team-a"), ("run", &failing)]).await;
+    assert_eq!(status, 200, "{body}");
+    let retried = finished(&dave, &base, &failing).await;
+    assert_eq!(retried["row"]["phase"], "Failed", "{retried}");
+    assert_eq!(started(&retried, "fetch"), started(&detail, "fetch"), "fetch is not run again");
+    let second_pod = clean_pod().await;
+    assert_eq!(second_pod.len(), 1, "{second_pod:?}");
+    assert_ne!(second_pod, first_pod, "clean ran again in a new pod");
+    // Its cause fixed (as a flaky source recovers: the run's own copy of the
+    // pipeline no longer fails on the node), a retry finishes the run.
+    let runs: Api<DynamicObject> = Api::namespaced_with(admin.clone(), "team-a", &app::pipelines::workflow::api_resource("Workflow"));
+    let mut stored = runs.get(&failing).await.unwrap().data["status"]["storedWorkflowTemplateSpec"].clone();
+    stored["templates"][2]["metadata"]["annotations"] = json!({});
+    runs.patch(&failing, &PatchParams::default(), &Patch::Merge(&json!({ "status": { "storedWorkflowTemplateSpec": stored } }))).await.unwrap();
+    // alice (data scientist) may not retry it; a run that did not fail is not retried.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (status, _) = post_form(&alice, &base, "pipeline-run-retry", &[("team", "team-a"), ("run", &failing)]).await;
+    assert_eq!(status, 403);
+    let (status, body) = post_form(&dave, &base, "pipeline-run-retry", &[("team", "team-a"), ("run", &run)]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("succeeded: there is nothing to retry"), "{body}");
+    let (status, body) = post_form(&dave, &base, "pipeline-run-retry", &[("team", "team-a"), ("run", &failing)]).await;
+    assert_eq!(status, 200, "{body}");
+    let recovered = finished(&dave, &base, &failing).await;
+    assert_eq!(recovered["row"]["phase"], "Succeeded", "{recovered}");
+    assert_eq!(phase_of(&recovered, "train"), "Succeeded", "{recovered}");
     // Both runs and the save are in the team's trail.
     let (tom, _) = browser();
     sign_in(&tom, &base, "tom", "/").await;
@@ -177,6 +216,7 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
     assert!(csv.lines().any(|l| l.contains("pipeline.create") && l.contains("dave") && l.contains(&name)), "{csv}");
     assert!(csv.lines().any(|l| l.contains("pipeline.update") && l.contains("dave") && l.contains(&name)), "{csv}");
     assert_eq!(csv.lines().filter(|l| l.contains("pipeline.run") && l.contains(&name)).count(), 2, "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.contains("pipeline.retry") && l.contains(&failing) && l.contains("dave")).count(), 2, "{csv}");
 }
 
 #[tokio::test]
@@ -207,6 +247,12 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
     let (status, body) = save(json!({ "name": name, "description": "", "params": [], "steps": [borrowing] })).await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("“team-b-storage” is not one of the team's data connections"), "{body}");
+    // A step larger than the team's whole quota (16 CPU) could never start.
+    let mut huge = step("a", &image, &[]);
+    huge["cpu"] = json!("64");
+    let (status, body) = save(json!({ "name": name, "description": "", "params": [], "steps": [huge] })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("It asks for 64 CPU; the team's quota allows 16 in all."), "{body}");
     // Nothing was made by any of them.
     assert_eq!(page(&dave, &base, &format!("/pipelines/team-a/p/{name}")).await.0, 404);
 

@@ -191,6 +191,14 @@ test("dave starts from the book's training template, connects a step by dragging
     await register.getByTestId("after-evaluate").uncheck({ timeout: 1_000 });
     await expect(register.getByTestId("step-problems")).toContainText("not connected", { timeout: 1_000 });
   }).toPass({ timeout: 15_000 });
+  // Training asking for more than the team's whole quota is said at once.
+  const train = page.locator('[data-testid="step-editor"][data-step="train"]');
+  await train.getByTestId("step-cpu").fill("64");
+  await train.getByTestId("step-cpu").blur();
+  await expect(train.getByTestId("step-problems")).toContainText("It asks for 64 CPU; the team's quota allows 16 in all.");
+  await train.getByTestId("step-cpu").fill("2");
+  await train.getByTestId("step-cpu").blur();
+  await expect(train.getByTestId("step-problems")).toBeEmpty();
   const diagram = page.getByTestId("editor-diagram");
   await expect(diagram.locator('path.dag-edge[data-from="evaluate"][data-to="register"]')).toHaveCount(0);
   // Dragged from evaluate to register in the diagram, it waits again.

@@ -120,6 +120,17 @@ pub mod server {
         state.access.may(&client, who.session_key(), ask).await
     }
 
+    /// The team's quota in all, read as the person (none: no limit).
+    pub async fn quota(client: &crate::platform::kube::UserClient, team: &str) -> Result<super::super::model::StepQuota, AppError> {
+        use k8s_openapi::api::core::v1::ResourceQuota;
+        let found = kube::Api::<ResourceQuota>::namespaced(client.client(), team)
+            .get_opt(crate::teams::quota_server::QUOTA_NAME)
+            .await
+            .map_err(|e| crate::platform::kube::explain(e, "this team's quota"))?;
+        let hard = found.and_then(|q| q.spec).and_then(|s| s.hard).unwrap_or_default();
+        Ok(super::super::model::StepQuota::from_hard(hard.iter().map(|(k, v)| (k.as_str(), v.0.as_str()))))
+    }
+
     pub fn time_ms(v: &Value) -> Option<i64> {
         let s = v.as_str()?;
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
@@ -219,6 +230,8 @@ pub async fn get_pipelines(team: Option<String>) -> Result<PipelineList, AppErro
 pub struct StepChoices {
     pub images: Vec<String>,
     pub connections: Vec<String>,
+    /// The team's quota in all (what one step may ask for at most).
+    pub quota: super::model::StepQuota,
 }
 
 /// What a step of a pipeline of `team` may use, for the editor (refused to
@@ -229,8 +242,9 @@ pub async fn get_step_choices(team: String) -> Result<StepChoices, AppError> {
     if !server::may(&state, &who, &team, "workflowtemplates", "create").await? {
         return Err(AppError::Forbidden(format!("You may not make pipelines in team “{team}”.")));
     }
-    let connections = crate::notebooks::ops::connections(&state.kube.for_user(&who)?, &team).await?;
-    Ok(StepChoices { images: server::images(&state), connections })
+    let client = state.kube.for_user(&who)?;
+    let (connections, quota) = futures::join!(crate::notebooks::ops::connections(&client, &team), server::quota(&client, &team));
+    Ok(StepChoices { images: server::images(&state), connections: connections?, quota: quota? })
 }
 
 /// Problems of a pipeline as it stands (the editor shows them at each step).
@@ -248,12 +262,17 @@ pub async fn save_pipeline(team: String, pipeline: Pipeline, new: bool) -> Resul
     use kube::api::{DynamicObject, PostParams};
     let me = crate::audit::server::Actor::current().await?;
     let client = me.state.kube.for_user(&me.who)?;
-    // Data connections are the team's, read as the person (only when used).
-    let connections = match pipeline.steps.iter().any(|s| !s.connections.is_empty()) {
-        true => Some(crate::notebooks::ops::connections(&client, &team).await?),
-        false => None,
-    };
-    let problems = pipeline.problems(&server::images(&me.state), connections.as_deref());
+    let images = server::images(&me.state);
+    let mut problems = pipeline.problems(&images, None);
+    if problems.is_empty() {
+        // Then what only the team can answer, read as the person: its data
+        // connections (when steps use any) and its quota.
+        if pipeline.steps.iter().any(|s| !s.connections.is_empty()) {
+            let known = crate::notebooks::ops::connections(&client, &team).await?;
+            problems = pipeline.problems(&images, Some(&known));
+        }
+        problems.extend(pipeline.quota_problems(&server::quota(&client, &team).await?));
+    }
     if let Some(first) = problems.first() {
         let at = first.step.as_ref().map(|s| format!("Step “{s}”: ")).unwrap_or_default();
         let more = if problems.len() > 1 { format!(" ({} problems in all)", problems.len()) } else { String::new() };
@@ -354,6 +373,65 @@ pub async fn stop_run(team: String, run: String, terminate: bool) -> Result<(), 
     };
     let action = if terminate { "pipeline.terminate" } else { "pipeline.stop" };
     me.audited(Some(&team), action, &format!("run {run}"), work).await
+}
+
+/// Retries a failed run in place, as Argo's own retry does: the failed
+/// steps and what waits for them start again, the steps that succeeded are
+/// kept (`super::retry`). The failed steps' pods are deleted first, as the
+/// person (the team fence lets people delete only pipeline step pods), then
+/// the run is rewritten, also as the person. Audited.
+#[server(endpoint = "pipeline-run-retry")]
+pub async fn retry_run(team: String, run: String) -> Result<(), AppError> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+    let me = crate::audit::server::Actor::current().await?;
+    let client = me.state.kube.for_user(&me.who)?.client();
+    let workflows = server::api(client.clone(), &team, "Workflow");
+    let what = format!("run “{run}” in team “{team}”");
+    let explain = |e| crate::platform::kube::explain(e, &what);
+    let work = async {
+        // Refused before anything is touched to those who may not rewrite runs.
+        if !server::may(&me.state, &me.who, &team, "workflows", "update").await? {
+            return Err(AppError::Forbidden(format!("You may not retry runs in team “{team}”.")));
+        }
+        let found = workflows.get(&run).await.map_err(explain)?;
+        let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).map_err(AppError::internal)?;
+        let plan = super::retry::plan(&serde_json::to_value(&found).map_err(AppError::internal)?, &now).map_err(AppError::Conflict)?;
+        let pods = Api::<Pod>::namespaced(client.clone(), &team);
+        let of_run = ListParams::default().labels(&format!("workflows.argoproj.io/workflow={run}"));
+        let doomed: Vec<String> = pods
+            .list_metadata(&of_run)
+            .await
+            .map_err(explain)?
+            .items
+            .into_iter()
+            .filter(|p| p.metadata.annotations.as_ref().and_then(|a| a.get("workflows.argoproj.io/node-id")).is_some_and(|id| plan.pod_nodes.contains(id)))
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        let now_gone = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+        for name in &doomed {
+            match pods.delete(name, &now_gone).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(crate::platform::kube::explain(e, &format!("the pod of a failed step of run “{run}”"))),
+            }
+        }
+        // Argo makes the retried steps' pods under the same names: the old ones must be gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = pods.list_metadata(&of_run).await.map_err(explain)?;
+            if !left.items.iter().any(|p| p.metadata.name.as_ref().is_some_and(|n| doomed.contains(n))) {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(AppError::Conflict(format!("The failed steps' pods of run “{run}” are still being removed; try again in a moment.")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let next: DynamicObject = serde_json::from_value(plan.run).map_err(AppError::internal)?;
+        workflows.replace(&run, &PostParams::default(), &next).await.map(drop).map_err(explain)
+    };
+    me.audited(Some(&team), "pipeline.retry", &format!("run {run}"), work).await
 }
 
 /// Starts a new run of the pipeline a run ran, with the same parameter

@@ -15,6 +15,8 @@ pub mod elyra;
 pub mod index;
 pub mod model;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod retry;
 pub mod schedules;
 pub mod templates;
 #[cfg(feature = "ssr")]

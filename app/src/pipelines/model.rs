@@ -70,6 +70,37 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The most one step may ask for: the team's quota in all (a step asking
+/// for more could never start). Each is (amount in base units, as written).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepQuota {
+    pub cpu: Option<(f64, String)>,
+    pub memory: Option<(f64, String)>,
+    pub gpus: Option<(f64, String)>,
+}
+
+impl StepQuota {
+    /// From a ResourceQuota's `hard` (name → quantity): for each resource the
+    /// smallest of its request and limit entries.
+    pub fn from_hard<'a>(hard: impl IntoIterator<Item = (&'a str, &'a str)>) -> StepQuota {
+        let mut q = StepQuota::default();
+        for (name, amount) in hard {
+            let slot = match name {
+                "requests.cpu" | "limits.cpu" | "cpu" => &mut q.cpu,
+                "requests.memory" | "limits.memory" | "memory" => &mut q.memory,
+                "requests.nvidia.com/gpu" | "limits.nvidia.com/gpu" => &mut q.gpus,
+                _ => continue,
+            };
+            if let Some(v) = crate::quantity::parse(amount)
+                && slot.as_ref().is_none_or(|(old, _)| v < *old)
+            {
+                *slot = Some((v, amount.to_string()));
+            }
+        }
+        q
+    }
+}
+
 /// Steps in a pipeline at most (Argo handles more; people do not).
 pub const STEPS_MAX: usize = 500;
 pub const PARAMS_MAX: usize = 50;
@@ -203,6 +234,24 @@ impl Pipeline {
         }
         for name in self.cycle() {
             out.push(Problem { step: Some(name.clone()), message: "It is part of a cycle: the steps wait for each other forever.".into() });
+        }
+        out
+    }
+
+    /// Steps that ask for more than the team's quota holds in all.
+    pub fn quota_problems(&self, quota: &StepQuota) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for s in &self.steps {
+            let cpu = if s.cpu.trim().is_empty() { DEFAULT_CPU } else { s.cpu.trim() };
+            let memory = if s.memory.trim().is_empty() { DEFAULT_MEMORY } else { s.memory.trim() };
+            let gpus = s.gpus.to_string();
+            for (what, asked, limit) in [("CPU", cpu, &quota.cpu), ("memory", memory, &quota.memory), ("GPUs", gpus.as_str(), &quota.gpus)] {
+                if let (Some(v), Some((max, written))) = (crate::quantity::parse(asked), limit)
+                    && v > *max
+                {
+                    out.push(Problem { step: Some(s.name.clone()), message: format!("It asks for {asked} {what}; the team's quota allows {written} in all.") });
+                }
+            }
         }
         out
     }
@@ -382,6 +431,20 @@ mod tests {
         assert!(at("lonely").contains(&"The command has a quote that is never closed.".to_string()), "{got:?}");
         assert!(at("lonely").contains(&"“s3-other-team” is not one of the team's data connections.".to_string()), "{got:?}");
         assert!(at("lonely").contains(&"It uses the data connection “s3-raw” twice.".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn a_step_larger_than_the_teams_whole_quota_is_said_at_the_step() {
+        let quota = StepQuota::from_hard([("requests.cpu", "4"), ("limits.cpu", "2"), ("requests.memory", "8Gi"), ("pods", "10")]);
+        assert_eq!(quota.cpu, Some((2.0, "2".into())), "the smaller of request and limit");
+        let big = Step { cpu: "3".into(), memory: "16Gi".into(), gpus: 1, ..step("train", &[]) };
+        let p = pipeline(vec![step("fetch", &[]), Step { after: vec!["fetch".into()], ..big }]);
+        let got: Vec<(Option<String>, String)> = p.quota_problems(&quota).into_iter().map(|p| (p.step, p.message)).collect();
+        assert_eq!(got, vec![
+            (Some("train".into()), "It asks for 3 CPU; the team's quota allows 2 in all.".into()),
+            (Some("train".into()), "It asks for 16Gi memory; the team's quota allows 8Gi in all.".into()),
+        ], "GPUs are not limited by this quota; fetch's defaults fit");
+        assert!(p.quota_problems(&StepQuota::default()).is_empty(), "no quota, no limit");
     }
 
     #[test]

@@ -114,6 +114,7 @@ mod tests {
         let choices = StepChoices {
             images: vec!["quay.io/jupyter/minimal-notebook:2025-10-20".into(), "quay.io/jupyter/scipy-notebook:2025-10-20".into()],
             connections: vec!["object-storage".into(), "warehouse".into()],
+            ..Default::default()
         };
         for t in TEMPLATES {
             let p = start(t.id, &choices).unwrap();
@@ -127,7 +128,7 @@ mod tests {
             }
         }
         // A team without object storage gets the template without it.
-        let bare = StepChoices { images: choices.images.clone(), connections: vec![] };
+        let bare = StepChoices { images: choices.images.clone(), ..Default::default() };
         assert!(start("flights-model", &bare).unwrap().steps.iter().all(|s| s.connections.is_empty()));
         assert!(start("nope", &choices).is_none());
     }

@@ -15,7 +15,7 @@
 use crate::components::error_view::ErrorView;
 use crate::pipelines::api::{Conversion, ConvertPipeline, Converted, SavePipeline, get_pipeline, get_step_choices};
 use crate::pipelines::diagram::{self, Node};
-use crate::pipelines::model::{Param, Pipeline, Step, Work};
+use crate::pipelines::model::{Param, Pipeline, Step, StepQuota, Work};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -50,7 +50,7 @@ pub fn NewPipelinePage() -> impl IntoView {
                                 <Title text=if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }/>
                                 <p class="hint"><a href=format!("/pipelines/{team}")>{format!("← Pipelines of {team}")}</a></p>
                                 <h1 class="page-title">{if new { "New pipeline".to_string() } else { format!("Edit {}", start.name) }}</h1>
-                                <Editor team images=choices.images connections=choices.connections start new/>
+                                <Editor team images=choices.images connections=choices.connections quota=choices.quota start new/>
                             }
                             .into_any()
                         }
@@ -78,7 +78,7 @@ fn fresh_name(p: &Pipeline) -> String {
 }
 
 #[island(lazy)]
-fn Editor(team: String, images: Vec<String>, connections: Vec<String>, start: Pipeline, new: bool) -> impl IntoView {
+fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: StepQuota, start: Pipeline, new: bool) -> impl IntoView {
     let pipeline = RwSignal::new(start);
     let undo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
     let redo: RwSignal<Vec<Pipeline>> = RwSignal::new(Vec::new());
@@ -94,7 +94,13 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, start: Pi
         }
     };
     let (images_for_check, known) = (images.clone(), connections.clone());
-    let problems = Memo::new(move |_| pipeline.with(|p| p.problems(&images_for_check, Some(&known))));
+    let problems = Memo::new(move |_| {
+        pipeline.with(|p| {
+            let mut all = p.problems(&images_for_check, Some(&known));
+            all.extend(p.quota_problems(&quota));
+            all
+        })
+    });
     let save = ServerAction::<SavePipeline>::new();
     let first_image = images.first().cloned().unwrap_or_default();
     let add_step = move |_| {

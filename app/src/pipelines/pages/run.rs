@@ -6,7 +6,7 @@
 
 use super::duration;
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{PodEvent, ResubmitRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
+use crate::pipelines::api::{PodEvent, ResubmitRun, RetryRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
 use crate::pipelines::diagram::{self, Node};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -142,7 +142,8 @@ fn LiveRun(detail: RunDetail) -> impl IntoView {
 /// again every two seconds and the log stays scrolled to its end (unless
 /// the person turns following off).
 #[island(lazy)]
-#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+// (No cfg_attr on an island: the attributes are part of its name's hash, which
+// must come out the same in the server and the browser builds.)
 fn StepLogView(team: String, run: String, step: String, first: Result<StepLog, crate::error::AppError>) -> impl IntoView {
     let log = RwSignal::new(first);
     let follow = RwSignal::new(true);
@@ -184,6 +185,8 @@ fn StepLogView(team: String, run: String, step: String, first: Result<StepLog, c
         crate::navigation::on_leave(stop);
         on_cleanup(move || alive.store(false, Ordering::Relaxed));
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&team, &run);
     let body = move || match log.get() {
         Ok(l) => view! {
             {l.archived.then(|| view! { <p class="hint" data-testid="step-log-archived">"The step's pod is gone; this is its log as archived when the step ended."</p> })}
@@ -238,11 +241,13 @@ fn PodEvents(events: Vec<PodEvent>) -> impl IntoView {
 }
 
 /// Stop (running steps finish, no new ones start) or terminate a run that
-/// goes; start an ended one again with the same parameters.
+/// goes; retry a failed one in place (its failed steps and what follows
+/// them); start an ended one again with the same parameters.
 #[component]
 fn RunActions(state: RwSignal<RunDetail>) -> impl IntoView {
     let stop = ServerAction::<StopRun>::new();
     let again = ServerAction::<ResubmitRun>::new();
+    let retry = ServerAction::<RetryRun>::new();
     let ids = move || state.with_untracked(|d| (d.team.clone(), d.row.name.clone()));
     let going = move || state.with(|d| matches!(d.row.phase.as_str(), "Pending" | "Running"));
     Effect::new(move || {
@@ -251,10 +256,18 @@ fn RunActions(state: RwSignal<RunDetail>) -> impl IntoView {
             crate::navigation::go(&format!("/pipelines/{team}/runs/{made}"));
         }
     });
-    let busy = move || stop.pending().get() || again.pending().get();
+    Effect::new(move || {
+        if let Some(Ok(())) = retry.value().get() {
+            // The run goes again: its page follows it from the start.
+            let (team, run) = state.with_untracked(|d| (d.team.clone(), d.row.name.clone()));
+            crate::navigation::go(&format!("/pipelines/{team}/runs/{run}"));
+        }
+    });
+    let busy = move || stop.pending().get() || again.pending().get() || retry.pending().get();
+    let failed = move || state.with(|d| matches!(d.row.phase.as_str(), "Failed" | "Error"));
     let error = move || {
-        let e = match (stop.value().get(), again.value().get()) {
-            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+        let e = match (stop.value().get(), again.value().get(), retry.value().get()) {
+            (Some(Err(e)), _, _) | (_, Some(Err(e)), _) | (_, _, Some(Err(e))) => Some(e.to_string()),
             _ => None,
         };
         e.map(|e| view! { <p class="notice-error" role="alert" data-testid="run-action-error">{e}</p> })
@@ -269,6 +282,10 @@ fn RunActions(state: RwSignal<RunDetail>) -> impl IntoView {
                     on:click=move |_| { let (team, run) = ids(); stop.dispatch(StopRun { team, run, terminate: true }); }>"Terminate"</button>
             })}
             {move || (going() && stopping()).then(|| view! { <span class="muted text-sm" role="status" data-testid="run-stopping">"Stopping…"</span> })}
+            {move || (failed() && state.with(|d| d.may_stop)).then(|| view! {
+                <button type="button" class="btn-quiet" disabled=busy data-testid="run-retry" title="The failed steps and what follows them run again; the steps that succeeded are kept."
+                    on:click=move |_| { let (team, run) = ids(); retry.dispatch(RetryRun { team, run }); }>"Retry failed steps"</button>
+            })}
             {move || (!going() && state.with(|d| d.may_rerun)).then(|| view! {
                 <button type="button" class="btn-quiet" disabled=busy data-testid="run-again"
                     on:click=move |_| { let (team, run) = ids(); again.dispatch(ResubmitRun { team, run }); }>"Run again"</button>
@@ -281,6 +298,16 @@ fn RunActions(state: RwSignal<RunDetail>) -> impl IntoView {
 /// Argo's step message in words a person reads: an exit code says the
 /// command failed and with which code.
 pub fn plain_reason(message: &str) -> String {
+    // Argo keeps trying to make a step's pod while the team's quota is full.
+    if let Some(rest) = message.split("exceeded quota: ").nth(1) {
+        let part = |key: &str| rest.split(", ").find_map(|p| p.strip_prefix(key)).unwrap_or("?").to_string();
+        return format!(
+            "The team's quota has no room for this step yet: it asks for {}, {} is in use, and the quota allows {}. It starts when room frees up; a team admin can raise the quota.",
+            part("requested: "),
+            part("used: "),
+            part("limited: ")
+        );
+    }
     if let Some(code) = message.split("exit code ").nth(1).and_then(|r| r.trim_end_matches(')').trim().parse::<i32>().ok()) {
         return format!("The step's command failed with exit code {code}.");
     }
@@ -293,6 +320,10 @@ mod tests {
     fn argo_messages_read_as_sentences() {
         assert_eq!(super::plain_reason("main: Error (exit code 3)"), "The step's command failed with exit code 3.");
         assert_eq!(super::plain_reason("pod deleted"), "pod deleted");
+        assert_eq!(
+            super::plain_reason(r#"pods "etl-x-step-train-1" is forbidden: exceeded quota: atrium-quota, requested: requests.cpu=2, used: requests.cpu=1500m, limited: requests.cpu=2"#),
+            "The team's quota has no room for this step yet: it asks for requests.cpu=2, requests.cpu=1500m is in use, and the quota allows requests.cpu=2. It starts when room frees up; a team admin can raise the quota."
+        );
         assert_eq!(super::plain_reason(""), "");
     }
 }
