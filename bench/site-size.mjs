@@ -14,11 +14,9 @@
 //                                            throttling: 10 Mbit/s down, 40 ms latency)
 //
 // ATRIUM_E2E_BASE_URL is the portal (default http://localhost:3100).
-import { chromium } from "@playwright/test";
+import { BASE, launch, signIn } from "./browser.mjs";
 import { writeFileSync, mkdirSync } from "node:fs";
 
-const BASE = process.env.ATRIUM_E2E_BASE_URL ?? "http://localhost:3100";
-const PASSWORD = "atrium-demo";
 const BUDGET_PAGE = 250 * 1000;
 const BUDGET_AREA = 150 * 1000;
 // Pages over the first-load budget for now, each with its own ceiling, as
@@ -60,27 +58,6 @@ const PAGES = [
   ["/admin/audit", "paula"],
   ["/admin/catalog", "paula"],
 ];
-
-const launch = () =>
-  chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
-  });
-
-/** Signs `user` in once through the real Keycloak page; returns the cookies. */
-async function signIn(browser, user) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/`);
-  await page.locator("#username").fill(user);
-  await page.locator("#password").fill(PASSWORD);
-  await page.locator("#kc-login").click();
-  await page.waitForURL((u) => u.origin === new URL(BASE).origin && u.pathname === "/");
-  await page.locator("body[data-hydrated]").waitFor();
-  const state = await context.storageState();
-  await context.close();
-  return state;
-}
 
 const kind = (url) => {
   const path = new URL(url).pathname;

@@ -4,7 +4,7 @@
 //! diagram and every problem (at the step it concerns) follow each edit in
 //! the browser; undo and redo step through the edits. Steps are connected
 //! by dragging from one box of the diagram to the box of the step that
-//! runs after it (or with the step's "Runs after" boxes); clicking a box
+//! runs after it (or by naming it under the step's "Runs after"); clicking a box
 //! brings its step's form into view. A new pipeline can start from one of
 //! the shipped templates (`?template=`). Saving writes the
 //! team's WorkflowTemplate, checked again on the server. An Elyra
@@ -72,6 +72,9 @@ enum Asked {
     FromYaml,
 }
 
+/// Up to this many steps, every step's form is open.
+const FORMS_OPEN_UP_TO: usize = 20;
+
 /// A fresh step's name: `step-N`, the first N not taken.
 fn fresh_name(p: &Pipeline) -> String {
     (1..).map(|n| format!("step-{n}")).find(|n| p.step(n).is_none()).unwrap_or_default()
@@ -103,12 +106,18 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: St
     });
     let save = ServerAction::<SavePipeline>::new();
     let first_image = images.first().cloned().unwrap_or_default();
+    // A pipeline of many steps shows each step's form only when asked for
+    // (its box in the diagram, or its "Edit"): two hundred open forms would
+    // take seconds to show.
+    let expanded: RwSignal<Option<String>> = RwSignal::new(None);
+    let few = Memo::new(move |_| pipeline.with(|p| p.steps.len() <= FORMS_OPEN_UP_TO));
     let add_step = move |_| {
         let image = first_image.clone();
+        let name = pipeline.with_untracked(fresh_name);
+        expanded.set(Some(name.clone()));
         edit(&|p: &mut Pipeline| {
-            let name = fresh_name(p);
             let after = p.steps.last().map(|s| vec![s.name.clone()]).unwrap_or_default();
-            p.steps.push(Step { name, image: image.clone(), after, ..Default::default() });
+            p.steps.push(Step { name: name.clone(), image: image.clone(), after, ..Default::default() });
         })
     };
     // The editor's conversions share one server function; `asked` says
@@ -214,7 +223,8 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: St
         dragging.set(None);
         match step_at(&ev, true) {
             Some(to) if to == from => {
-                // A click: bring the step's form into view.
+                // A click: open the step's form and bring it into view.
+                expanded.set(Some(to.clone()));
                 #[cfg(feature = "hydrate")]
                 if let Ok(Some(form)) = document().query_selector(&format!("[data-testid=step-editor][data-step=\"{to}\"]")) {
                     form.scroll_into_view();
@@ -251,10 +261,12 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: St
             }
         }
     };
-    let steps = move || {
-        let count = pipeline.with(|p| p.steps.len());
-        (0..count).map(|i| view! { <StepEditor i pipeline images=images.clone() connections=connections.clone() problems edit/> }).collect_view()
-    };
+    // Each step's form is made once, and again only when steps are added or
+    // removed: an edit changes what that one form shows (a pipeline of 200
+    // steps must stay quick to edit).
+    let count = Memo::new(move |_| pipeline.with(|p| p.steps.len()));
+    let names = Memo::new(move |_| pipeline.with(|p| p.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>()));
+    let steps = move || (0..count.get()).map(|i| view! { <StepEditor i pipeline images=images.clone() connections=connections.clone() problems edit expanded few/> }).collect_view();
     view! {
         <form class="space-y-4" on:submit=submit data-testid="pipeline-editor">
             <section class="card space-y-3">
@@ -320,6 +332,7 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: St
                     </section>
                 }.into_any()
             }}
+            <datalist id="pipeline-step-names">{move || names.get().into_iter().map(|n| view! { <option value=n/> }).collect_view()}</datalist>
             <div class="space-y-3">{steps}</div>
             <div class="flex items-center gap-3">
                 <button type="submit" class="btn-primary" disabled=move || save.pending().get() || problems.with(|p| !p.is_empty()) data-testid="pipeline-save">"Save pipeline"</button>
@@ -338,9 +351,9 @@ fn Editor(team: String, images: Vec<String>, connections: Vec<String>, quota: St
 
 #[component]
 fn Params(pipeline: RwSignal<Pipeline>, edit: impl Fn(&dyn Fn(&mut Pipeline)) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let count = Memo::new(move |_| pipeline.with(|p| p.params.len()));
     let rows = move || {
-        let count = pipeline.with(|p| p.params.len());
-        (0..count)
+        (0..count.get())
             .map(|i| {
                 let get = move |f: fn(&Param) -> String| pipeline.with(|p| p.params.get(i).map(f).unwrap_or_default());
                 view! {
@@ -377,23 +390,27 @@ fn StepEditor(
     connections: Vec<String>,
     problems: Memo<Vec<crate::pipelines::model::Problem>>,
     edit: impl Fn(&dyn Fn(&mut Pipeline)) + Copy + Send + Sync + 'static,
+    expanded: RwSignal<Option<String>>,
+    few: Memo<bool>,
 ) -> impl IntoView {
-    let step = move || pipeline.with(|p| p.steps.get(i).cloned().unwrap_or_default());
-    let name = move || step().name;
+    // This step alone: its form follows its own changes, not every edit.
+    let step = Memo::new(move |_| pipeline.with(|p| p.steps.get(i).cloned().unwrap_or_default()));
+    let name = move || step.with(|s| s.name.clone());
+    let open = move || few.get() || expanded.with(|e| e.as_deref() == Some(step.with(|s| s.name.clone()).as_str()));
     let mine = move || {
         let n = name();
         problems.with(|ps| ps.iter().filter(|p| p.step.as_deref() == Some(n.as_str())).map(|p| p.message.clone()).collect::<Vec<_>>())
     };
     let set = move |f: Box<dyn Fn(&mut Step) + Send + Sync>| edit(&|p: &mut Pipeline| if let Some(s) = p.steps.get_mut(i) { f(s) });
-    let kind = move || match step().work {
+    let kind = move || match step.get().work {
         Work::Command(_) => "command",
         Work::Script(_) => "script",
         Work::Notebook(_) => "notebook",
     };
-    let text = move || match step().work {
+    let text = move || match step.get().work {
         Work::Command(t) | Work::Script(t) | Work::Notebook(t) => t,
     };
-    let env_text = move || step().env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
+    let env_text = move || step.get().env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
     let set_env = move |e: leptos::ev::Event| {
         let env: Vec<(String, String)> = event_target_value(&e)
             .lines()
@@ -405,14 +422,24 @@ fn StepEditor(
             .collect();
         set(Box::new(move |s| s.env = env.clone()))
     };
-    let others = move || pipeline.with(|p| p.steps.iter().map(|s| s.name.clone()).filter(|n| *n != name()).collect::<Vec<_>>());
     view! {
-        <section class="card space-y-2" data-testid="step-editor" data-step=name>
+        <section class="card space-y-2" data-testid="step-editor" data-step=name data-open=move || open().to_string()>
+            {move || (!open()).then(|| view! {
+                <div class="flex flex-wrap items-center gap-3">
+                    <span class="font-medium">{name}</span>
+                    <span class="muted text-sm mono">{move || step.with(|s| s.image.clone())}</span>
+                    <button type="button" class="btn-quiet ml-auto" data-testid="step-open" on:click=move |_| expanded.set(Some(name()))>"Edit"</button>
+                </div>
+            })}
+            {move || open().then(|| view! {
             <div class="flex flex-wrap items-end gap-3">
                 <label class="form-row">"Step"
                     <input class="input" prop:value=name data-testid="step-name"
                         on:change=move |e| {
                             let v = event_target_value(&e).trim().to_string();
+                            // Its form stays open under its new name.
+                            let before = name();
+                            expanded.update(|x| if x.as_deref() == Some(before.as_str()) { *x = Some(v.clone()) });
                             edit(&|p: &mut Pipeline| {
                                 // Renaming a step keeps what waits for it.
                                 let old = p.steps.get(i).map(|s| s.name.clone()).unwrap_or_default();
@@ -423,7 +450,7 @@ fn StepEditor(
                 </label>
                 <label class="form-row">"Runtime image"
                     <select class="select input" data-testid="step-image" on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.image = v.clone())) }>
-                        {images.iter().map(|img| { let img = img.clone(); let on = { let img = img.clone(); move || step().image == img }; view! { <option value=img.clone() selected=on>{img.clone()}</option> } }).collect_view()}
+                        {images.iter().map(|img| { let img = img.clone(); let on = { let img = img.clone(); move || step.get().image == img }; view! { <option value=img.clone() selected=on>{img.clone()}</option> } }).collect_view()}
                     </select>
                 </label>
                 <label class="form-row">"Runs a"
@@ -439,16 +466,16 @@ fn StepEditor(
                         <option value="notebook" selected=move || kind() == "notebook">"notebook file"</option>
                     </select>
                 </label>
-                <label class="form-row">"CPU"<input class="input w-24" placeholder="500m" prop:value=move || step().cpu data-testid="step-cpu"
+                <label class="form-row">"CPU"<input class="input w-24" placeholder="500m" prop:value=move || step.get().cpu data-testid="step-cpu"
                     on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.cpu = v.trim().to_string())) }/></label>
-                <label class="form-row">"Memory"<input class="input w-24" placeholder="512Mi" prop:value=move || step().memory data-testid="step-memory"
+                <label class="form-row">"Memory"<input class="input w-24" placeholder="512Mi" prop:value=move || step.get().memory data-testid="step-memory"
                     on:change=move |e| { let v = event_target_value(&e); set(Box::new(move |s| s.memory = v.trim().to_string())) }/></label>
-                <label class="form-row">"GPUs"<input class="input w-16" inputmode="numeric" prop:value=move || step().gpus.to_string() data-testid="step-gpus"
+                <label class="form-row">"GPUs"<input class="input w-16" inputmode="numeric" prop:value=move || step.get().gpus.to_string() data-testid="step-gpus"
                     on:change=move |e| { let v = event_target_value(&e).trim().parse().unwrap_or(0); set(Box::new(move |s| s.gpus = v)) }/></label>
-                <label class="form-row">"Retries"<input class="input w-20" inputmode="numeric" prop:value=move || step().retries.to_string() data-testid="step-retries"
+                <label class="form-row">"Retries"<input class="input w-20" inputmode="numeric" prop:value=move || step.get().retries.to_string() data-testid="step-retries"
                     on:change=move |e| { let v = event_target_value(&e).trim().parse().unwrap_or(0); set(Box::new(move |s| s.retries = v)) }/></label>
                 <label class="form-row">"Timeout (s)"<input class="input w-24" inputmode="numeric" placeholder="none" data-testid="step-timeout"
-                    prop:value=move || step().timeout_seconds.map(|t| t.to_string()).unwrap_or_default()
+                    prop:value=move || step.get().timeout_seconds.map(|t| t.to_string()).unwrap_or_default()
                     on:change=move |e| { let v = event_target_value(&e).trim().parse().ok(); set(Box::new(move |s| s.timeout_seconds = v)) }/></label>
                 <button type="button" class="btn-quiet ml-auto" data-testid="step-remove"
                     on:click=move |_| edit(&|p: &mut Pipeline| {
@@ -474,20 +501,34 @@ fn StepEditor(
                     <legend class="muted">"Data connections (their keys become environment variables)"</legend>
                     {connections.iter().map(|c| {
                         let c = c.clone();
-                        let on = { let c = c.clone(); move || step().connections.contains(&c) };
+                        let on = { let c = c.clone(); move || step.get().connections.contains(&c) };
                         let toggle = { let c = c.clone(); move |_| { let c = c.clone(); set(Box::new(move |s| if s.connections.contains(&c) { s.connections.retain(|x| *x != c) } else { s.connections.push(c.clone()) })) } };
                         view! { <label class="check"><input type="checkbox" prop:checked=on on:change=toggle data-testid=format!("connection-{c}")/>{c.clone()}</label> }
                     }).collect_view()}
                 </fieldset>
             })}
-            <fieldset class="flex flex-wrap gap-3 text-sm">
-                <legend class="muted">"Runs after"</legend>
-                {move || others().into_iter().map(|o| {
-                    let on = { let o = o.clone(); move || step().after.contains(&o) };
-                    let toggle = { let o = o.clone(); move |_| { let o = o.clone(); set(Box::new(move |s| if s.after.contains(&o) { s.after.retain(|a| *a != o) } else { s.after.push(o.clone()) })) } };
-                    view! { <label class="check"><input type="checkbox" prop:checked=on on:change=toggle data-testid=format!("after-{o}")/>{o.clone()}</label> }
+            <fieldset class="flex flex-wrap items-center gap-2 text-sm">
+                <legend class="muted">"Runs after (or drag in the diagram)"</legend>
+                {move || step.with(|s| s.after.clone()).into_iter().map(|a| {
+                    let remove = { let a = a.clone(); move |_| { let a = a.clone(); set(Box::new(move |s| s.after.retain(|x| *x != a))) } };
+                    view! {
+                        <span class="badge gap-1" data-testid=format!("after-{a}")>{a.clone()}
+                            <button type="button" class="btn-quiet px-1" aria-label=format!("No longer wait for {a}") data-testid="after-remove" on:click=remove>"×"</button>
+                        </span>
+                    }
                 }).collect_view()}
+                <input class="input w-44" list="pipeline-step-names" placeholder="add a step to wait for" data-testid="step-after-add"
+                    on:change=move |e| {
+                        let v = event_target_value(&e).trim().to_string();
+                        #[cfg(feature = "hydrate")]
+                        event_target::<web_sys::HtmlInputElement>(&e).set_value("");
+                        let known = pipeline.with_untracked(|p| p.step(&v).is_some());
+                        if known {
+                            set(Box::new(move |s| if s.name != v && !s.after.contains(&v) { s.after.push(v.clone()) }));
+                        }
+                    }/>
             </fieldset>
+            })}
             <ul class="text-sm text-rose-700 dark:text-rose-300" data-testid="step-problems">
                 {move || mine().into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
             </ul>
