@@ -222,12 +222,8 @@ async fn a_pipeline_saved_in_the_portal_runs_on_argo_and_a_failing_step_says_why
 #[tokio::test]
 async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_closed() {
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (portal, dave, image) = dave_signed_in().await;
     let base = portal.base.clone();
-    let (dave, _) = browser();
-    sign_in(&dave, &base, "dave", "/").await;
-    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Value>(&body).unwrap()["images"][0].as_str().unwrap().to_string();
 
     let save = |pipeline: Value| post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true }));
     // A cycle.
@@ -279,15 +275,21 @@ async fn bad_pipelines_are_refused_in_words_and_other_teams_pipelines_stay_close
     assert_eq!(page(&maria, &base, "/pipelines/team-a/runs/none-such").await.0, 403);
 }
 
+/// dave, signed in to a fresh portal, and the catalog's first runtime image.
+async fn dave_signed_in() -> (common::Portal, reqwest::Client, String) {
+    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (dave, _) = browser();
+    sign_in(&dave, &portal.base, "dave", "/").await;
+    let (_, body) = post_form(&dave, &portal.base, "pipeline-images", &[("team", "team-a")]).await;
+    let image = serde_json::from_str::<Value>(&body).unwrap()["images"][0].as_str().unwrap().to_string();
+    (portal, dave, image)
+}
+
 /// dave, signed in to a fresh portal, with a saved pipeline of `steps`
 /// (built from the catalog's first runtime image) and a parameter `day`.
 async fn dave_saves(prefix: &str, steps: impl Fn(&str) -> Vec<Value>) -> (common::Portal, reqwest::Client, String) {
-    let portal = start_portal(LOGIN_PORT, |_| {}).await;
+    let (portal, dave, image) = dave_signed_in().await;
     let base = portal.base.clone();
-    let (dave, _) = browser();
-    sign_in(&dave, &base, "dave", "/").await;
-    let (_, body) = post_form(&dave, &base, "pipeline-images", &[("team", "team-a")]).await;
-    let image = serde_json::from_str::<Value>(&body).unwrap()["images"][0].as_str().unwrap().to_string();
     let name = unique(prefix);
     let pipeline = json!({ "name": name, "description": "", "params": [{ "name": "day", "default": "today" }], "steps": steps(&image) });
     let (status, body) = post_json(&dave, &base, "pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
