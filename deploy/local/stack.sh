@@ -8,8 +8,10 @@
 # workflow-controller (cluster-wide; kwok completes its step pods, and its
 # kubelet endpoint serves their logs), and MinIO as the S3 object store (a
 # bucket for the portal's log archive, and a bucket, a user and a data
-# connection per team). Everything on loopback, but for that controller's
-# health port (6060, fixed, on all interfaces).
+# connection per team), and KServe's real controller in Standard (raw
+# Deployment) mode, with its admission webhooks served over HTTPS with the
+# stack's CA. Everything on loopback, but for Argo's health port (6060, fixed)
+# and KServe's webhook port (no flag for its address), on all interfaces.
 #
 #   deploy/local/stack.sh up       build what is missing, start, bootstrap (idempotent)
 #   deploy/local/stack.sh down     stop every process of the stack
@@ -31,6 +33,9 @@ mlflow_port=${ATRIUM_MLFLOW_PORT:-15000}
 kubelet_port=${ATRIUM_KWOK_KUBELET_PORT:-16250}
 minio_port=${ATRIUM_MINIO_PORT:-19000}
 minio_console_port=${ATRIUM_MINIO_CONSOLE_PORT:-19001}
+kserve_webhook_port=${ATRIUM_KSERVE_WEBHOOK_PORT:-19443}
+kserve_health_port=${ATRIUM_KSERVE_HEALTH_PORT:-19081}
+kserve_metrics_port=${ATRIUM_KSERVE_METRICS_PORT:-19080}
 issuer="https://localhost:$kc_port/realms/atrium"
 java_home=${ATRIUM_KEYCLOAK_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 pki="$state/pki"
@@ -126,9 +131,13 @@ make_pki() {
   # Argo's workflow-controller, as the ServiceAccount its own RBAC names (and
   # a `system:` user, as the team fence wants of whoever makes a team's pods).
   cert argo-controller system:serviceaccount:argo:argo
+  # KServe's controller, as the ServiceAccount its own RBAC names, and the
+  # certificate its webhook server presents (the API server calls it by IP).
+  cert kserve-controller system:serviceaccount:kserve:kserve-controller-manager
+  cert kserve-webhook localhost "" "IP:127.0.0.1,DNS:localhost"
   [ -f "$pki/sa.key" ] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   [ -f "$pki/sa.pub" ] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  for n in admin portal portal-impersonating controller-manager scheduler argo-controller; do kubeconfig "$n"; done
+  for n in admin portal portal-impersonating controller-manager scheduler argo-controller kserve-controller; do kubeconfig "$n"; done
 }
 
 # The chart (deploy/chart/atrium) is the one source of the persona
@@ -258,6 +267,7 @@ up() {
   local kwok="$cache/bin/kwok-$KWOK_VERSION/kwok"
   local argo="$cache/bin/argo-$ARGO_VERSION/workflow-controller"
   local minio="$cache/bin/minio-$MINIO_VERSION/minio"
+  local kserve; kserve=$(bash "$here/kserve/build.sh" | tail -n 1)
   make_pki
   install_keycloak
   bash "$repo/scripts/mlflow.sh" install
@@ -382,6 +392,7 @@ EOF
   start workflow-controller env LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=1s "$argo" \
     --kubeconfig="$state/argo-controller.kubeconfig" --namespace=argo \
     --executor-image="quay.io/argoproj/argoexec:$ARGO_VERSION"
+  start_kserve "$kserve"
   # ResourceQuota admission refuses creates until the controller-manager has filled the status.
   wait_for kube-controller-manager 60 bash -c \
     "'$bin' kubectl --kubeconfig='$state/admin.kubeconfig' get resourcequota -n team-a atrium-quota -o jsonpath='{.status.hard.pods}' | grep -q ."
@@ -392,6 +403,10 @@ EOF
   # Its health endpoint is on :6060 (all interfaces; the port is fixed).
   wait_for workflow-controller 60 curl -sf http://127.0.0.1:6060/healthz
   wait_for minio 60 curl -sf "$s3_endpoint/minio/health/ready"
+  wait_for kserve-controller 60 curl -sf "http://127.0.0.1:$kserve_health_port/readyz"
+  # The runtime's validating webhook is the controller's: apply it now.
+  python3 "$here/kserve/resources.py" "$(module_dir "github.com/kserve/kserve@$KSERVE_VERSION")" "$kserve/config" \
+    "$kserve_webhook_port" "$pki/ca.crt" after | kubectl apply --server-side -f - >>"$logs/bootstrap.log"
   provision_minio
   # Each MLflow worker loads its search code on its first search (about a
   # second here, several under load): do that now rather than in a test.
@@ -404,6 +419,40 @@ EOF
   wait "${warm[@]}"
   write_env
   say "up: Kubernetes https://127.0.0.1:$api_port, Keycloak https://localhost:$kc_port (admin/admin; certificate from $pki/ca.crt), MLflow http://127.0.0.1:$mlflow_port, MinIO $s3_endpoint (console http://127.0.0.1:$minio_console_port; root credentials in $state/stack.env)"
+}
+
+# KServe: CRDs (as build.sh copied them from the module), the controller's
+# RBAC from the module (its ClusterRoleBinding's subject gets the namespace
+# the installation would give it), its configuration, and webhook
+# configurations calling the process on loopback (kserve/resources.py). The
+# webhooks fail closed, as installed upstream: while the controller is down,
+# InferenceServices cannot be created or changed. Uses up()'s kubectl.
+start_kserve() {
+  local kserve=$1 mod
+  mod=$(module_dir "github.com/kserve/kserve@$KSERVE_VERSION")
+  kubectl apply --server-side -f "$kserve/crds" >>"$logs/bootstrap.log"
+  # (Kustomize reads files only from below its own folder: copies.)
+  mkdir -p "$state/kserve-rbac"
+  install -m 644 "$mod/config/rbac/role.yaml" "$mod/config/rbac/role_binding.yaml" "$state/kserve-rbac/"
+  cat >"$state/kserve-rbac/kustomization.yaml" <<EOF
+namespace: kserve
+resources: [role.yaml, role_binding.yaml]
+patches:
+- target: {kind: ClusterRoleBinding, name: kserve-manager-rolebinding}
+  patch: '[{"op": "add", "path": "/subjects/0/namespace", "value": "kserve"}]'
+EOF
+  kubectl apply -k "$state/kserve-rbac" >>"$logs/bootstrap.log"
+  python3 "$here/kserve/resources.py" "$mod" "$kserve/config" "$kserve_webhook_port" "$pki/ca.crt" before |
+    kubectl apply --server-side -f - >>"$logs/bootstrap.log"
+  kubectl wait --for condition=Established --timeout=60s $(kubectl get -f "$kserve/crds" -o name) >>"$logs/bootstrap.log"
+  # Its webhook server reads its certificate from $TMPDIR/k8s-webhook-server/serving-certs.
+  local certs="$state/kserve-tmp/k8s-webhook-server/serving-certs"
+  mkdir -p "$certs"
+  cp "$pki/kserve-webhook.crt" "$certs/tls.crt"
+  cp "$pki/kserve-webhook.key" "$certs/tls.key"
+  start kserve-controller env POD_NAMESPACE=kserve TMPDIR="$state/kserve-tmp" "$kserve/manager" \
+    -kubeconfig="$state/kserve-controller.kubeconfig" -webhook-port="$kserve_webhook_port" \
+    -metrics-addr="127.0.0.1:$kserve_metrics_port" -health-probe-addr="127.0.0.1:$kserve_health_port"
 }
 
 # stack.env: what the portal and the tests need to reach the stack. It holds
@@ -448,13 +497,13 @@ stop() {
 }
 
 down() {
-  for name in workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow minio; do
+  for name in kserve-controller workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow minio; do
     stop "$name"
   done
 }
 
 status() {
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller keycloak mlflow minio; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller kserve-controller keycloak mlflow minio; do
     if alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

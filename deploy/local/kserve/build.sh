@@ -7,7 +7,7 @@
 #   $ATRIUM_CACHE/bin/kserve-<version>/crds/serving.kserve.io_*.yaml
 #   $ATRIUM_CACHE/bin/kserve-<version>/config/inferenceservice.yaml
 # Quick when they are present. Prints the directory as its last line.
-# Not (yet) part of the stack: nothing runs it but a person.
+# deploy/local/stack.sh runs it on every `up`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../versions.env"
