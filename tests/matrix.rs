@@ -303,6 +303,8 @@ const NO_RUN: &str = "00000000000000000000000000000000";
 const SCIENTISTS: &[Who] = &[Scientist];
 /// Read the team's Secrets, hence its data connections.
 const SECRET_READERS: &[Who] = &[Scientist, Engineer];
+/// Deploy models (create and delete the team's InferenceServices).
+const MODEL_DEPLOYERS: &[Who] = &[MlEngineer];
 /// Read members (RoleBindings) and the audit trail.
 const TEAM_ADMINS: &[Who] = &[TeamAdmin];
 
@@ -345,6 +347,11 @@ fn page_rule(path: &str) -> Option<Rule> {
         "/pipelines/{team}" | "/pipelines/{team}/runs" => team(MEMBERS, Admins::No),
         "/pipelines/{team}/new" => team(PIPELINE_AUTHORS, Admins::No),
         "/pipelines/{team}/runs/{run}" | "/pipelines/{team}/p/{name}" => change_of_nothing(MEMBERS),
+        // The MLflow registry through the portal: every member reads the
+        // team's models (platform admins' role has no MLflow rules); the
+        // model probed exists nowhere.
+        "/models/{team}" => team(MEMBERS, Admins::No),
+        "/models/{team}/{name}" => change_of_nothing(MEMBERS),
         _ => return None,
     })
 }
@@ -405,6 +412,7 @@ fn json<T: ServerFn + Serialize>(args: T, rule: Rule) -> Call {
 
 fn server_functions(t: &Target) -> Vec<Call> {
     use app::experiments::api as experiments;
+    use app::models::api as models;
     use app::pipelines::api as pipelines;
     use app::pipelines::schedules;
     use app::notebooks::{api, catalog::Catalog, connections, model};
@@ -412,6 +420,17 @@ fn server_functions(t: &Target) -> Vec<Call> {
     use app::{admin, audit, shell, teams};
     let team_ = t.team.clone();
     let nothing = t.nothing.clone();
+    let deploy_request = |model: &str, version: &str| app::models::model::DeployRequest {
+        team: team_.clone(),
+        model: model.into(),
+        version: version.into(),
+        name: model.into(),
+        cpu: "500m".into(),
+        memory: "1Gi".into(),
+        gpus: 0,
+        min_replicas: 1,
+        max_replicas: 1,
+    };
     let notebook_form = |name: &str| model::NotebookForm {
         team: team_.clone(),
         name: name.into(),
@@ -602,6 +621,23 @@ fn server_functions(t: &Target) -> Vec<Call> {
             experiments::RegisterModel { team: team_.clone(), run: NO_RUN.into(), model: "m-0".into(), name: " ".into() },
             Rule::Refused(422),
         ),
+        form(models::GetModels { team: None }, Rule::Anyone(200)),
+        form(models::GetModels { team: Some(team_.clone()) }, team(MEMBERS, Admins::No)),
+        form(models::GetModel { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
+        // Every member sees the team's deployments (none, of a model that does not exist).
+        form(models::GetDeployments { team: team_.clone(), model: nothing.clone() }, team(MEMBERS, Admins::No)),
+        form(
+            models::SetAlias { team: team_.clone(), name: nothing.clone(), alias: "champion".into(), version: "1".into() },
+            change_of_nothing(EXPERIMENT_WRITERS),
+        ),
+        // `latest` names a version in MLflow: refused before anything is asked.
+        form(models::SetAlias { team: team_.clone(), name: nothing.clone(), alias: "latest".into(), version: "1".into() }, Rule::Refused(422)),
+        form(models::RemoveAlias { team: team_.clone(), name: nothing.clone(), alias: "champion".into() }, change_of_nothing(EXPERIMENT_WRITERS)),
+        json(models::PreviewDeployment { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
+        json(models::Deploy { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
+        // No such amount of CPU: refused before anything is asked.
+        json(models::Deploy { request: app::models::model::DeployRequest { cpu: "lots".into(), ..deploy_request(&nothing, "1") } }, Rule::Refused(422)),
+        form(models::Undeploy { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
         form(
             experiments::CompareRuns {
                 team: team_.clone(),

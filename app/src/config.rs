@@ -71,6 +71,8 @@ pub struct Config {
     pub object_store: ObjectStoreConfig,
     #[serde(default)]
     pub pipelines: PipelinesConfig,
+    #[serde(default)]
+    pub models: ModelsConfig,
     /// The largest request body the portal accepts, in bytes; larger ones
     /// are answered 413. Notebook origins are not limited by it.
     pub max_body_bytes: usize,
@@ -138,6 +140,29 @@ pub struct PipelinesConfig {
     /// The Lease (in the portal's namespace) held by the one replica that
     /// archives finished steps' logs to the object store.
     pub log_archive_lease: String,
+}
+
+/// Serving models (KServe InferenceServices of MLflow models).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelsConfig {
+    /// Where the object store keeps MLflow's served artifacts, as the
+    /// cluster's model servers read it: a version stored at
+    /// `mlflow-artifacts:/<path>` is served from `<artifacts_uri>/<path>`,
+    /// e.g. `s3://atrium-mlflow`. Empty: versions stored there cannot be
+    /// deployed (the page says so).
+    pub artifacts_uri: String,
+    /// The ClusterServingRuntime that serves MLflow models (MLServer, V2).
+    pub runtime: String,
+    /// The team's data connection (a labelled Secret) whose keys let a model
+    /// server read its files; KServe is told about it by annotation.
+    pub storage_connection: String,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into() }
+    }
 }
 
 impl Default for PipelinesConfig {
@@ -288,6 +313,7 @@ impl Default for Config {
             mlflow: MlflowConfig { url: String::new(), timeout_seconds: 5, workload_url: String::new(), max_artifact_megabytes: default_max_artifact_megabytes() },
             object_store: ObjectStoreConfig::default(),
             pipelines: PipelinesConfig::default(),
+            models: ModelsConfig::default(),
         }
     }
 }

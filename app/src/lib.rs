@@ -4,7 +4,6 @@
 //! server-only adapters to Kubernetes and the database.
 
 pub mod access;
-pub mod areas;
 pub mod auth;
 pub mod components;
 pub mod error;
@@ -19,6 +18,7 @@ pub mod teams;
 pub mod admin;
 pub mod audit;
 pub mod notebooks;
+pub mod models;
 pub mod pipelines;
 
 #[cfg(feature = "ssr")]
@@ -98,7 +98,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pipelines/:team/runs") view=pipelines::pages::RunsPage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines/:team/runs/:run") view=pipelines::pages::RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines/:team/p/:name") view=pipelines::pages::PipelinePage ssr=SsrMode::Async/>
-                    <Route path=path!("/models") view=areas::ModelsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/models") view=models::pages::ModelsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/models/:team") view=models::pages::TeamModelsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/models/:team/:name") view=models::pages::ModelPage ssr=SsrMode::Async/>
                 </Routes>
             </shell::Shell>
         </Router>

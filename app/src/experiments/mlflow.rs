@@ -91,7 +91,7 @@ impl Mlflow {
         self.calls.load(Ordering::Relaxed)
     }
 
-    async fn call<T: DeserializeOwned>(&self, workspace: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> AppResult<T> {
+    pub(crate) async fn call<T: DeserializeOwned>(&self, workspace: Option<&str>, method: reqwest::Method, path: &str, body: Option<Value>) -> AppResult<T> {
         let url = format!("{}{path}", self.base);
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut req = self.http.request(method, &url);
@@ -453,7 +453,7 @@ impl Mlflow {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -475,14 +475,14 @@ fn refusal(status: u16, err: &MlflowError, path: &str) -> AppError {
 }
 
 /// A 404 (or an id MLflow cannot parse) said the portal's way.
-fn not_found(e: AppError, words: &str) -> AppError {
+pub(crate) fn not_found(e: AppError, words: &str) -> AppError {
     match e {
         AppError::NotFound(_) | AppError::Invalid(_) => AppError::NotFound(words.into()),
         other => other,
     }
 }
 
-fn tags(v: &Value) -> Vec<(String, String)> {
+pub(crate) fn tags(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .into_iter()
         .flatten()

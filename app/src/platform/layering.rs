@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-const ABOVE: [&str; 9] = ["teams", "notebooks", "admin", "audit", "home", "areas", "shell", "components", "routes"];
+const ABOVE: [&str; 9] = ["teams", "notebooks", "admin", "audit", "home", "models", "shell", "components", "routes"];
 
 /// The modules above `platform/` that `source` names through `crate::`,
 /// including inside `use crate::{…}` groups.
@@ -83,5 +83,5 @@ fn paths_and_groups_are_both_seen() {
     assert_eq!(names_above("x(crate::components::quota_bar::label(r))"), ["components"]);
     assert_eq!(names_above("use crate::{error::AppError, audit::{AuditEntry, Outcome}};"), ["audit"]);
     assert_eq!(names_above("use crate::{model, access::Rule, teamsx};"), Vec::<&str>::new());
-    assert_eq!(names_above("use crate::auth::routes; use crate::areas;"), ["areas"]);
+    assert_eq!(names_above("use crate::auth::routes; use crate::models;"), ["models"]);
 }

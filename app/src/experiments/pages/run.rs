@@ -196,6 +196,7 @@ fn DescriptionForm(team: String, run: String, text: String) -> impl IntoView {
 fn RegisterForm(team: String, run: String, model: String, suggested: String) -> impl IntoView {
     let register = ServerAction::<RegisterModel>::new();
     let name = RwSignal::new(suggested);
+    let team_shown = team.clone();
     let problem = move || check_model_name(name.get().trim()).err();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -212,7 +213,15 @@ fn RegisterForm(team: String, run: String, model: String, suggested: String) -> 
         </form>
         {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert">{p}</p> })}
         {move || register.value().get().map(|r| match r {
-            Ok(version) => view! { <p class="notice-ok" role="status" data-testid="registered">{format!("Registered as version {version} of “{}”.", name.get_untracked().trim())}</p> }.into_any(),
+            Ok(version) => {
+                let model = name.get_untracked().trim().to_string();
+                view! {
+                    <p class="notice-ok" role="status" data-testid="registered">
+                        {format!("Registered as version {version} of “{model}”. ")}
+                        <a href=format!("/models/{}/{model}", team_shown) data-testid="registered-link">"Open the model"</a>
+                    </p>
+                }.into_any()
+            }
             Err(e) => view! { <p class="notice-error" role="alert" data-testid="register-error">{e.to_string()}</p> }.into_any(),
         })}
     }

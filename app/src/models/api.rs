@@ -1,0 +1,375 @@
+//! The models area's server functions. Registered models come from the
+//! team's MLflow workspace once Kubernetes RBAC allows the person
+//! (`mlflow.kubeflow.org/registeredmodels`, as for experiments); deployments
+//! are KServe InferenceServices read and written as the person.
+
+use super::model::{DeployRequest, ModelDetail, ModelList};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+pub mod server {
+    use crate::error::AppError;
+    use crate::models::model::{DeployRequest, Deployment, DeploymentBrief};
+    use crate::models::serving;
+    use crate::platform::kube::{UserClient, explain};
+    use kube::api::{Api, DynamicObject, ListParams};
+
+    pub async fn may(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, group: &str, resource: &str, verb: &str) -> Result<bool, AppError> {
+        use crate::platform::access::Ask;
+        let client = state.kube.for_user(who)?;
+        state.access.may(&client, who.session_key(), Ask { group, resource, verb, namespace: Some(team), name: None }).await
+    }
+
+    /// Whether the person may `verb` the team's registered models.
+    pub async fn may_models(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, verb: &str) -> Result<bool, AppError> {
+        may(state, who, team, crate::experiments::api::GROUP, "registeredmodels", verb).await
+    }
+
+    /// Whether the person may `verb` the team's InferenceServices.
+    pub async fn may_serve(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, verb: &str) -> Result<bool, AppError> {
+        may(state, who, team, serving::GROUP, serving::PLURAL, verb).await
+    }
+
+    pub fn registry(state: &crate::state::AppState) -> Result<&crate::experiments::mlflow::Mlflow, AppError> {
+        state.mlflow.as_ref().ok_or_else(|| AppError::NotFound("No model registry (MLflow) is set up for this portal.".into()))
+    }
+
+    /// The registry, once the person may `verb` the team's models.
+    pub async fn gate<'s>(
+        state: &'s crate::state::AppState,
+        who: &crate::auth::SignedIn,
+        team: &str,
+        verb: &str,
+    ) -> Result<&'s crate::experiments::mlflow::Mlflow, AppError> {
+        let mlflow = registry(state)?;
+        if !may_models(state, who, team, verb).await? {
+            let what = if matches!(verb, "get" | "list") { "see" } else { "change" };
+            return Err(AppError::Forbidden(format!("You may not {what} the models of team “{team}”.")));
+        }
+        Ok(mlflow)
+    }
+
+    pub fn api(client: kube::Client, team: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client, team, &serving::api_resource())
+    }
+
+    /// The deployments the portal made in the team, as the person reads
+    /// them; `None` when the cluster serves no models (no KServe CRD).
+    pub async fn deployments(client: &UserClient, team: &str) -> Result<Option<Vec<DynamicObject>>, AppError> {
+        let lp = ListParams::default().labels(&format!("{}=true", serving::MANAGED_LABEL));
+        match api(client.client(), team).list(&lp).await {
+            // Being deleted: gone as far as people are concerned.
+            Ok(list) => Ok(Some(list.items.into_iter().filter(|o| o.metadata.deletion_timestamp.is_none()).collect())),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(explain(e, &format!("the model deployments of team “{team}”"))),
+        }
+    }
+
+    pub fn brief(o: &DynamicObject) -> (String, DeploymentBrief) {
+        let d = serving::deployment(&serde_json::to_value(o).unwrap_or_default(), Vec::new());
+        (d.model.clone(), DeploymentBrief { name: d.name, version: d.version, state: d.state })
+    }
+
+    /// Deployments in full, each with the refusals of its pods found in the
+    /// team's events (quota, Pod Security, images), read as the person.
+    pub async fn detailed(client: &UserClient, team: &str, objects: Vec<DynamicObject>) -> Result<Vec<Deployment>, AppError> {
+        use k8s_openapi::api::core::v1::Event;
+        let events = if objects.is_empty() {
+            Vec::new()
+        } else {
+            Api::<Event>::namespaced(client.client(), team)
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .unwrap_or_else(|e| {
+                    tracing::info!(error = %e, "events of model deployments not read");
+                    Vec::new()
+                })
+        };
+        Ok(objects
+            .iter()
+            .map(|o| {
+                let name = o.metadata.name.clone().unwrap_or_default();
+                let prefix = format!("{name}-predictor");
+                let mut recent: Vec<&Event> = events
+                    .iter()
+                    .filter(|e| e.involved_object.name.as_deref().is_some_and(|n| n == name || n.starts_with(&prefix)))
+                    .collect();
+                recent.sort_by_key(|e| std::cmp::Reverse(e.last_timestamp.as_ref().map(|t| t.0)));
+                let refusals = recent
+                    .iter()
+                    .filter_map(|e| serving::refusal(e.reason.as_deref().unwrap_or_default(), e.message.as_deref().unwrap_or_default()))
+                    .take(3)
+                    .collect();
+                serving::deployment(&serde_json::to_value(o).unwrap_or_default(), refusals)
+            })
+            .collect())
+    }
+
+    /// The InferenceService for `req`, after every check that needs no
+    /// write: the request in full, the person's right to deploy, the
+    /// version (it exists, its files are registered), where its files are,
+    /// then Kubernetes' dry-run as the person.
+    pub async fn prepare(me: &crate::audit::server::Actor, req: &DeployRequest) -> Result<DynamicObject, AppError> {
+        let problems = req.problems(None);
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems.join(" ")));
+        }
+        let mlflow = gate(&me.state, &me.who, &req.team, "get").await?;
+        if !may_serve(&me.state, &me.who, &req.team, "create").await? {
+            return Err(AppError::Forbidden(format!("You may not deploy models in team “{}”.", req.team)));
+        }
+        let quota = crate::pipelines::api::server::quota(&me.client, &req.team).await?;
+        let problems = req.problems(Some(&quota));
+        if !problems.is_empty() {
+            return Err(AppError::QuotaExceeded(problems.join(" ")));
+        }
+        let version = mlflow.version(&req.team, &req.model, &req.version).await?;
+        if version.status != "READY" {
+            return Err(AppError::Conflict(format!("Version {} of “{}” is not ready to serve (MLflow says {}).", req.version, req.model, version.status)));
+        }
+        let location = mlflow.download_uri(&req.team, &req.model, &req.version).await?;
+        let config = &me.state.config.models;
+        let storage = serving::storage_uri(&location, &config.artifacts_uri).map_err(AppError::Invalid)?;
+        let object = serving::inference_service(req, &storage, &config.runtime, &config.storage_connection, me.username());
+        let object: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
+        let dry = kube::api::PostParams { dry_run: true, ..Default::default() };
+        let what = format!("deployment “{}”", req.name);
+        api(me.client.client(), &req.team).create(&dry, &object).await.map_err(|e| explain(e, &what))?;
+        Ok(object)
+    }
+
+    /// The object as YAML, as it is sent.
+    pub fn yaml(object: &DynamicObject) -> String {
+        let mut value = serde_json::to_value(object).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("status");
+        }
+        let mut ordered = serde_json::Map::new();
+        for key in ["apiVersion", "kind", "metadata", "spec"] {
+            if let Some(v) = value.get(key) {
+                ordered.insert(key.into(), v.clone());
+            }
+        }
+        serde_saphyr::to_string(&serde_json::Value::Object(ordered)).unwrap_or_default()
+    }
+}
+
+/// The registered models of every team the person may see (or of `team`),
+/// each with its newest version, aliases and where it is deployed.
+#[server(endpoint = "models")]
+pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = server::registry(&state)?;
+    let names: Vec<String> = match &team {
+        Some(t) => vec![t.clone()],
+        None => crate::shell::my_teams(&state, &who).await?.into_iter().map(|t| t.name).collect(),
+    };
+    let checks = names.iter().map(|t| async {
+        let (read, deploy, see) = futures::join!(
+            server::may_models(&state, &who, t, "list"),
+            server::may_serve(&state, &who, t, "create"),
+            server::may_serve(&state, &who, t, "list"),
+        );
+        Ok::<_, AppError>((t.clone(), read?, deploy?, see?))
+    });
+    let teams: Vec<(String, bool, bool)> =
+        futures::future::try_join_all(checks).await?.into_iter().filter(|(_, r, _, _)| *r).map(|(t, _, d, s)| (t, d, s)).collect();
+    if let Some(t) = &team
+        && teams.is_empty()
+    {
+        return Err(AppError::Forbidden(format!("You may not see the models of team “{t}”.")));
+    }
+    let client = state.kube.for_user(&who)?;
+    let per_team = futures::future::join_all(teams.iter().map(|(t, _, see)| {
+        let client = &client;
+        async move {
+            let deployed = async {
+                if *see { server::deployments(client, t).await } else { Ok(None) }
+            };
+            let (models, deployed) = futures::join!(mlflow.registered_models(t), deployed);
+            (t.clone(), models, deployed)
+        }
+    }))
+    .await;
+    let mut list = ModelList { teams: teams.iter().map(|(t, d, _)| (t.clone(), *d)).collect(), ..Default::default() };
+    for (t, models, deployed) in per_team {
+        let mut rows = match models {
+            Ok(rows) => rows,
+            Err(AppError::TrackingServerUnavailable) if team.is_none() => {
+                list.unavailable.push(t);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let briefs: Vec<_> = deployed?.unwrap_or_default().iter().map(server::brief).collect();
+        for row in &mut rows {
+            row.deployments = briefs.iter().filter(|(m, _)| *m == row.name).map(|(_, b)| b.clone()).collect();
+        }
+        list.rows.extend(rows);
+    }
+    list.rows.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(a.name.cmp(&b.name)));
+    Ok(list)
+}
+
+/// One registered model: its versions (newest first, each with its source
+/// run's metrics), aliases and deployments.
+#[server(endpoint = "model")]
+pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppError> {
+    use futures::StreamExt;
+    crate::experiments::model::check_model_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no model “{name}”.")))?;
+    let (state, who) = crate::auth::current().await?;
+    let mlflow = server::gate(&state, &who, &team, "get").await?;
+    let client = state.kube.for_user(&who)?;
+    let (found, may_alias, may_deploy, may_see) = futures::join!(
+        mlflow.registered_model(&team, &name),
+        server::may_models(&state, &who, &team, "update"),
+        server::may_serve(&state, &who, &team, "create"),
+        server::may_serve(&state, &who, &team, "list"),
+    );
+    let ((row, tags), may_alias, may_deploy, may_see) = (found?, may_alias?, may_deploy?, may_see?);
+    let mut versions = mlflow.versions(&team, &name).await?;
+    // The source runs of the newest versions: their metrics, to compare.
+    let runs: Vec<String> = {
+        let mut seen = Vec::new();
+        for v in versions.iter().take(20) {
+            if let Some(r) = &v.run_id
+                && !seen.contains(r)
+            {
+                seen.push(r.clone());
+            }
+        }
+        seen
+    };
+    let found: Vec<_> = futures::stream::iter(runs).map(|r| { let team = &team; async move { (r.clone(), mlflow.run(team, &r).await) } }).buffered(6).collect().await;
+    for (run, got) in found {
+        let Ok((row, experiment, _)) = got else { continue };
+        for v in versions.iter_mut().filter(|v| v.run_id.as_deref() == Some(run.as_str())) {
+            v.experiment_id = Some(experiment.clone());
+            v.run_name = Some(row.name.clone()).filter(|n| !n.is_empty());
+            v.metrics = row.metrics.clone();
+        }
+    }
+    let deployments = if may_see {
+        let objects: Vec<_> = server::deployments(&client, &team)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == name))
+            .collect();
+        server::detailed(&client, &team, objects).await?
+    } else {
+        Vec::new()
+    };
+    Ok(ModelDetail {
+        team,
+        name: row.name,
+        description: row.description,
+        tags,
+        versions,
+        aliases: row.aliases,
+        deployments,
+        may_alias,
+        may_deploy,
+    })
+}
+
+/// A model's deployments as they are now (the model page follows them
+/// while one is starting).
+#[server(endpoint = "model-deployments")]
+pub async fn get_deployments(team: String, model: String) -> Result<Vec<super::model::Deployment>, AppError> {
+    crate::experiments::model::check_model_name(&model).map_err(|_| AppError::NotFound(format!("Team “{team}” has no model “{model}”.")))?;
+    let (state, who) = crate::auth::current().await?;
+    if !server::may_serve(&state, &who, &team, "list").await? {
+        return Err(AppError::Forbidden(format!("You may not see the model deployments of team “{team}”.")));
+    }
+    let client = state.kube.for_user(&who)?;
+    let objects: Vec<_> = server::deployments(&client, &team)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == model))
+        .collect();
+    server::detailed(&client, &team, objects).await
+}
+
+/// Points an alias (e.g. `champion`) at a version, moving it from the one
+/// it named before. Audited.
+#[server(endpoint = "model-alias")]
+pub async fn set_alias(team: String, name: String, alias: String, version: String) -> Result<(), AppError> {
+    let alias = alias.trim().to_string();
+    crate::experiments::model::check_model_name(&name).map_err(AppError::Invalid)?;
+    super::model::check_alias(&alias).map_err(AppError::Invalid)?;
+    super::model::check_version(&version).map_err(AppError::Invalid)?;
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = server::gate(&me.state, &me.who, &team, "update").await?;
+    let (row, _) = mlflow.registered_model(&team, &name).await?;
+    mlflow.version(&team, &name, &version).await?;
+    let before = row.aliases.iter().find(|(a, _)| *a == alias).map(|(_, v)| format!(" (was version {v})")).unwrap_or_default();
+    let object = format!("model {name}: {alias} → version {version}{before}");
+    me.audited(Some(&team), "model.alias", &object, mlflow.set_alias(&team, &name, &alias, &version)).await
+}
+
+/// Removes an alias from a model. Audited.
+#[server(endpoint = "model-alias-remove")]
+pub async fn remove_alias(team: String, name: String, alias: String) -> Result<(), AppError> {
+    crate::experiments::model::check_model_name(&name).map_err(AppError::Invalid)?;
+    super::model::check_alias(&alias).map_err(AppError::Invalid)?;
+    let me = crate::audit::server::Actor::current().await?;
+    let mlflow = server::gate(&me.state, &me.who, &team, "update").await?;
+    let (row, _) = mlflow.registered_model(&team, &name).await?;
+    let Some((_, version)) = row.aliases.iter().find(|(a, _)| *a == alias) else {
+        return Err(AppError::NotFound(format!("Model “{name}” has no alias “{alias}”.")));
+    };
+    let object = format!("model {name}: {alias} removed (was version {version})");
+    me.audited(Some(&team), "model.alias.remove", &object, mlflow.delete_alias(&team, &name, &alias)).await
+}
+
+/// The InferenceService a deployment would create, as YAML, after
+/// Kubernetes accepted it in a dry-run as the person. Nothing is created.
+#[server(endpoint = "model-deploy-preview", input = leptos::server_fn::codec::Json)]
+pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppError> {
+    let me = crate::audit::server::Actor::current().await?;
+    Ok(server::yaml(&server::prepare(&me, &request).await?))
+}
+
+/// Deploys a version: the InferenceService is created as the person, once
+/// everything `preview_deployment` checks passed. Audited.
+#[server(endpoint = "model-deploy", input = leptos::server_fn::codec::Json)]
+pub async fn deploy(request: DeployRequest) -> Result<String, AppError> {
+    let me = crate::audit::server::Actor::current().await?;
+    let object = server::prepare(&me, &request).await?;
+    let what = format!("deployment “{}”", request.name);
+    let api = server::api(me.client.client(), &request.team);
+    let audit_object = format!("deployment {} of model {} version {}", request.name, request.model, request.version);
+    let work = async {
+        api.create(&Default::default(), &object).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+        Ok(request.name.clone())
+    };
+    me.audited(Some(&request.team), "model.deploy", &audit_object, work).await
+}
+
+/// Stops serving: deletes the deployment's InferenceService as the person
+/// (KServe removes what it made for it). Audited.
+#[server(endpoint = "model-undeploy")]
+pub async fn undeploy(team: String, name: String) -> Result<(), AppError> {
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let me = crate::audit::server::Actor::current().await?;
+    if !server::may_serve(&me.state, &me.who, &team, "delete").await? {
+        return Err(AppError::Forbidden(format!("You may not remove model deployments in team “{team}”.")));
+    }
+    let what = format!("deployment “{name}”");
+    let api = server::api(me.client.client(), &team);
+    let found = api.get(&name).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+    if found.metadata.labels.as_ref().and_then(|l| l.get(super::serving::MANAGED_LABEL)).is_none() {
+        return Err(AppError::NotFound(format!("Team “{team}” has no deployment “{name}” made here.")));
+    }
+    let model = found.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).cloned().unwrap_or_default();
+    let object = format!("deployment {name} of model {model}");
+    let work = async {
+        api.delete(&name, &Default::default()).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
+        Ok(())
+    };
+    me.audited(Some(&team), "model.undeploy", &object, work).await
+}

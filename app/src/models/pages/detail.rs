@@ -1,0 +1,436 @@
+//! `/models/:team/:name`: one registered model. Its versions with their
+//! source runs (linked) and those runs' metrics side by side, its aliases
+//! (moved by those who may), and its deployments: deployed, watched until
+//! ready and removed here.
+
+use crate::components::error_view::ErrorView;
+use crate::models::api::{Deploy, PreviewDeployment, RemoveAlias, SetAlias, Undeploy, get_deployments, get_model};
+use crate::models::model::{DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, ServingState, VersionRow, check_alias, default_deployment_name};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let params = use_params_map().read_untracked();
+    let team = params.get("team").unwrap_or_default();
+    let name = params.get("name").unwrap_or_default();
+    let data = Resource::new(move || (team.clone(), name.clone()), |(t, n)| get_model(t, n));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the model…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <Title text="Model"/><ErrorView error=e/> }.into_any(),
+                    Ok(detail) => view! { <Model detail/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Model(detail: ModelDetail) -> impl IntoView {
+    let ModelDetail { team, name, description, tags, versions, aliases, deployments, may_alias, may_deploy } = detail;
+    let ready: Vec<String> = versions.iter().filter(|v| v.status == "READY").map(|v| v.version.clone()).collect();
+    let all: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
+    let tags = tags.into_iter().map(|(k, v)| view! { <span class="chip">{format!("{k}: {v}")}</span> }).collect_view();
+    view! {
+        <Title text=format!("{name} · Models")/>
+        <p class="hint"><a href="/models">"Models"</a>" / "<a href=format!("/models/{team}")>{team.clone()}</a></p>
+        <h1 class="page-title" data-testid="model-name">{name.clone()}</h1>
+        {(!description.is_empty()).then(|| view! { <p class="whitespace-pre-wrap" data-testid="model-description">{description.clone()}</p> })}
+        <p class="flex flex-wrap gap-2">{tags}</p>
+        <section class="card space-y-2" data-testid="model-aliases">
+            <h2 class="section-title">"Aliases"</h2>
+            <p class="hint">"An alias names the version people and pipelines should use, e.g. “champion” for the one in production."</p>
+            {if may_alias {
+                view! { <AliasEditor team=team.clone() name=name.clone() aliases=aliases.clone() versions=all.clone()/> }.into_any()
+            } else {
+                view! { <AliasChips aliases=aliases.clone()/> }.into_any()
+            }}
+        </section>
+        <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy/>
+        <MetricsCompare versions=versions.clone()/>
+        <Versions team=team.clone() versions/>
+    }
+}
+
+#[component]
+fn AliasChips(aliases: Vec<(String, String)>) -> impl IntoView {
+    if aliases.is_empty() {
+        return view! { <p class="muted">"No aliases."</p> }.into_any();
+    }
+    aliases.into_iter().map(|(a, v)| view! { <span class="chip mr-2" data-testid="alias">{format!("{a} → v{v}")}</span> }).collect_view().into_any()
+}
+
+/// Sets, moves and removes aliases; each change is audited.
+#[island(lazy)]
+fn AliasEditor(team: String, name: String, aliases: Vec<(String, String)>, versions: Vec<String>) -> impl IntoView {
+    let set = ServerAction::<SetAlias>::new();
+    let remove = ServerAction::<RemoveAlias>::new();
+    let shown = RwSignal::new(aliases);
+    let alias = RwSignal::new("champion".to_string());
+    let version = RwSignal::new(versions.first().cloned().unwrap_or_default());
+    let problem = move || check_alias(alias.get().trim()).err();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = set.value().get() {
+            let (a, v) = (alias.get_untracked().trim().to_string(), version.get_untracked());
+            shown.update(|s| {
+                s.retain(|(x, _)| *x != a);
+                s.push((a, v));
+                s.sort();
+            });
+        }
+    });
+    let removing = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get()
+            && let Some(gone) = removing.get_untracked()
+        {
+            shown.update(|s| s.retain(|(x, _)| *x != gone));
+        }
+    });
+    let (t1, n1, t2, n2) = (team.clone(), name.clone(), team, name);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem().is_none() {
+            set.dispatch(SetAlias { team: t1.clone(), name: n1.clone(), alias: alias.get_untracked().trim().to_string(), version: version.get_untracked() });
+        }
+    };
+    view! {
+        <ul class="flex flex-wrap gap-2">
+            {move || shown.get().into_iter().map(|(a, v)| {
+                let (t, n, gone) = (t2.clone(), n2.clone(), a.clone());
+                view! {
+                    <li class="chip flex items-center gap-1" data-testid="alias" data-alias=a.clone()>
+                        {format!("{a} → v{v}")}
+                        <button type="button" class="btn-quiet text-xs" aria-label=format!("Remove alias {a}") data-testid="alias-remove"
+                            on:click=move |_| { removing.set(Some(gone.clone())); remove.dispatch(RemoveAlias { team: t.clone(), name: n.clone(), alias: gone.clone() }); }>"×"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        <Show when=move || shown.with(Vec::is_empty)>
+            <p class="muted">"No aliases."</p>
+        </Show>
+        <form class="flex flex-wrap items-end gap-2" on:submit=submit data-testid="alias-form">
+            <label class="form-row">"Alias"
+                <input class="input" prop:value=alias on:input=move |ev| alias.set(event_target_value(&ev)) data-testid="alias-name"/>
+            </label>
+            <label class="form-row">"Version"
+                <select class="select input" on:change=move |ev| version.set(event_target_value(&ev)) data-testid="alias-version">
+                    {versions.iter().map(|v| view! { <option value=v.clone()>{format!("v{v}")}</option> }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" class="btn" disabled=move || set.pending().get() || problem().is_some() data-testid="alias-set">"Set alias"</button>
+        </form>
+        {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert">{p}</p> })}
+        {move || set.value().get().map(|r| match r {
+            Ok(()) => view! { <p class="notice-ok" role="status" data-testid="alias-result">"Alias set."</p> }.into_any(),
+            Err(e) => view! { <p class="notice-error" role="alert" data-testid="alias-result">{e.to_string()}</p> }.into_any(),
+        })}
+        {move || match remove.value().get() {
+            Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="alias-remove-result">{e.to_string()}</p> }),
+            _ => None,
+        }}
+    }
+}
+
+/// How often the page asks again while a deployment is starting.
+const FOLLOW_MS: u64 = 2000;
+
+/// The model's deployments, followed while any is starting, and the form
+/// to deploy a version (preview first, then deploy).
+#[island(lazy)]
+fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: Vec<String>, may_deploy: bool) -> impl IntoView {
+    let shown = RwSignal::new(deployments);
+    let deploy = ServerAction::<Deploy>::new();
+    let undeploy = ServerAction::<Undeploy>::new();
+    let refresh = {
+        let (team, model) = (team.clone(), model.clone());
+        move || {
+            let (team, model) = (team.clone(), model.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok(fresh) = get_deployments(team, model).await {
+                    shown.set(fresh);
+                }
+            });
+        }
+    };
+    crate::components::reload::reload_when(move || deploy.version().get() + undeploy.version().get(), shown, {
+        let (team, model) = (team.clone(), model.clone());
+        move || get_deployments(team.clone(), model.clone())
+    });
+    // Follow while something is starting (the controller's status moves
+    // within seconds on a healthy cluster).
+    let starting = move || shown.with(|d| d.iter().any(|d| d.state == ServingState::Starting));
+    #[cfg(feature = "hydrate")]
+    {
+        let refresh = refresh.clone();
+        let handle = set_interval_with_handle(
+            move || {
+                if starting() {
+                    refresh();
+                }
+            },
+            std::time::Duration::from_millis(FOLLOW_MS),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    }
+    let _ = (&refresh, FOLLOW_MS);
+    let t = team.clone();
+    view! {
+        <section class="card space-y-3" data-testid="model-deployments">
+            <h2 class="section-title">"Deployments"</h2>
+            <Show when=move || shown.with(Vec::is_empty)>
+                <p class="muted" data-testid="deployments-empty">"This model is not served anywhere yet."</p>
+            </Show>
+            {move || shown.get().into_iter().map(|d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy/> }).collect_view()}
+            {move || match undeploy.value().get() {
+                Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="undeploy-result">{e.to_string()}</p> }),
+                _ => None,
+            }}
+            <Show when=starting>
+                <p class="hint" role="status" data-testid="deployments-following">"Following the deployment while it starts…"</p>
+            </Show>
+        </section>
+        {may_deploy.then(|| view! { <DeployForm team=team.clone() model=model.clone() versions=versions.clone() deploy/> })}
+    }
+}
+
+#[component]
+fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: ServerAction<Undeploy>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let name = d.name.clone();
+    let reasons = d.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view();
+    let gpus = (d.gpus > 0).then(|| format!(", {} GPU", d.gpus)).unwrap_or_default();
+    let remove = may_deploy.then(|| {
+        let (team, name) = (team.clone(), name.clone());
+        view! {
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button type="button" class="btn-quiet" data-testid="undeploy" on:click=move |_| confirming.set(true)>"Stop serving"</button>
+            }>
+                {
+                    let (team, name) = (team.clone(), name.clone());
+                    view! {
+                        <span class="text-sm">"Stop serving and remove this deployment? "</span>
+                        <button type="button" class="btn-danger" data-testid="undeploy-confirm"
+                            on:click=move |_| { undeploy.dispatch(Undeploy { team: team.clone(), name: name.clone() }); }>"Remove"</button>
+                        <button type="button" class="btn-quiet" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    }
+                }
+            </Show>
+        }
+    });
+    view! {
+        <div class="space-y-1 border-t pt-3 first-of-type:border-t-0" data-testid="deployment" data-deployment=d.name.clone()>
+            <p class="flex flex-wrap items-center gap-2">
+                <span class="font-medium mono">{d.name.clone()}</span>
+                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {}", d.state.badge()) data-testid="deployment-state">{d.state.label()}</span>
+                <span class="text-sm">{format!("version {}", d.version)}</span>
+            </p>
+            {(!d.url.is_empty()).then(|| view! { <p class="text-sm">"Address: "<span class="mono" data-testid="deployment-url">{d.url.clone()}</span></p> })}
+            <p class="text-sm muted">{format!("{}–{} replicas, each {} CPU, {} memory{gpus}; deployed by {}", d.min_replicas, d.max_replicas, d.cpu, d.memory, if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by })}</p>
+            {(!d.reasons.is_empty()).then(|| view! { <ul class="list-disc pl-5 text-sm text-rose-700 dark:text-rose-300" data-testid="deployment-reasons">{reasons}</ul> })}
+            {remove}
+        </div>
+    }
+}
+
+#[component]
+fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: ServerAction<Deploy>) -> impl IntoView {
+    let preview = ServerAction::<PreviewDeployment>::new();
+    let version = RwSignal::new(versions.first().cloned().unwrap_or_default());
+    let name = RwSignal::new(default_deployment_name(&model));
+    let cpu = RwSignal::new(DEFAULT_CPU.to_string());
+    let memory = RwSignal::new(DEFAULT_MEMORY.to_string());
+    let gpus = RwSignal::new(0u32);
+    let min = RwSignal::new(1u32);
+    let max = RwSignal::new(1u32);
+    let request = move || DeployRequest {
+        team: team.clone(),
+        model: model.clone(),
+        version: version.get(),
+        name: name.get().trim().to_string(),
+        cpu: cpu.get().trim().to_string(),
+        memory: memory.get().trim().to_string(),
+        gpus: gpus.get(),
+        min_replicas: min.get(),
+        max_replicas: max.get(),
+    };
+    let problems = {
+        let request = request.clone();
+        move || request().problems(None)
+    };
+    let number = |s: RwSignal<u32>| move |ev: leptos::ev::Event| s.set(event_target_value(&ev).trim().parse().unwrap_or(0));
+    let (r1, r2) = (request.clone(), request);
+    if versions.is_empty() {
+        return view! {
+            <section class="card"><p class="muted" data-testid="deploy-none">"No version of this model is ready to serve yet."</p></section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="card space-y-3" data-testid="deploy-form">
+            <h2 class="section-title">"Deploy a version"</h2>
+            <div class="grid gap-3 sm:grid-cols-3">
+                <label class="form-row">"Version"
+                    <select class="select input" on:change=move |ev| version.set(event_target_value(&ev)) data-testid="deploy-version">
+                        {versions.iter().map(|v| view! { <option value=v.clone()>{format!("v{v}")}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="form-row">"Deployment name"
+                    <input class="input" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) data-testid="deploy-name"/>
+                </label>
+                <label class="form-row">"CPU per replica"
+                    <input class="input" prop:value=cpu on:input=move |ev| cpu.set(event_target_value(&ev)) data-testid="deploy-cpu"/>
+                </label>
+                <label class="form-row">"Memory per replica"
+                    <input class="input" prop:value=memory on:input=move |ev| memory.set(event_target_value(&ev)) data-testid="deploy-memory"/>
+                </label>
+                <label class="form-row">"GPUs per replica"
+                    <input class="input" type="number" min="0" max="8" prop:value=move || gpus.get().to_string() on:input=number(gpus) data-testid="deploy-gpus"/>
+                </label>
+                <div class="flex gap-3">
+                    <label class="form-row">"Fewest replicas"
+                        <input class="input w-20" type="number" min="1" prop:value=move || min.get().to_string() on:input=number(min) data-testid="deploy-min"/>
+                    </label>
+                    <label class="form-row">"Most replicas"
+                        <input class="input w-20" type="number" min="1" prop:value=move || max.get().to_string() on:input=number(max) data-testid="deploy-max"/>
+                    </label>
+                </div>
+            </div>
+            {
+                let problems = problems.clone();
+                move || {
+                    let p = problems();
+                    (!p.is_empty()).then(|| view! { <ul class="list-disc pl-5 text-sm text-rose-700 dark:text-rose-300" role="alert" data-testid="deploy-problems">{p.into_iter().map(|x| view! { <li>{x}</li> }).collect_view()}</ul> })
+                }
+            }
+            <div class="flex gap-2">
+                <button type="button" class="btn" data-testid="deploy-preview" disabled={ let p = problems.clone(); move || preview.pending().get() || !p().is_empty() }
+                    on:click=move |_| { preview.dispatch(PreviewDeployment { request: r1() }); }>"Preview"</button>
+                <button type="button" class="btn-primary" data-testid="deploy-submit" disabled={ let p = problems.clone(); move || deploy.pending().get() || !p().is_empty() }
+                    on:click=move |_| { deploy.dispatch(Deploy { request: r2() }); }>"Deploy"</button>
+            </div>
+            {move || preview.value().get().map(|r| match r {
+                Ok(yaml) => view! {
+                    <div class="space-y-1">
+                        <p class="notice-ok" role="status" data-testid="deploy-preview-ok">"Kubernetes accepts this deployment (dry run). Nothing was created yet."</p>
+                        <pre class="mono text-xs overflow-auto max-h-96" data-testid="deploy-yaml">{yaml}</pre>
+                    </div>
+                }.into_any(),
+                Err(e) => view! { <p class="notice-error" role="alert" data-testid="deploy-preview-error">{e.to_string()}</p> }.into_any(),
+            })}
+            {move || deploy.value().get().map(|r| match r {
+                Ok(name) => view! { <p class="notice-ok" role="status" data-testid="deploy-result">{format!("Deployment “{name}” created; it is listed above while it starts.")}</p> }.into_any(),
+                Err(e) => view! { <p class="notice-error" role="alert" data-testid="deploy-result">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+/// The source runs' metrics side by side, one bar chart per metric (the
+/// first six the versions share), newest version first.
+#[component]
+fn MetricsCompare(versions: Vec<VersionRow>) -> impl IntoView {
+    let with: Vec<&VersionRow> = versions.iter().filter(|v| !v.metrics.is_empty()).take(10).collect();
+    if with.is_empty() {
+        return view! { <section class="card" data-testid="model-metrics"><h2 class="section-title">"Metrics"</h2><p class="muted">"No version's source run logged metrics."</p></section> }.into_any();
+    }
+    let mut keys: Vec<String> = with.iter().flat_map(|v| v.metrics.iter().map(|(k, _)| k.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    keys.sort_by_key(|k| std::cmp::Reverse(with.iter().filter(|v| v.metrics.iter().any(|(m, _)| m == k)).count()));
+    keys.truncate(6);
+    let charts = keys
+        .into_iter()
+        .map(|key| {
+            let values: Vec<(String, Option<f64>)> = with.iter().map(|v| (v.version.clone(), v.metrics.iter().find(|(m, _)| *m == key).map(|(_, x)| *x))).collect();
+            view! { <MetricBars key values/> }
+        })
+        .collect_view();
+    view! {
+        <section class="card space-y-3" data-testid="model-metrics">
+            <h2 class="section-title">"Metrics of each version's run"</h2>
+            <div class="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">{charts}</div>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn MetricBars(key: String, values: Vec<(String, Option<f64>)>) -> impl IntoView {
+    let top = values.iter().filter_map(|(_, v)| *v).map(f64::abs).fold(0.0, f64::max);
+    let row_h = 22.0;
+    let height = row_h * values.len() as f64;
+    let bars = values
+        .iter()
+        .enumerate()
+        .map(|(i, (version, value))| {
+            let y = i as f64 * row_h;
+            let width = match value {
+                Some(v) if top > 0.0 => 150.0 * v.abs() / top,
+                _ => 0.0,
+            };
+            let label = value.map(|v| format!("{v:.4}")).unwrap_or_else(|| "—".into());
+            view! {
+                <g>
+                    <text x="0" y=y + 15.0 class="chart-tick">{format!("v{version}")}</text>
+                    <rect x="40" y=y + 4.0 width=width height="14" class="chart-bar"/>
+                    <text x=44.0 + width y=y + 15.0 class="chart-tick">{label}</text>
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure data-testid="metric-chart" data-metric=key.clone()>
+            <figcaption class="text-sm font-medium">{key.clone()}</figcaption>
+            <svg viewBox=format!("0 0 280 {height}") class="w-full" role="img" aria-label=format!("{key} by version")>{bars}</svg>
+        </figure>
+    }
+}
+
+#[component]
+fn Versions(team: String, versions: Vec<VersionRow>) -> impl IntoView {
+    let rows = versions
+        .into_iter()
+        .map(|v| {
+            let run = match (&v.run_id, &v.experiment_id) {
+                (Some(r), Some(e)) => {
+                    let label = v.run_name.clone().unwrap_or_else(|| r.chars().take(8).collect());
+                    view! { <a href=format!("/experiments/{team}/{e}/runs/{r}") data-testid="version-run">{label}</a> }.into_any()
+                }
+                (Some(r), None) => view! { <span class="mono text-xs">{r.chars().take(8).collect::<String>()}</span> }.into_any(),
+                _ => view! { <span class="muted">"—"</span> }.into_any(),
+            };
+            let aliases = v.aliases.iter().map(|a| view! { <span class="chip mr-1">{a.clone()}</span> }).collect_view();
+            let tags = v.tags.iter().map(|(k, x)| view! { <span class="badge mr-1">{format!("{k}: {x}")}</span> }).collect_view();
+            view! {
+                <tr data-testid="version-row" data-version=v.version.clone()>
+                    <td class="mono">{format!("v{}", v.version)}</td>
+                    <td>{aliases}</td>
+                    <td>{run}</td>
+                    <td>{v.status.clone()}</td>
+                    <td class="whitespace-nowrap">{crate::audit::trail::format_time(v.created_ms)}</td>
+                    <td>{v.created_by.clone()}</td>
+                    <td>{(!v.description.is_empty()).then(|| v.description.clone())}" "{tags}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card space-y-2" data-testid="model-versions">
+            <h2 class="section-title">"Versions"</h2>
+            <div class="overflow-x-auto">
+                <table class="table">
+                    <thead><tr><th>"Version"</th><th>"Aliases"</th><th>"Source run"</th><th>"Status"</th><th>"Registered"</th><th>"By"</th><th>"Notes"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

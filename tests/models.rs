@@ -1,0 +1,220 @@
+//! Models against the real parts: MLflow's model registry (the team's
+//! workspace) and KServe's real controller on the local stack, whose
+//! Deployments' pods kwok runs. Who may see, alias and deploy a team's
+//! models is Kubernetes RBAC; a deployment is an InferenceService written as
+//! the person, and what the page says of it is what KServe reports.
+
+mod common;
+
+use common::{LOGIN_PORT, browser, cluster_admin, login_port, sign_in, stack, start_portal, unique};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Logs `n` runs in `team`'s workspace straight to MLflow (a seed, as a
+/// notebook would), each with a fitted scikit-learn model and an `rmse`;
+/// returns (run id, logged model id) per run.
+async fn trained(team: &str, n: usize) -> Vec<(String, String)> {
+    let bin = stack("STACK_MLFLOW_BIN");
+    let script = format!(
+        "import mlflow, numpy as np\n\
+         from sklearn.linear_model import LinearRegression\n\
+         mlflow.set_experiment('{}')\n\
+         X = np.arange(20, dtype=float).reshape(-1, 2)\n\
+         for i in range({n}):\n\
+         \x20   with mlflow.start_run(run_name=f'fit-{{i + 1}}') as run:\n\
+         \x20       mlflow.log_metric('rmse', 0.5 / (i + 1))\n\
+         \x20       info = mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1) * (i + 1)), name='model', input_example=X[:2])\n\
+         \x20   print(run.info.run_id, info.model_id)\n",
+        unique("models")
+    );
+    let (uri, team) = (stack("ATRIUM_MLFLOW__URL"), team.to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(format!("{bin}/python"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("MLFLOW_TRACKING_URI", uri)
+            .env("MLFLOW_WORKSPACE", team)
+            .args(["-c", &script])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "seeding runs: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // (MLflow's client prints links to the runs too.)
+    let runs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.trim().split_once(' '))
+        .filter(|(r, m)| r.len() == 32 && r.chars().all(|c| c.is_ascii_hexdigit()) && m.starts_with("m-"))
+        .map(|(r, m)| (r.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(runs.len(), n, "{text}");
+    runs
+}
+
+/// Calls a server function as the signed-in browser (form arguments).
+async fn call(client: &reqwest::Client, base: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let res = client.post(format!("{base}/api/{endpoint}")).header("Origin", base).form(form).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// Calls a server function that takes JSON.
+async fn call_json(client: &reqwest::Client, base: &str, endpoint: &str, body: Value) -> (u16, String) {
+    let res = client.post(format!("{base}/api/{endpoint}")).header("Origin", base).json(&body).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn page(client: &reqwest::Client, base: &str, path: &str) -> (u16, String) {
+    let res = client.get(format!("{base}{path}")).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+fn request(team: &str, model: &str, version: &str, name: &str) -> Value {
+    json!({ "request": {
+        "team": team, "model": model, "version": version, "name": name,
+        "cpu": "500m", "memory": "1Gi", "gpus": 0, "min_replicas": 1, "max_replicas": 2,
+    }})
+}
+
+/// The deployment `name` as the page's server function reports it, once
+/// `done` holds (or after 90 s, when it fails the test).
+async fn deployment_when(client: &reqwest::Client, base: &str, team: &str, model: &str, name: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (status, body) = call(client, base, "model-deployments", &[("team", team), ("model", model)]).await;
+        assert_eq!(status, 200, "{body}");
+        let list: Value = serde_json::from_str(&body).unwrap();
+        if let Some(d) = list.as_array().unwrap().iter().find(|d| d["name"] == name)
+            && done(d)
+        {
+            return d.clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "deployment {name} never got there: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserve_serves() {
+    let runs = trained("team-b", 2).await;
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await;
+    let base = portal.base.clone();
+    let model = unique("Churn_Model");
+    let deployment = unique("churn");
+
+    // maria: ML engineer of team-b. She registers both runs' models.
+    let (maria, _) = browser();
+    sign_in(&maria, &base, "maria", "/").await;
+    for (i, (run, logged)) in runs.iter().enumerate() {
+        let (status, body) = call(&maria, &base, "model-register", &[("team", "team-b"), ("run", run), ("model", logged), ("name", &model)]).await;
+        assert_eq!((status, body.trim_matches('"')), (200, (i + 1).to_string().as_str()), "version {} registered", i + 1);
+    }
+
+    // The team's list: the model with its newest version.
+    let (status, html) = page(&maria, &base, "/models/team-b").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("data-model=\"{model}\"")) && html.contains(">v2<"), "listed with its newest version");
+    // Its page: both versions, each linked to its run, and their metrics charted side by side.
+    let (status, html) = page(&maria, &base, &format!("/models/team-b/{model}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-version=\"1\"") && html.contains("data-version=\"2\""), "both versions");
+    assert!(html.contains(&format!("/runs/{}\"", runs[0].0)) && html.contains("fit-1"), "version 1 links to its run");
+    assert!(html.contains("data-metric=\"rmse\""), "the runs' rmse compared");
+
+    // Aliases: set, then moved (both audited); names that are versions refused.
+    let (status, body) = call(&maria, &base, "model-alias", &[("team", "team-b"), ("name", &model), ("alias", "champion"), ("version", "1")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(&maria, &base, "model-alias", &[("team", "team-b"), ("name", &model), ("alias", "champion"), ("version", "2")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(&maria, &base, "model-alias", &[("team", "team-b"), ("name", &model), ("alias", "latest"), ("version", "2")]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("names a version"), "{body}");
+    let (status, body) = call(&maria, &base, "model-alias", &[("team", "team-b"), ("name", &model), ("alias", "challenger"), ("version", "7")]).await;
+    assert_eq!(status, 404, "an unknown version: {body}");
+    let (_, html) = page(&maria, &base, "/models/team-b").await;
+    assert!(html.contains("champion → v2"), "the list shows where the alias points");
+
+    // The preview: Kubernetes' dry-run as maria, and the object that would be sent.
+    let (status, yaml) = call_json(&maria, &base, "model-deploy-preview", request("team-b", &model, "1", &deployment)).await;
+    assert_eq!(status, 200, "{yaml}");
+    let yaml: String = serde_json::from_str(&yaml).unwrap();
+    assert!(yaml.contains("storageUri:") && yaml.contains("s3://atrium-mlflow/workspaces/team-b/"), "served from the object store: {yaml}");
+    assert!(yaml.contains("runtime: kserve-mlserver") && yaml.contains("name: mlflow"), "{yaml}");
+    let admin = cluster_admin().await;
+    let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(admin.clone(), "team-b", &app::models::serving::api_resource());
+    assert!(isvcs.get_opt(&deployment).await.unwrap().is_none(), "a preview creates nothing");
+
+    // Deployed: KServe's controller makes its Deployment, kwok runs the pod,
+    // and the page reports Ready with the address KServe gives it.
+    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
+    assert_eq!(status, 200, "{body}");
+    let ready = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["state"] == "Ready").await;
+    assert_eq!(ready["url"], format!("http://{deployment}-team-b.models.localhost"));
+    assert_eq!((ready["version"].as_str(), ready["deployed_by"].as_str()), (Some("1"), Some("maria")));
+    let made = kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.clone(), "team-b")
+        .get(&format!("{deployment}-predictor"))
+        .await
+        .expect("KServe made the predictor's Deployment");
+    assert_eq!(made.status.and_then(|s| s.ready_replicas), Some(1));
+    let (_, html) = page(&maria, &base, "/models/team-b").await;
+    assert!(html.contains(&format!("{deployment} (v1)")), "the list says where it is served");
+
+    // The same name again: a plain conflict, nothing changed.
+    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "2", &deployment)).await;
+    assert_eq!(status, 409, "{body}");
+    // Beyond the team's quota (16 CPU in all): refused with the quota's words.
+    let mut big = request("team-b", &model, "2", &unique("big"));
+    big["request"]["cpu"] = json!("6");
+    big["request"]["min_replicas"] = json!(3);
+    big["request"]["max_replicas"] = json!(3);
+    let (status, body) = call_json(&maria, &base, "model-deploy", big).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("quota allows in all (16)"), "{body}");
+    // A version that does not exist, and a wrong amount: refused before anything is made.
+    let (status, _) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "9", &unique("nine"))).await;
+    assert_eq!(status, 404);
+    let mut wrong = request("team-b", &model, "1", &unique("wrong"));
+    wrong["request"]["memory"] = json!("lots");
+    let (status, body) = call_json(&maria, &base, "model-deploy", wrong).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("“lots” is not an amount of memory"), "{body}");
+
+    // alice (team-a's data scientist) sees nothing of team-b's models.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    assert_eq!(page(&alice, &base, "/models/team-b").await.0, 403);
+    assert_eq!(page(&alice, &base, &format!("/models/team-b/{model}")).await.0, 403);
+    let (status, _) = call(&alice, &base, "model-deployments", &[("team", "team-b"), ("model", &model)]).await;
+    assert_eq!(status, 403);
+    // In her own team she may look but not deploy; team-b's model is unknown there.
+    assert_eq!(page(&alice, &base, &format!("/models/team-a/{model}")).await.0, 404);
+    let (status, body) = call_json(&alice, &base, "model-deploy", request("team-a", &model, "1", &unique("mine"))).await;
+    assert_eq!(status, 403, "{body}");
+
+    // Removed: the InferenceService goes (KServe's objects with it).
+    let (status, body) = call(&maria, &base, "model-undeploy", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 200, "{body}");
+    let t0 = Instant::now();
+    while isvcs.get_opt(&deployment).await.unwrap().is_some() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the InferenceService is deleted");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, _) = call(&maria, &base, "model-undeploy", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 404, "gone");
+
+    // Everything maria did is in the audit trail, once each.
+    let entries = portal
+        .state
+        .db
+        .audit_list(&app::model::audit::AuditFilter { team: Some("team-b".into()), actor: Some("maria".into()), action: Some("model.".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
+    let count = |action: &str, object: &str| entries.iter().filter(|e| e.action == action && e.object.contains(object)).count();
+    assert_eq!(count("model.register", &model), 2);
+    assert_eq!(count("model.alias", "champion → version 2 (was version 1)"), 1);
+    assert_eq!(count("model.deploy", &deployment), 1, "the deploy (the refused ones were refused before anything was tried)");
+    assert_eq!(count("model.undeploy", &deployment), 1);
+}
