@@ -42,7 +42,9 @@ e2e_port=${ATRIUM_E2E_PORT:-3100}
 portal_log="$logs/portal-e2e.log"
 rm -f "$repo/.stack/e2e.db"*
 # The stack's pods do not really run: the notebook spec starts a JupyterLab
-# and writes its address here, which the portal reads per request.
+# and writes its address here, which the portal reads per request. Model
+# servers' pods (kwok's) read no files either: the bucket their files would
+# be served from is named, for KServe, as on a cluster (decision 0018).
 export ATRIUM_E2E_UPSTREAM_MAP="$repo/.stack/e2e-upstreams.json"
 echo '{}' >"$ATRIUM_E2E_UPSTREAM_MAP"
 set -a
@@ -51,6 +53,7 @@ set +a
 ATRIUM_LISTEN=127.0.0.1:$e2e_port ATRIUM_PUBLIC_URL=http://localhost:$e2e_port \
   ATRIUM_DATABASE_URL="sqlite://$repo/.stack/e2e.db?mode=rwc" ATRIUM_LOG_FORMAT=json \
   ATRIUM_NOTEBOOKS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" ATRIUM_SHUTDOWN_DRAIN_SECONDS=0 \
+  ATRIUM_MODELS__ARTIFACTS_URI=s3://atrium-mlflow \
   "${CARGO_TARGET_DIR:-$repo/target}/debug/atrium" >"$portal_log" 2>&1 &
 portal_pid=$!
 trap 'kill $portal_pid 2>/dev/null' EXIT

@@ -49,6 +49,7 @@ const PAGES = [
   ["/pipelines/team-a/new", "dave"],
   ["/pipelines/team-a/runs", "dave"],
   ["/models", "maria"],
+  ["/models/team-b", "maria"],
   ["/teams", "tom"],
   ["/teams/team-a", "tom"],
   ["/teams/team-a/members", "tom"],

@@ -1,0 +1,95 @@
+import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { Shell } from "../pages/shell";
+
+// An ML engineer's path from a training run to a served model, through the
+// portal only: a run logs a model (MLflow's own client, straight to the
+// tracking server, as a seed); maria registers it from the run's page, opens
+// the model, names it champion, previews and deploys it, follows it until
+// KServe's real controller reports it Ready, and removes it.
+
+const mlflow = process.env.ATRIUM_MLFLOW__URL;
+
+function trainedRun(team: string): [string, string] {
+  const bin = process.env.STACK_MLFLOW_BIN;
+  if (!bin || !mlflow) throw new Error("STACK_MLFLOW_BIN and ATRIUM_MLFLOW__URL come from .stack/stack.env");
+  const script = [
+    "import mlflow, numpy as np",
+    "from sklearn.linear_model import LinearRegression",
+    `mlflow.set_experiment('e2e-serve-${Date.now().toString(36)}')`,
+    "X = np.arange(20, dtype=float).reshape(-1, 2)",
+    "with mlflow.start_run(run_name='fit') as run:",
+    "    mlflow.log_metric('rmse', 0.125)",
+    "    mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])",
+    "print(run.info.experiment_id, run.info.run_id)",
+  ].join("\n");
+  const out = execFileSync(`${bin}/python`, ["-c", script], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, MLFLOW_TRACKING_URI: mlflow, MLFLOW_WORKSPACE: team },
+  });
+  const [experiment, run] = out.toString().trim().split("\n").pop()!.split(" ");
+  return [experiment, run];
+}
+
+test("maria registers a run's model, names it champion, deploys it until KServe says Ready, and removes it", async ({ page }) => {
+  test.setTimeout(180_000);
+  const [experiment, run] = trainedRun("team-b");
+  const name = `serve-${Date.now().toString(36)}`;
+  const shell = new Shell(page);
+  await shell.signInAt(`/experiments/team-b/${experiment}/runs/${run}`, "maria");
+
+  // Registered from the run, then on to the model's page.
+  const logged = page.getByTestId("logged-model");
+  await logged.getByTestId("register-name").fill(name);
+  await logged.getByTestId("register-model").click();
+  await expect(logged.getByTestId("registered")).toContainText(`Registered as version 1 of “${name}”.`);
+  await logged.getByTestId("registered-link").click();
+  await expect(page.getByTestId("model-name")).toHaveText(name);
+  await page.locator("body[data-hydrated]").waitFor();
+  const version = page.locator('[data-testid="version-row"][data-version="1"]');
+  await expect(version.getByTestId("version-run")).toHaveText("fit");
+  await expect(page.locator('[data-testid="metric-chart"][data-metric="rmse"]')).toBeVisible();
+
+  // Named champion (an alias that names a version is refused as typed).
+  const aliases = page.getByTestId("model-aliases");
+  await aliases.getByTestId("alias-name").fill("v2");
+  await expect(aliases.getByRole("alert")).toContainText("names a version");
+  await aliases.getByTestId("alias-name").fill("champion");
+  await aliases.getByTestId("alias-set").click();
+  await expect(aliases.getByTestId("alias-result")).toHaveText("Alias set.");
+  await expect(aliases.locator('[data-testid="alias"][data-alias="champion"]')).toContainText("champion → v1");
+
+  // Deploy: a wrong amount is named as typed; the preview is Kubernetes' dry-run.
+  const form = page.getByTestId("deploy-form");
+  await form.getByTestId("deploy-memory").fill("lots");
+  await expect(form.getByTestId("deploy-problems")).toContainText("“lots” is not an amount of memory");
+  await expect(form.getByTestId("deploy-submit")).toBeDisabled();
+  await form.getByTestId("deploy-memory").fill("1Gi");
+  await form.getByTestId("deploy-cpu").fill("500m");
+  await form.getByTestId("deploy-preview").click();
+  await expect(form.getByTestId("deploy-preview-ok")).toBeVisible();
+  await expect(form.getByTestId("deploy-yaml")).toContainText("kind: InferenceService");
+  await expect(form.getByTestId("deploy-yaml")).toContainText("runtime: kserve-mlserver");
+  await form.getByTestId("deploy-submit").click();
+  await expect(form.getByTestId("deploy-result")).toContainText(`Deployment “${name}” created`);
+
+  // Followed without a reload until KServe's controller says Ready.
+  const deployment = page.locator(`[data-testid="deployment"][data-deployment="${name}"]`);
+  await expect(deployment).toBeVisible();
+  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+  await expect(deployment.getByTestId("deployment-url")).toHaveText(`http://${name}-team-b.models.localhost`);
+  await expect(page.getByTestId("deployments-following")).toBeHidden();
+
+  // The team's list says where it is served and what champion names.
+  await shell.open("/models/team-b");
+  const row = page.locator(`[data-testid="model-row"][data-model="${name}"]`);
+  await expect(row.getByTestId("model-alias")).toHaveText("champion → v1");
+  await expect(row.getByTestId("model-deployment")).toContainText(`${name} (v1)`);
+  await expect(row.getByTestId("model-deployment")).toContainText("Ready");
+
+  // Removed, after a confirmation.
+  await row.getByRole("link", { name }).click();
+  await page.locator("body[data-hydrated]").waitFor();
+  await deployment.getByTestId("undeploy").click();
+  await deployment.getByTestId("undeploy-confirm").click();
+  await expect(page.getByTestId("deployments-empty")).toBeVisible();
+});
