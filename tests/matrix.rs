@@ -639,6 +639,15 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(models::Deploy { request: app::models::model::DeployRequest { cpu: "lots".into(), ..deploy_request(&nothing, "1") } }, Rule::Refused(422)),
         form(models::Undeploy { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
         form(
+            models::RolloutCanary { team: team_.clone(), name: nothing.clone(), version: "2".into(), percent: 20 },
+            change_of_nothing(MODEL_DEPLOYERS),
+        ),
+        // A share over 100 %: refused before anything is asked.
+        form(models::RolloutCanary { team: team_.clone(), name: nothing.clone(), version: "2".into(), percent: 150 }, Rule::Refused(422)),
+        form(models::PromoteCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::RollbackCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::RollBackTo { team: team_.clone(), name: nothing.clone(), version: "1".into() }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(
             experiments::CompareRuns {
                 team: team_.clone(),
                 experiment: NO_EXPERIMENT.into(),

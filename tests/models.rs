@@ -218,3 +218,115 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert_eq!(count("model.deploy", &deployment), 1, "the deploy (the refused ones were refused before anything was tried)");
     assert_eq!(count("model.undeploy", &deployment), 1);
 }
+
+/// The predictor Deployments KServe keeps for `deployment` in team-b, by name.
+async fn predictors(admin: &kube::Client, deployment: &str) -> Vec<String> {
+    let all = kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.clone(), "team-b").list(&Default::default()).await.unwrap();
+    let mut names: Vec<String> = all
+        .items
+        .into_iter()
+        .filter(|d| d.metadata.deletion_timestamp.is_none())
+        .filter_map(|d| d.metadata.name)
+        .filter(|n| n.starts_with(&format!("{deployment}-")))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version_serves_again() {
+    let runs = trained("team-b", 3).await;
+    let _port = login_port().await;
+    let portal = start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await;
+    let base = portal.base.clone();
+    let admin = cluster_admin().await;
+    let model = unique("rollout");
+    let deployment = unique("rollout");
+    let (maria, _) = browser();
+    sign_in(&maria, &base, "maria", "/").await;
+    for (run, logged) in &runs {
+        let (status, body) = call(&maria, &base, "model-register", &[("team", "team-b"), ("run", run), ("model", logged), ("name", &model)]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
+    assert_eq!(status, 200, "{body}");
+    deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["state"] == "Ready").await;
+    assert_eq!(predictors(&admin, &deployment).await, [format!("{deployment}-predictor")]);
+
+    // A share outside 0-100 is refused before anything is asked.
+    let canary = |version: &'static str, percent: &'static str| {
+        [("team", "team-b"), ("name", deployment.as_str()), ("version", version), ("percent", percent)]
+    };
+    let (status, body) = call(&maria, &base, "model-canary", &canary("2", "150")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("0 to 100 %"), "{body}");
+
+    // Version 2 as a 20 % canary: a second predictor, its own Deployment, reported Ready by KServe.
+    let (status, body) = call(&maria, &base, "model-canary", &canary("2", "20")).await;
+    assert_eq!(status, 200, "{body}");
+    let d = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["canary"]["state"] == "Ready").await;
+    assert_eq!((d["version"].as_str(), d["canary"]["version"].as_str(), d["canary"]["percent"].as_u64()), (Some("1"), Some("2"), Some(20)));
+    assert!(d["traffic_note"].as_str().unwrap().contains("reach version 1 only"), "no gateway splits here, and the page says so: {d}");
+    assert_eq!(predictors(&admin, &deployment).await, [format!("{deployment}-predictor"), format!("{deployment}-v2-predictor")]);
+    // Another canary at once, or a rollback under it: refused in words.
+    let (status, body) = call(&maria, &base, "model-rollback", &[("team", "team-b"), ("name", &deployment), ("version", "3")]).await;
+    assert_eq!(status, 409, "{body}");
+
+    // Promoted: version 2's predictor serves everything, the previous one is gone.
+    let (status, body) = call(&maria, &base, "model-promote", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 200, "{body}");
+    let d = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["version"] == "2" && d["canary"].is_null() && d["state"] == "Ready").await;
+    let t0 = Instant::now();
+    while predictors(&admin, &deployment).await != [format!("{deployment}-v2-predictor")] {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the previous predictor goes: {:?}", predictors(&admin, &deployment).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let history: Vec<(String, String)> =
+        d["history"].as_array().unwrap().iter().map(|r| (r["version"].as_str().unwrap().into(), r["action"].as_str().unwrap().into())).collect();
+    assert_eq!(
+        history,
+        [("2".into(), "promoted to 100 %".into()), ("2".into(), "canary at 20 %".into()), ("1".into(), "deployed".into())],
+        "every revision, newest first"
+    );
+
+    // Version 3 as a canary, rolled back: version 2 serves on, untouched.
+    let (status, body) = call(&maria, &base, "model-canary", &canary("3", "50")).await;
+    assert_eq!(status, 200, "{body}");
+    deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["canary"]["version"] == "3").await;
+    let (status, body) = call(&maria, &base, "model-canary-rollback", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 200, "{body}");
+    let d = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["canary"].is_null()).await;
+    assert_eq!(d["version"], "2");
+
+    // Any earlier version serves again in one action.
+    let (status, body) = call(&maria, &base, "model-rollback", &[("team", "team-b"), ("name", &deployment), ("version", "1")]).await;
+    assert_eq!(status, 200, "{body}");
+    let d = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["version"] == "1" && d["state"] == "Ready").await;
+    assert_eq!(d["history"][0]["action"], "rolled back to");
+    let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(admin.clone(), "team-b", &app::models::serving::api_resource());
+    let served = isvcs.get(&deployment).await.unwrap();
+    assert!(served.data["spec"]["predictor"]["model"]["storageUri"].as_str().unwrap().contains(&format!("/models/{}/", runs[0].1)), "version 1's files");
+
+    // alice may not touch team-b's deployments.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (status, _) = call(&alice, &base, "model-promote", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 403);
+
+    let entries = portal
+        .state
+        .db
+        .audit_list(&app::model::audit::AuditFilter { team: Some("team-b".into()), actor: Some("maria".into()), action: Some("model.".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
+    for (action, words) in [
+        ("model.canary", "canary version 2 at 20 %"),
+        ("model.promote", "version 2 promoted (was version 1)"),
+        ("model.canary.rollback", "canary version 3 rolled back"),
+        ("model.rollback", "rolled back to version 1 (was version 2)"),
+    ] {
+        assert_eq!(entries.iter().filter(|e| e.action == action && e.object.contains(words) && e.object.contains(&deployment)).count(), 1, "{action} audited once");
+    }
+    let (status, _) = call(&maria, &base, "model-undeploy", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 200);
+}

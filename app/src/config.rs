@@ -157,11 +157,15 @@ pub struct ModelsConfig {
     /// The team's data connection (a labelled Secret) whose keys let a model
     /// server read its files; KServe is told about it by annotation.
     pub storage_connection: String,
+    /// Whether the cluster's gateway splits traffic between a deployment's
+    /// versions by the canary's share (Standard mode leaves that to it).
+    /// False: the page says that requests reach the stable version only.
+    pub gateway_splits_traffic: bool,
 }
 
 impl Default for ModelsConfig {
     fn default() -> Self {
-        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into() }
+        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into(), gateway_splits_traffic: false }
     }
 }
 

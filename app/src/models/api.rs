@@ -67,13 +67,13 @@ pub mod server {
     }
 
     pub fn brief(o: &DynamicObject) -> (String, DeploymentBrief) {
-        let d = serving::deployment(&serde_json::to_value(o).unwrap_or_default(), Vec::new());
+        let d = serving::deployment(&serde_json::to_value(o).unwrap_or_default(), Vec::new(), true);
         (d.model.clone(), DeploymentBrief { name: d.name, version: d.version, state: d.state })
     }
 
     /// Deployments in full, each with the refusals of its pods found in the
     /// team's events (quota, Pod Security, images), read as the person.
-    pub async fn detailed(client: &UserClient, team: &str, objects: Vec<DynamicObject>) -> Result<Vec<Deployment>, AppError> {
+    pub async fn detailed(client: &UserClient, team: &str, objects: Vec<DynamicObject>, gateway_splits: bool) -> Result<Vec<Deployment>, AppError> {
         use k8s_openapi::api::core::v1::Event;
         let events = if objects.is_empty() {
             Vec::new()
@@ -102,7 +102,7 @@ pub mod server {
                     .filter_map(|e| serving::refusal(e.reason.as_deref().unwrap_or_default(), e.message.as_deref().unwrap_or_default()))
                     .take(3)
                     .collect();
-                serving::deployment(&serde_json::to_value(o).unwrap_or_default(), refusals)
+                serving::deployment(&serde_json::to_value(o).unwrap_or_default(), refusals, gateway_splits)
             })
             .collect())
     }
@@ -125,19 +125,79 @@ pub mod server {
         if !problems.is_empty() {
             return Err(AppError::QuotaExceeded(problems.join(" ")));
         }
-        let version = mlflow.version(&req.team, &req.model, &req.version).await?;
-        if version.status != "READY" {
-            return Err(AppError::Conflict(format!("Version {} of “{}” is not ready to serve (MLflow says {}).", req.version, req.model, version.status)));
-        }
-        let location = mlflow.download_uri(&req.team, &req.model, &req.version).await?;
+        let storage = storage_of(me, mlflow, &req.team, &req.model, &req.version).await?;
         let config = &me.state.config.models;
-        let storage = serving::storage_uri(&location, &config.artifacts_uri).map_err(AppError::Invalid)?;
-        let object = serving::inference_service(req, &storage, &config.runtime, &config.storage_connection, me.username());
+        let object = serving::inference_service(req, &storage, &config.runtime, &config.storage_connection, me.username(), crate::pipelines::api::server::now_ms());
         let object: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
         let dry = kube::api::PostParams { dry_run: true, ..Default::default() };
         let what = format!("deployment “{}”", req.name);
         api(me.client.client(), &req.team).create(&dry, &object).await.map_err(|e| explain(e, &what))?;
         Ok(object)
+    }
+
+    /// Where a model server reads `version` of `model` from, once MLflow
+    /// says the version is ready.
+    pub async fn storage_of(me: &crate::audit::server::Actor, mlflow: &crate::experiments::mlflow::Mlflow, team: &str, model: &str, version: &str) -> Result<String, AppError> {
+        let found = mlflow.version(team, model, version).await?;
+        if found.status != "READY" {
+            return Err(AppError::Conflict(format!("Version {version} of “{model}” is not ready to serve (MLflow says {}).", found.status)));
+        }
+        let location = mlflow.download_uri(team, model, version).await?;
+        serving::storage_uri(&location, &me.state.config.models.artifacts_uri).map_err(AppError::Invalid)
+    }
+
+    /// A deployment the portal made, read as the person, once they may
+    /// change the team's deployments: the object and the model it serves.
+    pub async fn managed(me: &crate::audit::server::Actor, team: &str, name: &str) -> Result<(serde_json::Value, String), AppError> {
+        if !may_serve(&me.state, &me.who, team, "update").await? {
+            return Err(AppError::Forbidden(format!("You may not change model deployments in team “{team}”.")));
+        }
+        let what = format!("deployment “{name}”");
+        let found = api(me.client.client(), team).get(name).await.map_err(|e| explain(e, &what))?;
+        if found.metadata.labels.as_ref().and_then(|l| l.get(serving::MANAGED_LABEL)).is_none() || found.metadata.deletion_timestamp.is_some() {
+            return Err(AppError::NotFound(format!("Team “{team}” has no deployment “{name}” made here.")));
+        }
+        let model = found.metadata.annotations.as_ref().and_then(|a| a.get(serving::MODEL_ANNOTATION)).cloned().unwrap_or_default();
+        Ok((serde_json::to_value(&found).map_err(AppError::internal)?, model))
+    }
+
+    /// Replaces a deployment with `changed` as the person: Kubernetes'
+    /// dry-run first, then the write, which carries the resourceVersion read.
+    /// KServe's controller writes the object's status all the time, which
+    /// moves that version too: a conflict is retried while the spec is still
+    /// the one read (same generation); a change by someone else is refused
+    /// (409). One write: if it is refused, what served before serves on.
+    /// Audited.
+    pub async fn replace(me: &crate::audit::server::Actor, team: &str, name: &str, changed: serde_json::Value, action: &str, object: &str) -> Result<(), AppError> {
+        let mut changed: DynamicObject = serde_json::from_value(changed).map_err(AppError::internal)?;
+        if let Some(s) = changed.data.as_object_mut() {
+            s.remove("status");
+        }
+        let generation = changed.metadata.generation;
+        let api = api(me.client.client(), team);
+        let what = format!("deployment “{name}”");
+        let write = |dry_run: bool| {
+            let (api, what) = (&api, &what);
+            let mut changed = changed.clone();
+            async move {
+                let params = kube::api::PostParams { dry_run, ..Default::default() };
+                for _ in 0..5 {
+                    match api.replace(name, &params, &changed).await {
+                        Err(kube::Error::Api(s)) if s.code == 409 => {
+                            let fresh = api.get(name).await.map_err(|e| explain(e, what))?;
+                            if fresh.metadata.generation != generation {
+                                return Err(AppError::Conflict(format!("Someone else changed deployment “{name}” meanwhile. Reload and try again.")));
+                            }
+                            changed.metadata.resource_version = fresh.metadata.resource_version;
+                        }
+                        other => return other.map(|_| ()).map_err(|e| explain(e, what)),
+                    }
+                }
+                Err(AppError::Conflict(format!("Deployment “{name}” kept changing; try again in a moment.")))
+            }
+        };
+        write(true).await?;
+        me.audited(Some(team), action, object, write(false)).await
     }
 
     /// The object as YAML, as it is sent.
@@ -258,7 +318,7 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
             .into_iter()
             .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == name))
             .collect();
-        server::detailed(&client, &team, objects).await?
+        server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?
     } else {
         Vec::new()
     };
@@ -291,7 +351,7 @@ pub async fn get_deployments(team: String, model: String) -> Result<Vec<super::m
         .into_iter()
         .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == model))
         .collect();
-    server::detailed(&client, &team, objects).await
+    server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await
 }
 
 /// Points an alias (e.g. `champion`) at a version, moving it from the one
@@ -372,4 +432,82 @@ pub async fn undeploy(team: String, name: String) -> Result<(), AppError> {
         Ok(())
     };
     me.audited(Some(&team), "model.undeploy", &object, work).await
+}
+
+/// Rolls out `version` as a canary of deployment `name`: a second predictor
+/// beside the stable one, with the same resources, `percent` of the traffic
+/// asked of the cluster's gateway. Checked against the team's quota in all
+/// (both versions' replicas). Audited.
+#[server(endpoint = "model-canary")]
+pub async fn rollout_canary(team: String, name: String, version: String, percent: u32) -> Result<(), AppError> {
+    let percent = super::model::check_percent(percent).map_err(AppError::Invalid)?;
+    super::model::check_version(&version).map_err(AppError::Invalid)?;
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let me = crate::audit::server::Actor::current().await?;
+    let (found, model) = server::managed(&me, &team, &name).await?;
+    let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
+    let storage = server::storage_of(&me, mlflow, &team, &model, &version).await?;
+    // Both predictors' replicas must fit in the team's quota at once.
+    let now = super::serving::deployment(&found, Vec::new(), true);
+    let both = super::model::DeployRequest {
+        team: team.clone(),
+        model: model.clone(),
+        version: version.clone(),
+        name: name.clone(),
+        cpu: now.cpu.clone(),
+        memory: now.memory.clone(),
+        gpus: now.gpus,
+        min_replicas: now.min_replicas * 2,
+        max_replicas: now.max_replicas.max(now.min_replicas * 2),
+    };
+    let quota = crate::pipelines::api::server::quota(&me.client, &team).await?;
+    let over = both.problems(Some(&quota)).into_iter().filter(|p| p.contains("quota")).collect::<Vec<_>>();
+    if !over.is_empty() {
+        return Err(AppError::QuotaExceeded(format!("The canary beside the stable version would not fit: {}", over.join(" "))));
+    }
+    let changed = super::serving::with_canary(&found, &version, &storage, percent, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
+    let object = format!("deployment {name} of model {model}: canary version {version} at {percent} %");
+    server::replace(&me, &team, &name, changed, "model.canary", &object).await
+}
+
+/// Promotes deployment `name`'s canary to serve all traffic; the previous
+/// version's predictor goes. Audited.
+#[server(endpoint = "model-promote")]
+pub async fn promote_canary(team: String, name: String) -> Result<(), AppError> {
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let me = crate::audit::server::Actor::current().await?;
+    let (found, model) = server::managed(&me, &team, &name).await?;
+    let before = super::serving::deployment(&found, Vec::new(), true);
+    let changed = super::serving::promoted(&found, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
+    let to = before.canary.map(|c| c.version).unwrap_or_default();
+    let object = format!("deployment {name} of model {model}: version {to} promoted (was version {})", before.version);
+    server::replace(&me, &team, &name, changed, "model.promote", &object).await
+}
+
+/// Removes deployment `name`'s canary; the stable version serves on. Audited.
+#[server(endpoint = "model-canary-rollback")]
+pub async fn rollback_canary(team: String, name: String) -> Result<(), AppError> {
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let me = crate::audit::server::Actor::current().await?;
+    let (found, model) = server::managed(&me, &team, &name).await?;
+    let canary = super::serving::deployment(&found, Vec::new(), true).canary.map(|c| c.version).unwrap_or_default();
+    let changed = super::serving::without_canary(&found, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
+    let object = format!("deployment {name} of model {model}: canary version {canary} rolled back");
+    server::replace(&me, &team, &name, changed, "model.canary.rollback", &object).await
+}
+
+/// Serves an earlier `version` again on deployment `name` (a rolling update:
+/// the current version serves until the earlier one is ready). Audited.
+#[server(endpoint = "model-rollback")]
+pub async fn roll_back_to(team: String, name: String, version: String) -> Result<(), AppError> {
+    super::model::check_version(&version).map_err(AppError::Invalid)?;
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let me = crate::audit::server::Actor::current().await?;
+    let (found, model) = server::managed(&me, &team, &name).await?;
+    let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
+    let storage = server::storage_of(&me, mlflow, &team, &model, &version).await?;
+    let before = super::serving::deployment(&found, Vec::new(), true).version;
+    let changed = super::serving::at_version(&found, &version, &storage, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
+    let object = format!("deployment {name} of model {model}: rolled back to version {version} (was version {before})");
+    server::replace(&me, &team, &name, changed, "model.rollback", &object).await
 }

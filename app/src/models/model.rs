@@ -119,6 +119,12 @@ pub struct Deployment {
     pub reasons: Vec<String>,
     pub deployed_by: String,
     pub created_ms: i64,
+    /// A second version served beside this one, while it is tried.
+    pub canary: Option<Canary>,
+    /// Said when a canary runs but nothing splits traffic between the two.
+    pub traffic_note: Option<String>,
+    /// What was done to it, newest first.
+    pub history: Vec<Revision>,
 }
 
 /// What a person asks for when deploying a version.
@@ -337,4 +343,30 @@ mod tests {
         r.memory = "3Gi".into();
         assert!(r.problems(Some(&quota))[0].contains("of memory"));
     }
+}
+
+/// One thing done to a deployment: deployed, a canary started, promoted,
+/// rolled back; who did it and when.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub version: String,
+    pub action: String,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+/// A canary beside the stable version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Canary {
+    pub version: String,
+    /// The share of traffic asked of the cluster's gateway.
+    pub percent: u8,
+    pub state: ServingState,
+    /// Where it answers inside the cluster (its own Service).
+    pub address: String,
+}
+
+/// A canary's share of the traffic, as typed: 0 to 100.
+pub fn check_percent(percent: u32) -> Result<u8, String> {
+    u8::try_from(percent).ok().filter(|p| *p <= 100).ok_or_else(|| format!("A canary takes 0 to 100 % of the traffic, not {percent} %."))
 }

@@ -4,7 +4,7 @@
 //! file makes the object from what the person asked for and reads its
 //! status back in words.
 
-use super::model::{DeployRequest, Deployment, ServingState};
+use super::model::{Canary, DeployRequest, Deployment, Revision, ServingState};
 use serde_json::{Value, json};
 
 pub const GROUP: &str = "serving.kserve.io";
@@ -57,13 +57,14 @@ pub fn storage_uri(location: &str, artifacts_uri: &str) -> Result<String, String
 /// The InferenceService for a deployment request: an MLflow model served by
 /// `runtime` (MLServer, V2 protocol) from `storage`, with the team's data
 /// connection `connection` as the credentials to read it.
-pub fn inference_service(req: &DeployRequest, storage: &str, runtime: &str, connection: &str, by: &str) -> Value {
+pub fn inference_service(req: &DeployRequest, storage: &str, runtime: &str, connection: &str, by: &str, at_ms: i64) -> Value {
     let mut limits = json!({ "cpu": req.cpu, "memory": req.memory });
     let mut requests = json!({ "cpu": req.cpu, "memory": req.memory });
     if req.gpus > 0 {
         limits["nvidia.com/gpu"] = json!(req.gpus.to_string());
         requests["nvidia.com/gpu"] = json!(req.gpus.to_string());
     }
+    let deployed = [Revision { version: req.version.clone(), action: "deployed".into(), by: by.into(), at_ms }];
     json!({
         "apiVersion": format!("{GROUP}/{VERSION}"),
         "kind": KIND,
@@ -77,6 +78,7 @@ pub fn inference_service(req: &DeployRequest, storage: &str, runtime: &str, conn
                 DEPLOYED_BY_ANNOTATION: by,
                 "serving.kserve.io/deploymentMode": "Standard",
                 "serving.kserve.io/storageSecretName": connection,
+                HISTORY_ANNOTATION: serde_json::to_string(&deployed).unwrap_or_default(),
             },
         },
         "spec": {
@@ -107,7 +109,7 @@ const STARTING_REASONS: [&str; 4] = ["MinimumReplicasUnavailable", "ReplicaSetUp
 /// A deployment as the pages show it, from the InferenceService as
 /// Kubernetes holds it (`o` is the whole object) and refusals of its pods
 /// found in the team's events (`refusals`, already in words).
-pub fn deployment(o: &Value, refusals: Vec<String>) -> Deployment {
+pub fn deployment(o: &Value, refusals: Vec<String>, gateway_splits: bool) -> Deployment {
     let predictor = &o["spec"]["predictor"];
     let model = &predictor["model"];
     let requests = &model["resources"]["requests"];
@@ -134,6 +136,18 @@ pub fn deployment(o: &Value, refusals: Vec<String>) -> Deployment {
             reasons.push(r);
         }
     }
+    let canary = canary_version(o).map(|version| {
+        let name = o["metadata"]["name"].as_str().unwrap_or_default();
+        let namespace = o["metadata"]["namespace"].as_str().unwrap_or_default();
+        let status = o["status"]["canaryStatuses"].as_array().and_then(|c| c.first());
+        let ready = status.is_some_and(|c| c["ready"] == true);
+        Canary {
+            address: format!("http://{name}-{}-predictor.{namespace}.svc.cluster.local", predictor_name(&version)),
+            percent: o["spec"]["canary"][0]["trafficPercent"].as_u64().unwrap_or_default().min(100) as u8,
+            state: if ready { ServingState::Ready } else { ServingState::Starting },
+            version,
+        }
+    });
     let created_ms = o["metadata"]["creationTimestamp"]
         .as_str()
         .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
@@ -159,6 +173,19 @@ pub fn deployment(o: &Value, refusals: Vec<String>) -> Deployment {
         reasons: if ready { Vec::new() } else { reasons },
         deployed_by: annotation(o, DEPLOYED_BY_ANNOTATION).into(),
         created_ms,
+        traffic_note: canary.as_ref().filter(|_| !gateway_splits).map(|c| {
+            format!(
+                "Nothing on this cluster splits traffic between the two versions: requests to the address reach version {} only, and the canary (version {}) answers at its own address.",
+                annotation(o, VERSION_ANNOTATION),
+                c.version
+            )
+        }),
+        canary,
+        history: {
+            let mut h = history(o);
+            h.reverse();
+            h
+        },
     }
 }
 
@@ -181,6 +208,110 @@ pub fn refusal(reason: &str, message: &str) -> Option<String> {
         "InternalError" | "ServingRuntimeNotFound" => Some(message.chars().take(300).collect()),
         _ => None,
     }
+}
+
+/// The version a deployment's canary serves, while it has one.
+pub const CANARY_VERSION_ANNOTATION: &str = "atrium.io/canary-version";
+/// What was done to a deployment, oldest first (JSON: [`Revision`]s).
+pub const HISTORY_ANNOTATION: &str = "atrium.io/history";
+/// Revisions kept in the history at most (older ones are in the audit trail).
+pub const HISTORY_KEPT: usize = 30;
+
+/// The name KServe gives a predictor's Deployment: `<isvc>-<name>-predictor`
+/// (a stable predictor without a name: `<isvc>-predictor`).
+pub fn predictor_name(version: &str) -> String {
+    format!("v{version}")
+}
+
+fn history(o: &Value) -> Vec<Revision> {
+    o["metadata"]["annotations"][HISTORY_ANNOTATION].as_str().and_then(|h| serde_json::from_str(h).ok()).unwrap_or_default()
+}
+
+fn record(o: &mut Value, revision: Revision) {
+    let mut all = history(o);
+    all.push(revision);
+    if all.len() > HISTORY_KEPT {
+        all.drain(..all.len() - HISTORY_KEPT);
+    }
+    o["metadata"]["annotations"][HISTORY_ANNOTATION] = json!(serde_json::to_string(&all).unwrap_or_default());
+}
+
+fn canary_version(o: &Value) -> Option<String> {
+    o["metadata"]["annotations"][CANARY_VERSION_ANNOTATION].as_str().filter(|v| !v.is_empty()).map(String::from)
+}
+
+/// Starts (or moves) a canary: `version` served beside the stable one by a
+/// second predictor with the same resources, `percent` of the traffic
+/// asked of the cluster's gateway.
+pub fn with_canary(o: &Value, version: &str, storage: &str, percent: u8, by: &str, at_ms: i64) -> Result<Value, String> {
+    if percent > 100 {
+        return Err(format!("A canary takes 0 to 100 % of the traffic, not {percent} %."));
+    }
+    let stable = annotation(o, VERSION_ANNOTATION);
+    if stable == version {
+        return Err(format!("Version {version} is already the one served; roll out another version as the canary."));
+    }
+    let mut out = o.clone();
+    let mut predictor = o["spec"]["predictor"].clone();
+    predictor["name"] = json!(predictor_name(version));
+    predictor["model"]["storageUri"] = json!(storage);
+    // A canary runs a fixed number of replicas (KServe's validator refuses
+    // `maxReplicas` on one): as many as the stable version's fewest.
+    if let Some(p) = predictor.as_object_mut() {
+        p.remove("maxReplicas");
+    }
+    out["spec"]["canary"] = json!([{ "predictor": predictor, "trafficPercent": percent }]);
+    out["metadata"]["annotations"][CANARY_VERSION_ANNOTATION] = json!(version);
+    record(&mut out, Revision { version: version.into(), action: format!("canary at {percent} %"), by: by.into(), at_ms });
+    Ok(out)
+}
+
+/// The canary becomes the deployment: its predictor (and its pods, under
+/// the same name) serves all traffic, and the previous one goes.
+pub fn promoted(o: &Value, by: &str, at_ms: i64) -> Result<Value, String> {
+    let Some(version) = canary_version(o) else { return Err("This deployment has no canary to promote.".into()) };
+    let Some(canary) = o["spec"]["canary"][0]["predictor"].as_object() else { return Err("This deployment has no canary to promote.".into()) };
+    let mut out = o.clone();
+    out["spec"]["predictor"] = Value::Object(canary.clone());
+    if let Some(spec) = out["spec"].as_object_mut() {
+        spec.remove("canary");
+    }
+    out["metadata"]["annotations"][VERSION_ANNOTATION] = json!(version);
+    if let Some(a) = out["metadata"]["annotations"].as_object_mut() {
+        a.remove(CANARY_VERSION_ANNOTATION);
+    }
+    record(&mut out, Revision { version, action: "promoted to 100 %".into(), by: by.into(), at_ms });
+    Ok(out)
+}
+
+/// The canary goes; the stable version keeps serving as it did.
+pub fn without_canary(o: &Value, by: &str, at_ms: i64) -> Result<Value, String> {
+    let Some(version) = canary_version(o) else { return Err("This deployment has no canary to roll back.".into()) };
+    let mut out = o.clone();
+    if let Some(spec) = out["spec"].as_object_mut() {
+        spec.remove("canary");
+    }
+    if let Some(a) = out["metadata"]["annotations"].as_object_mut() {
+        a.remove(CANARY_VERSION_ANNOTATION);
+    }
+    record(&mut out, Revision { version, action: "canary rolled back".into(), by: by.into(), at_ms });
+    Ok(out)
+}
+
+/// Serves an earlier `version` again (a rolling update of the stable
+/// predictor); refused while a canary runs (promote or roll it back first).
+pub fn at_version(o: &Value, version: &str, storage: &str, by: &str, at_ms: i64) -> Result<Value, String> {
+    if canary_version(o).is_some() {
+        return Err("Promote or roll back the canary first.".into());
+    }
+    if annotation(o, VERSION_ANNOTATION) == version {
+        return Err(format!("Version {version} is already the one served."));
+    }
+    let mut out = o.clone();
+    out["spec"]["predictor"]["model"]["storageUri"] = json!(storage);
+    out["metadata"]["annotations"][VERSION_ANNOTATION] = json!(version);
+    record(&mut out, Revision { version: version.into(), action: "rolled back to".into(), by: by.into(), at_ms });
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -215,7 +346,7 @@ mod tests {
 
     #[test]
     fn the_inference_service_names_model_version_runtime_and_credentials() {
-        let o = inference_service(&request(), "s3://b/m", "kserve-mlserver", "object-storage", "maria");
+        let o = inference_service(&request(), "s3://b/m", "kserve-mlserver", "object-storage", "maria", 1);
         assert_eq!(o["metadata"]["annotations"][MODEL_ANNOTATION], "Flight_Delays");
         assert_eq!(o["metadata"]["annotations"][VERSION_ANNOTATION], "3");
         assert_eq!(o["metadata"]["annotations"]["serving.kserve.io/storageSecretName"], "object-storage");
@@ -225,28 +356,65 @@ mod tests {
         assert!(o["spec"]["predictor"]["model"]["resources"]["limits"].get("nvidia.com/gpu").is_none());
         let mut r = request();
         r.gpus = 1;
-        let o = inference_service(&r, "s3://b/m", "kserve-mlserver", "object-storage", "maria");
+        let o = inference_service(&r, "s3://b/m", "kserve-mlserver", "object-storage", "maria", 1);
         assert_eq!(o["spec"]["predictor"]["model"]["resources"]["limits"]["nvidia.com/gpu"], "1");
     }
 
     #[test]
     fn status_reads_as_ready_starting_or_failing() {
-        let mut o = inference_service(&request(), "s3://b/m", "kserve-mlserver", "object-storage", "maria");
-        assert_eq!(deployment(&o, vec![]).state, ServingState::Starting);
+        let mut o = inference_service(&request(), "s3://b/m", "kserve-mlserver", "object-storage", "maria", 1);
+        assert_eq!(deployment(&o, vec![], false).state, ServingState::Starting);
         o["status"] = json!({ "conditions": [
             { "type": "PredictorReady", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability." },
             { "type": "Ready", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability." },
         ]});
-        let d = deployment(&o, vec![]);
+        let d = deployment(&o, vec![], false);
         assert_eq!((d.state, d.reasons.len()), (ServingState::Starting, 0));
-        let d = deployment(&o, vec!["Its pods would exceed the team's quota: cpu".into()]);
+        let d = deployment(&o, vec!["Its pods would exceed the team's quota: cpu".into()], false);
         assert_eq!(d.state, ServingState::Failing);
         assert_eq!(d.reasons, vec!["Its pods would exceed the team's quota: cpu".to_string()]);
         o["status"] = json!({ "url": "http://flight-delays-team-a.models.localhost", "conditions": [
             { "type": "PredictorReady", "status": "True" }, { "type": "Ready", "status": "True" },
         ]});
-        let d = deployment(&o, vec![]);
+        let d = deployment(&o, vec![], false);
         assert_eq!((d.state, d.url.as_str(), d.version.as_str(), d.cpu.as_str()), (ServingState::Ready, "http://flight-delays-team-a.models.localhost", "3", "500m"));
+    }
+
+    #[test]
+    fn a_canary_is_a_second_predictor_promoted_or_rolled_back_in_one_rewrite() {
+        let o = inference_service(&request(), "s3://b/v3", "kserve-mlserver", "object-storage", "maria", 1);
+        assert!(with_canary(&o, "3", "s3://b/v3", 20, "maria", 2).unwrap_err().contains("already the one served"));
+        assert!(with_canary(&o, "4", "s3://b/v4", 101, "maria", 2).is_err());
+        let c = with_canary(&o, "4", "s3://b/v4", 20, "maria", 2).unwrap();
+        assert_eq!(c["spec"]["canary"][0]["trafficPercent"], 20);
+        assert_eq!(c["spec"]["canary"][0]["predictor"]["name"], "v4");
+        assert!(c["spec"]["canary"][0]["predictor"].get("maxReplicas").is_none(), "a canary's replicas are fixed");
+        assert_eq!(c["spec"]["canary"][0]["predictor"]["model"]["storageUri"], "s3://b/v4");
+        assert_eq!(c["spec"]["predictor"]["model"]["storageUri"], "s3://b/v3", "the stable one unchanged");
+        let d = deployment(&c, vec![], false);
+        let canary = d.canary.clone().unwrap();
+        assert_eq!((canary.version.as_str(), canary.percent, canary.state), ("4", 20, ServingState::Starting));
+        assert_eq!(canary.address, "http://flight-delays-v4-predictor.team-a.svc.cluster.local");
+        assert!(d.traffic_note.unwrap().contains("reach version 3 only"));
+        assert!(deployment(&c, vec![], true).traffic_note.is_none(), "a gateway that splits needs no note");
+        assert!(at_version(&c, "2", "s3://b/v2", "maria", 3).is_err(), "no rollback under a canary");
+
+        let p = promoted(&c, "tom", 3).unwrap();
+        assert!(p["spec"].get("canary").is_none());
+        assert_eq!(p["spec"]["predictor"]["name"], "v4");
+        assert_eq!(p["spec"]["predictor"]["model"]["storageUri"], "s3://b/v4");
+        let d = deployment(&p, vec![], false);
+        assert_eq!((d.version.as_str(), d.canary.is_none()), ("4", true));
+        let actions: Vec<(String, String)> = d.history.iter().map(|r| (r.version.clone(), r.action.clone())).collect();
+        assert_eq!(actions, [("4".into(), "promoted to 100 %".into()), ("4".into(), "canary at 20 %".into()), ("3".into(), "deployed".into())]);
+        assert!(promoted(&p, "tom", 4).is_err(), "nothing left to promote");
+
+        let r = without_canary(&c, "maria", 3).unwrap();
+        assert!(r["spec"].get("canary").is_none());
+        assert_eq!(deployment(&r, vec![], false).version, "3");
+        let back = at_version(&p, "3", "s3://b/v3", "maria", 5).unwrap();
+        assert_eq!(back["spec"]["predictor"]["model"]["storageUri"], "s3://b/v3");
+        assert_eq!(deployment(&back, vec![], false).history[0].action, "rolled back to");
     }
 
     #[test]

@@ -299,6 +299,12 @@ fn admission_refusal(message: &str) -> Option<String> {
         let detail = rest.split_once(": ").map_or(rest, |(_, d)| d);
         return Some(format!("the team's Pod Security policy (restricted) forbids {detail}"));
     }
+    // A controller's admission webhook (e.g. KServe's validator) says why in its own words.
+    if let Some((hook, why)) = message.split_once(" denied the request: ")
+        && hook.contains("admission webhook ")
+    {
+        return Some(why.trim().to_string());
+    }
     let (policy, why) = message.split_once(" denied request: ")?;
     policy.contains("ValidatingAdmissionPolicy 'atrium-").then(|| why.to_string())
 }
@@ -337,6 +343,8 @@ mod tests {
             admission_refusal(m).as_deref(),
             Some("the team's Pod Security policy (restricted) forbids privileged (container \"main\" must not set securityContext.privileged=true)")
         );
+        let m = "admission webhook \"inferenceservice.kserve-webhook-server.validator\" denied the request: canary \"v2\" must not set maxReplicas (canary uses fixed replicas)";
+        assert_eq!(admission_refusal(m).as_deref(), Some("canary \"v2\" must not set maxReplicas (canary uses fixed replicas)"));
         let m = "services \"s\" is forbidden: ValidatingAdmissionPolicy 'atrium-team-services' with binding 'atrium-team-services' denied request: a team may only have ClusterIP Services";
         assert_eq!(admission_refusal(m).as_deref(), Some("a team may only have ClusterIP Services"));
         let m = "x is forbidden: ValidatingAdmissionPolicy 'someone-else' with binding 'b' denied request: internal detail";

@@ -4,8 +4,10 @@
 //! ready and removed here.
 
 use crate::components::error_view::ErrorView;
-use crate::models::api::{Deploy, PreviewDeployment, RemoveAlias, SetAlias, Undeploy, get_deployments, get_model};
-use crate::models::model::{DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, ServingState, VersionRow, check_alias, default_deployment_name};
+use crate::models::api::{Deploy, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
+use crate::models::model::{
+    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, ServingState, VersionRow, check_alias, check_percent, default_deployment_name,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -146,6 +148,12 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
     let shown = RwSignal::new(deployments);
     let deploy = ServerAction::<Deploy>::new();
     let undeploy = ServerAction::<Undeploy>::new();
+    let acts = Acts {
+        canary: ServerAction::<RolloutCanary>::new(),
+        promote: ServerAction::<PromoteCanary>::new(),
+        rollback: ServerAction::<RollbackCanary>::new(),
+        back_to: ServerAction::<RollBackTo>::new(),
+    };
     let refresh = {
         let (team, model) = (team.clone(), model.clone());
         move || {
@@ -157,13 +165,15 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
             });
         }
     };
-    crate::components::reload::reload_when(move || deploy.version().get() + undeploy.version().get(), shown, {
+    crate::components::reload::reload_when(move || deploy.version().get() + undeploy.version().get() + acts.version(), shown, {
         let (team, model) = (team.clone(), model.clone());
         move || get_deployments(team.clone(), model.clone())
     });
     // Follow while something is starting (the controller's status moves
     // within seconds on a healthy cluster).
-    let starting = move || shown.with(|d| d.iter().any(|d| d.state == ServingState::Starting));
+    let starting = move || {
+        shown.with(|d| d.iter().any(|d| d.state == ServingState::Starting || d.canary.as_ref().is_some_and(|c| c.state == ServingState::Starting)))
+    };
     #[cfg(feature = "hydrate")]
     {
         let refresh = refresh.clone();
@@ -187,7 +197,11 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
             <Show when=move || shown.with(Vec::is_empty)>
                 <p class="muted" data-testid="deployments-empty">"This model is not served anywhere yet."</p>
             </Show>
-            {move || shown.get().into_iter().map(|d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy/> }).collect_view()}
+            {
+                let versions = versions.clone();
+                move || shown.get().into_iter().map(|d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy acts versions=versions.clone()/> }).collect_view()
+            }
+            {move || acts.error().map(|e| view! { <p class="notice-error" role="alert" data-testid="rollout-result">{e}</p> })}
             {move || match undeploy.value().get() {
                 Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="undeploy-result">{e.to_string()}</p> }),
                 _ => None,
@@ -200,8 +214,32 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
     }
 }
 
+/// The actions that change what a deployment serves.
+#[derive(Clone, Copy)]
+struct Acts {
+    canary: ServerAction<RolloutCanary>,
+    promote: ServerAction<PromoteCanary>,
+    rollback: ServerAction<RollbackCanary>,
+    back_to: ServerAction<RollBackTo>,
+}
+
+impl Acts {
+    fn version(self) -> usize {
+        self.canary.version().get() + self.promote.version().get() + self.rollback.version().get() + self.back_to.version().get()
+    }
+
+    /// The refusal of the last of them, in words.
+    fn error(self) -> Option<String> {
+        [self.canary.value().get(), self.promote.value().get(), self.rollback.value().get(), self.back_to.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| e.to_string())
+    }
+}
+
 #[component]
-fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: ServerAction<Undeploy>) -> impl IntoView {
+fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: ServerAction<Undeploy>, acts: Acts, versions: Vec<String>) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let name = d.name.clone();
     let reasons = d.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view();
@@ -234,8 +272,105 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
             {(!d.url.is_empty()).then(|| view! { <p class="text-sm">"Address: "<span class="mono" data-testid="deployment-url">{d.url.clone()}</span></p> })}
             <p class="text-sm muted">{format!("{}–{} replicas, each {} CPU, {} memory{gpus}; deployed by {}", d.min_replicas, d.max_replicas, d.cpu, d.memory, if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by })}</p>
             {(!d.reasons.is_empty()).then(|| view! { <ul class="list-disc pl-5 text-sm text-rose-700 dark:text-rose-300" data-testid="deployment-reasons">{reasons}</ul> })}
+            <Rollout d=d.clone() team=team.clone() may_deploy acts versions/>
             {remove}
         </div>
+    }
+}
+
+/// The canary (or the form to start one) and the deployment's history,
+/// each earlier version one click from serving again.
+#[component]
+fn Rollout(d: Deployment, team: String, may_deploy: bool, acts: Acts, versions: Vec<String>) -> impl IntoView {
+    let name = d.name.clone();
+    let canary = match d.canary.clone() {
+        Some(c) => {
+            let (t1, n1, t2, n2) = (team.clone(), name.clone(), team.clone(), name.clone());
+            let buttons = may_deploy.then(|| view! {
+                <span class="flex gap-2">
+                    <button type="button" class="btn-primary" data-testid="canary-promote" disabled=move || acts.promote.pending().get()
+                        on:click=move |_| { acts.promote.dispatch(PromoteCanary { team: t1.clone(), name: n1.clone() }); }>"Promote to 100 %"</button>
+                    <button type="button" class="btn" data-testid="canary-rollback" disabled=move || acts.rollback.pending().get()
+                        on:click=move |_| { acts.rollback.dispatch(RollbackCanary { team: t2.clone(), name: n2.clone() }); }>"Roll back the canary"</button>
+                </span>
+            });
+            Some(view! {
+                <div class="rounded border border-slate-200 p-2 space-y-1 dark:border-slate-700" data-testid="canary">
+                    <p class="flex flex-wrap items-center gap-2 text-sm">
+                        <span>{format!("Canary: version {} at {} % of the traffic", c.version, c.percent)}</span>
+                        <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {}", c.state.badge()) data-testid="canary-state">{c.state.label()}</span>
+                    </p>
+                    <p class="hint">"In the cluster it answers at "<span class="mono">{c.address.clone()}</span></p>
+                    {d.traffic_note.clone().map(|n| view! { <p class="hint" data-testid="traffic-note">{n}</p> })}
+                    {buttons}
+                </div>
+            }
+            .into_any())
+        }
+        None if may_deploy => {
+            let others: Vec<String> = versions.iter().filter(|v| **v != d.version).cloned().collect();
+            (!others.is_empty()).then(|| {
+                let version = RwSignal::new(others[0].clone());
+                let percent = RwSignal::new(20u32);
+                let problem = move || check_percent(percent.get()).err();
+                let (t, n) = (team.clone(), name.clone());
+                let submit = move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    if problem().is_none() {
+                        acts.canary.dispatch(RolloutCanary { team: t.clone(), name: n.clone(), version: version.get_untracked(), percent: percent.get_untracked() });
+                    }
+                };
+                view! {
+                    <form class="flex flex-wrap items-end gap-2" on:submit=submit data-testid="canary-form">
+                        <label class="form-row">"Try version"
+                            <select class="select input" on:change=move |ev| version.set(event_target_value(&ev)) data-testid="canary-version">
+                                {others.iter().map(|v| view! { <option value=v.clone()>{format!("v{v}")}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label class="form-row">"Share of traffic (%)"
+                            <input class="input w-24" type="number" min="0" max="100" prop:value=move || percent.get().to_string()
+                                on:input=move |ev| percent.set(event_target_value(&ev).trim().parse().unwrap_or(u32::MAX)) data-testid="canary-percent"/>
+                        </label>
+                        <button type="submit" class="btn" disabled=move || acts.canary.pending().get() || problem().is_some() data-testid="canary-start">"Start a canary"</button>
+                        {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert">{p}</p> })}
+                    </form>
+                }
+                .into_any()
+            })
+        }
+        None => None,
+    };
+    let serving = d.version.clone();
+    let mut offered: Vec<String> = Vec::new();
+    let history = d
+        .history
+        .iter()
+        .map(|r| {
+            let again = (may_deploy && d.canary.is_none() && r.version != serving && versions.contains(&r.version) && !offered.contains(&r.version)).then(|| {
+                offered.push(r.version.clone());
+                let (t, n, v) = (team.clone(), name.clone(), r.version.clone());
+                view! {
+                    <button type="button" class="btn-quiet text-xs" data-testid="rollback-to" data-version=r.version.clone()
+                        disabled=move || acts.back_to.pending().get()
+                        on:click=move |_| { acts.back_to.dispatch(RollBackTo { team: t.clone(), name: n.clone(), version: v.clone() }); }>
+                        {format!("Serve version {} again", r.version)}
+                    </button>
+                }
+            });
+            view! {
+                <li data-testid="revision">
+                    {format!("v{} {} — {}, {}", r.version, r.action, if r.by.is_empty() { "someone" } else { &r.by }, crate::audit::trail::format_time(r.at_ms))}
+                    " "{again}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        {canary}
+        <details class="text-sm" data-testid="deployment-history">
+            <summary>"History"</summary>
+            <ul class="space-y-1 pl-4">{history}</ul>
+        </details>
     }
 }
 
