@@ -633,10 +633,10 @@ fn server_functions(t: &Target) -> Vec<Call> {
         // `latest` names a version in MLflow: refused before anything is asked.
         form(models::SetAlias { team: team_.clone(), name: nothing.clone(), alias: "latest".into(), version: "1".into() }, Rule::Refused(422)),
         form(models::RemoveAlias { team: team_.clone(), name: nothing.clone(), alias: "champion".into() }, change_of_nothing(EXPERIMENT_WRITERS)),
-        json(models::PreviewDeployment { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
-        json(models::Deploy { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::PreviewDeployment { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::Deploy { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
         // No such amount of CPU: refused before anything is asked.
-        json(models::Deploy { request: app::models::model::DeployRequest { cpu: "lots".into(), ..deploy_request(&nothing, "1") } }, Rule::Refused(422)),
+        form(models::Deploy { request: app::models::model::DeployRequest { cpu: "lots".into(), ..deploy_request(&nothing, "1") } }, Rule::Refused(422)),
         form(models::Undeploy { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
         form(
             models::RolloutCanary { team: team_.clone(), name: nothing.clone(), version: "2".into(), percent: 20 },

@@ -54,15 +54,28 @@ async fn trained(team: &str, n: usize) -> Vec<(String, String)> {
     runs
 }
 
+/// The portal on the login port, serving model files from the bucket
+/// MLflow's artifacts would be in on a cluster (kwok's pods read none).
+async fn serving_portal() -> common::Portal {
+    start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await
+}
+
 /// Calls a server function as the signed-in browser (form arguments).
 async fn call(client: &reqwest::Client, base: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, String) {
     let res = client.post(format!("{base}/api/{endpoint}")).header("Origin", base).form(form).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-/// Calls a server function that takes JSON.
-async fn call_json(client: &reqwest::Client, base: &str, endpoint: &str, body: Value) -> (u16, String) {
-    let res = client.post(format!("{base}/api/{endpoint}")).header("Origin", base).json(&body).send().await.unwrap();
+/// Calls a server function whose one argument is a struct (`{"request": {…}}`),
+/// form-encoded as the browser sends it (`request[team]=…`).
+async fn call_struct(client: &reqwest::Client, base: &str, endpoint: &str, body: Value) -> (u16, String) {
+    let pairs: Vec<(String, String)> = body["request"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (format!("request[{k}]"), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .collect();
+    let res = client.post(format!("{base}/api/{endpoint}")).header("Origin", base).form(&pairs).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
@@ -100,7 +113,7 @@ async fn deployment_when(client: &reqwest::Client, base: &str, team: &str, model
 async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserve_serves() {
     let runs = trained("team-b", 2).await;
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await;
+    let portal = serving_portal().await;
     let base = portal.base.clone();
     let model = unique("Churn_Model");
     let deployment = unique("churn");
@@ -138,7 +151,7 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert!(html.contains("champion → v2"), "the list shows where the alias points");
 
     // The preview: Kubernetes' dry-run as maria, and the object that would be sent.
-    let (status, yaml) = call_json(&maria, &base, "model-deploy-preview", request("team-b", &model, "1", &deployment)).await;
+    let (status, yaml) = call_struct(&maria, &base, "model-deploy-preview", request("team-b", &model, "1", &deployment)).await;
     assert_eq!(status, 200, "{yaml}");
     let yaml: String = serde_json::from_str(&yaml).unwrap();
     assert!(yaml.contains("storageUri:") && yaml.contains("s3://atrium-mlflow/workspaces/team-b/"), "served from the object store: {yaml}");
@@ -149,7 +162,7 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
 
     // Deployed: KServe's controller makes its Deployment, kwok runs the pod,
     // and the page reports Ready with the address KServe gives it.
-    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
+    let (status, body) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
     assert_eq!(status, 200, "{body}");
     let ready = deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["state"] == "Ready").await;
     assert_eq!(ready["url"], format!("http://{deployment}-team-b.models.localhost"));
@@ -163,22 +176,22 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert!(html.contains(&format!("{deployment} (v1)")), "the list says where it is served");
 
     // The same name again: a plain conflict, nothing changed.
-    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "2", &deployment)).await;
+    let (status, body) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "2", &deployment)).await;
     assert_eq!(status, 409, "{body}");
     // Beyond the team's quota (16 CPU in all): refused with the quota's words.
     let mut big = request("team-b", &model, "2", &unique("big"));
     big["request"]["cpu"] = json!("6");
     big["request"]["min_replicas"] = json!(3);
     big["request"]["max_replicas"] = json!(3);
-    let (status, body) = call_json(&maria, &base, "model-deploy", big).await;
+    let (status, body) = call_struct(&maria, &base, "model-deploy", big).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("quota allows in all (16)"), "{body}");
     // A version that does not exist, and a wrong amount: refused before anything is made.
-    let (status, _) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "9", &unique("nine"))).await;
+    let (status, _) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "9", &unique("nine"))).await;
     assert_eq!(status, 404);
     let mut wrong = request("team-b", &model, "1", &unique("wrong"));
     wrong["request"]["memory"] = json!("lots");
-    let (status, body) = call_json(&maria, &base, "model-deploy", wrong).await;
+    let (status, body) = call_struct(&maria, &base, "model-deploy", wrong).await;
     assert_eq!(status, 422);
     assert!(body.contains("“lots” is not an amount of memory"), "{body}");
 
@@ -191,7 +204,7 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert_eq!(status, 403);
     // In her own team she may look but not deploy; team-b's model is unknown there.
     assert_eq!(page(&alice, &base, &format!("/models/team-a/{model}")).await.0, 404);
-    let (status, body) = call_json(&alice, &base, "model-deploy", request("team-a", &model, "1", &unique("mine"))).await;
+    let (status, body) = call_struct(&alice, &base, "model-deploy", request("team-a", &model, "1", &unique("mine"))).await;
     assert_eq!(status, 403, "{body}");
 
     // Removed: the InferenceService goes (KServe's objects with it).
@@ -237,7 +250,7 @@ async fn predictors(admin: &kube::Client, deployment: &str) -> Vec<String> {
 async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version_serves_again() {
     let runs = trained("team-b", 3).await;
     let _port = login_port().await;
-    let portal = start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await;
+    let portal = serving_portal().await;
     let base = portal.base.clone();
     let admin = cluster_admin().await;
     let model = unique("rollout");
@@ -248,7 +261,7 @@ async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version
         let (status, body) = call(&maria, &base, "model-register", &[("team", "team-b"), ("run", run), ("model", logged), ("name", &model)]).await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, body) = call_json(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
+    let (status, body) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;
     assert_eq!(status, 200, "{body}");
     deployment_when(&maria, &base, "team-b", &model, &deployment, |d| d["state"] == "Ready").await;
     assert_eq!(predictors(&admin, &deployment).await, [format!("{deployment}-predictor")]);

@@ -31,6 +31,23 @@ pub fn parse(q: &str) -> Option<f64> {
     Some(value * factor)
 }
 
+/// Whether `q` is written as a quantity (digits, one optional fraction,
+/// one suffix of [`parse`]'s), without working out its value: for checks in
+/// the browser that need no float parsing (it would weigh on every page's
+/// download, decision 0013).
+pub fn well_formed(q: &str) -> bool {
+    let q = q.trim();
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let mut parts = num.split('.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    parts.next().is_none()
+        && (!whole.is_empty() || fraction.is_some_and(|f| !f.is_empty()))
+        && fraction.is_none_or(|f| !f.is_empty())
+        && ["", "m", "k", "M", "G", "T", "P", "Ki", "Mi", "Gi", "Ti", "Pi"].contains(&suffix)
+}
+
 /// used / hard, clamped to 0..=1; None when either is unparsable or hard is 0.
 pub fn fraction(used: &str, hard: &str) -> Option<f64> {
     let (u, h) = (parse(used)?, parse(hard)?);
@@ -40,6 +57,16 @@ pub fn fraction(used: &str, hard: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn well_formed_quantities_are_those_parse_reads() {
+        for q in ["500m", "2", "1.5", "0.5Gi", "64Gi", ".5"] {
+            assert!(well_formed(q) && parse(q).is_some(), "{q}");
+        }
+        for q in ["lots", "", "1..2", "1.", "Gi", "2 Gi", "-1", "1e3"] {
+            assert!(!well_formed(q), "{q}");
+        }
+    }
 
     #[test]
     fn decimal_binary_and_milli() {

@@ -161,6 +161,15 @@ pub mod server {
         Ok((serde_json::to_value(&found).map_err(AppError::internal)?, model))
     }
 
+    /// The person, and the deployment of `team` they are about to change
+    /// (`managed`), once `name` could name one.
+    pub async fn changing(team: &str, name: &str) -> Result<(crate::audit::server::Actor, serde_json::Value, String), AppError> {
+        crate::models::model::check_deployment_name(name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+        let me = crate::audit::server::Actor::current().await?;
+        let (found, model) = managed(&me, team, name).await?;
+        Ok((me, found, model))
+    }
+
     /// Replaces a deployment with `changed` as the person: Kubernetes'
     /// dry-run first, then the write, which carries the resourceVersion read.
     /// KServe's controller writes the object's status all the time, which
@@ -388,7 +397,7 @@ pub async fn remove_alias(team: String, name: String, alias: String) -> Result<(
 
 /// The InferenceService a deployment would create, as YAML, after
 /// Kubernetes accepted it in a dry-run as the person. Nothing is created.
-#[server(endpoint = "model-deploy-preview", input = leptos::server_fn::codec::Json)]
+#[server(endpoint = "model-deploy-preview")]
 pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppError> {
     let me = crate::audit::server::Actor::current().await?;
     Ok(server::yaml(&server::prepare(&me, &request).await?))
@@ -396,7 +405,7 @@ pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppErr
 
 /// Deploys a version: the InferenceService is created as the person, once
 /// everything `preview_deployment` checks passed. Audited.
-#[server(endpoint = "model-deploy", input = leptos::server_fn::codec::Json)]
+#[server(endpoint = "model-deploy")]
 pub async fn deploy(request: DeployRequest) -> Result<String, AppError> {
     let me = crate::audit::server::Actor::current().await?;
     let object = server::prepare(&me, &request).await?;
@@ -442,9 +451,7 @@ pub async fn undeploy(team: String, name: String) -> Result<(), AppError> {
 pub async fn rollout_canary(team: String, name: String, version: String, percent: u32) -> Result<(), AppError> {
     let percent = super::model::check_percent(percent).map_err(AppError::Invalid)?;
     super::model::check_version(&version).map_err(AppError::Invalid)?;
-    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
-    let me = crate::audit::server::Actor::current().await?;
-    let (found, model) = server::managed(&me, &team, &name).await?;
+    let (me, found, model) = server::changing(&team, &name).await?;
     let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
     let storage = server::storage_of(&me, mlflow, &team, &model, &version).await?;
     // Both predictors' replicas must fit in the team's quota at once.
@@ -474,9 +481,7 @@ pub async fn rollout_canary(team: String, name: String, version: String, percent
 /// version's predictor goes. Audited.
 #[server(endpoint = "model-promote")]
 pub async fn promote_canary(team: String, name: String) -> Result<(), AppError> {
-    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
-    let me = crate::audit::server::Actor::current().await?;
-    let (found, model) = server::managed(&me, &team, &name).await?;
+    let (me, found, model) = server::changing(&team, &name).await?;
     let before = super::serving::deployment(&found, Vec::new(), true);
     let changed = super::serving::promoted(&found, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
     let to = before.canary.map(|c| c.version).unwrap_or_default();
@@ -487,9 +492,7 @@ pub async fn promote_canary(team: String, name: String) -> Result<(), AppError> 
 /// Removes deployment `name`'s canary; the stable version serves on. Audited.
 #[server(endpoint = "model-canary-rollback")]
 pub async fn rollback_canary(team: String, name: String) -> Result<(), AppError> {
-    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
-    let me = crate::audit::server::Actor::current().await?;
-    let (found, model) = server::managed(&me, &team, &name).await?;
+    let (me, found, model) = server::changing(&team, &name).await?;
     let canary = super::serving::deployment(&found, Vec::new(), true).canary.map(|c| c.version).unwrap_or_default();
     let changed = super::serving::without_canary(&found, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
     let object = format!("deployment {name} of model {model}: canary version {canary} rolled back");
@@ -501,9 +504,7 @@ pub async fn rollback_canary(team: String, name: String) -> Result<(), AppError>
 #[server(endpoint = "model-rollback")]
 pub async fn roll_back_to(team: String, name: String, version: String) -> Result<(), AppError> {
     super::model::check_version(&version).map_err(AppError::Invalid)?;
-    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
-    let me = crate::audit::server::Actor::current().await?;
-    let (found, model) = server::managed(&me, &team, &name).await?;
+    let (me, found, model) = server::changing(&team, &name).await?;
     let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
     let storage = server::storage_of(&me, mlflow, &team, &model, &version).await?;
     let before = super::serving::deployment(&found, Vec::new(), true).version;

@@ -212,6 +212,42 @@ pub fn check_version(version: &str) -> Result<(), String> {
 }
 
 impl DeployRequest {
+    /// What is wrong with the request's form, in words, as the browser
+    /// checks it while people type: names, numbers of replicas, and whether
+    /// amounts are written as amounts (their size is checked by
+    /// [`DeployRequest::problems`] on the server).
+    pub fn form_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = check_deployment_name(&self.name) {
+            out.push(e);
+        }
+        if !crate::quantity::well_formed(&self.cpu) {
+            out.push(format!("“{}” is not an amount of CPU (e.g. 500m or 2).", self.cpu));
+        }
+        if !crate::quantity::well_formed(&self.memory) {
+            out.push(format!("“{}” is not an amount of memory of at least 1Mi (e.g. 512Mi or 2Gi).", self.memory));
+        }
+        out.extend(self.replica_problems());
+        out
+    }
+
+    fn replica_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.gpus > 8 {
+            out.push("A replica may ask for 8 GPUs at most.".into());
+        }
+        if self.min_replicas < 1 {
+            out.push("At least one replica must run.".into());
+        }
+        if self.max_replicas < self.min_replicas {
+            out.push(format!("The most replicas ({}) is fewer than the fewest ({}).", self.max_replicas, self.min_replicas));
+        }
+        if self.max_replicas > REPLICAS_MAX {
+            out.push(format!("At most {REPLICAS_MAX} replicas."));
+        }
+        out
+    }
+
     /// Everything wrong with the request, in words, each checked without
     /// asking anyone; `quota` is the team's quota in all (per replica, a
     /// deployment may ask for no more than `quota / min_replicas`).
@@ -234,18 +270,7 @@ impl DeployRequest {
         if memory.is_none() {
             out.push(format!("“{}” is not an amount of memory of at least 1Mi (e.g. 512Mi or 2Gi).", self.memory));
         }
-        if self.gpus > 8 {
-            out.push("A replica may ask for 8 GPUs at most.".into());
-        }
-        if self.min_replicas < 1 {
-            out.push("At least one replica must run.".into());
-        }
-        if self.max_replicas < self.min_replicas {
-            out.push(format!("The most replicas ({}) is fewer than the fewest ({}).", self.max_replicas, self.min_replicas));
-        }
-        if self.max_replicas > REPLICAS_MAX {
-            out.push(format!("At most {REPLICAS_MAX} replicas."));
-        }
+        out.extend(self.replica_problems());
         if let Some(q) = quota {
             let n = self.min_replicas.max(1) as f64;
             let over = |asked: Option<f64>, limit: &Option<(f64, String)>, what: &str, shown: &str| {
@@ -327,6 +352,20 @@ mod tests {
         assert!(p[0].contains("“lots” is not an amount of CPU"));
         assert!(p[1].contains("memory"));
         assert!(p[2].contains("fewer than the fewest (3)"));
+    }
+
+    #[test]
+    fn the_browser_names_the_same_wrong_fields_without_working_out_amounts() {
+        let mut r = request();
+        assert!(r.form_problems().is_empty());
+        r.cpu = "lots".into();
+        r.memory = "12".into();
+        r.min_replicas = 3;
+        r.max_replicas = 2;
+        let p = r.form_problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("“lots” is not an amount of CPU"));
+        assert!(p[1].contains("fewer than the fewest (3)"));
     }
 
     #[test]

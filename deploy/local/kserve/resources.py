@@ -37,13 +37,19 @@ def must(pattern, repl, text, count, what, flags=0):
 
 out = []
 
-if part == "after":
-    runtime = open(f"{module}/config/runtimes/kserve-mlserver.yaml").read()
-    kustomization = open(f"{module}/config/runtimes/kustomization.yaml").read()
-    image = re.search(r"- name: mlserver\n\s+newName: (\S+)\n\s+newTag: (\S+)", kustomization)
+def with_image(folder, manifest, placeholder):
+    """`folder/manifest` with the image its folder's kustomization gives
+    `placeholder` (upstream's files name a placeholder, `<name>:replace`)."""
+    text = open(f"{module}/config/{folder}/{manifest}").read()
+    kustomization = open(f"{module}/config/{folder}/kustomization.yaml").read()
+    image = re.search(rf"- name: {re.escape(placeholder)}\n\s+newName: (\S+)\n\s+newTag: (\S+)", kustomization)
     if not image:
-        sys.exit("kserve/resources.py: no image for mlserver in config/runtimes/kustomization.yaml")
-    runtime = must(r"image: mlserver:replace", f"image: {image.group(1)}:{image.group(2)}", runtime, 1, "runtime image")
+        sys.exit(f"kserve/resources.py: no image for {placeholder} in config/{folder}/kustomization.yaml")
+    return must(rf"image: {re.escape(placeholder)}:replace", f"image: {image.group(1)}:{image.group(2)}", text, 1, f"{placeholder} image")
+
+
+if part == "after":
+    runtime = with_image("runtimes", "kserve-mlserver.yaml", "mlserver")
     runtime = must(r"(?m)^(\s+)runAsNonRoot: true\n",
                    lambda m: f"{m.group(0)}{m.group(1)}seccompProfile:\n{m.group(1)}  type: RuntimeDefault\n",
                    runtime, 1, "runtime securityContext")
@@ -51,12 +57,7 @@ if part == "after":
     # init container), as its ClusterStorageContainer `default` describes
     # it, with the image its kustomization names and the same restricted
     # security context (without it, Pod Security refuses every pod).
-    storage = open(f"{module}/config/storagecontainers/default.yaml").read()
-    kustomization = open(f"{module}/config/storagecontainers/kustomization.yaml").read()
-    image = re.search(r"- name: default-storage-initilizer\n\s+newName: (\S+)\n\s+newTag: (\S+)", kustomization)
-    if not image:
-        sys.exit("kserve/resources.py: no image for the storage initializer in config/storagecontainers/kustomization.yaml")
-    storage = must(r"image: default-storage-initilizer:replace", f"image: {image.group(1)}:{image.group(2)}", storage, 1, "storage initializer image")
+    storage = with_image("storagecontainers", "default.yaml", "default-storage-initilizer")
     storage = must(r"(?m)^(\s+)imagePullPolicy: IfNotPresent\n",
                    lambda m: (f"{m.group(0)}{m.group(1)}securityContext:\n{m.group(1)}  runAsNonRoot: true\n"
                               f"{m.group(1)}  allowPrivilegeEscalation: false\n{m.group(1)}  capabilities: {{drop: [ALL]}}\n"

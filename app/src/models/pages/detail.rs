@@ -397,7 +397,7 @@ fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: Server
     };
     let problems = {
         let request = request.clone();
-        move || request().problems(None)
+        move || request().form_problems()
     };
     let number = |s: RwSignal<u32>| move |ev: leptos::ev::Event| s.set(event_target_value(&ev).trim().parse().unwrap_or(0));
     let (r1, r2) = (request.clone(), request);
