@@ -6,7 +6,9 @@ import { Shell } from "../pages/shell";
 // portal only: a run logs a model (MLflow's own client, straight to the
 // tracking server, as a seed); maria registers it from the run's page, opens
 // the model, names it champion, previews and deploys it, follows it until
-// KServe's real controller reports it Ready, and removes it.
+// KServe's real controller reports it Ready, rolls out a second version as
+// a 20 % canary, promotes it, serves the first again from the history, and
+// removes it.
 
 const mlflow = process.env.ATRIUM_MLFLOW__URL;
 
@@ -30,8 +32,8 @@ function trainedRun(team: string): [string, string] {
   return [experiment, run];
 }
 
-test("maria registers a run's model, names it champion, deploys it until KServe says Ready, and removes it", async ({ page }) => {
-  test.setTimeout(180_000);
+test("maria registers a run's model, names it champion, deploys it until KServe says Ready, tries a second version as a canary, promotes it, serves the first again, and removes it", async ({ page }) => {
+  test.setTimeout(300_000);
   const [experiment, run] = trainedRun("team-b");
   const name = `serve-${Date.now().toString(36)}`;
   const shell = new Shell(page);
@@ -86,9 +88,39 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(row.getByTestId("model-deployment")).toContainText(`${name} (v1)`);
   await expect(row.getByTestId("model-deployment")).toContainText("Ready");
 
+  // A second version, tried as a 20 % canary beside the first, then promoted.
+  const [experiment2, run2] = trainedRun("team-b");
+  await shell.open(`/experiments/team-b/${experiment2}/runs/${run2}`);
+  await page.getByTestId("logged-model").getByTestId("register-name").fill(name);
+  await page.getByTestId("logged-model").getByTestId("register-model").click();
+  await expect(page.getByTestId("registered")).toContainText(`Registered as version 2 of “${name}”.`);
+  await shell.open(`/models/team-b/${name}`);
+  await deployment.getByTestId("canary-percent").fill("150");
+  await expect(deployment.getByTestId("canary-form").getByRole("alert")).toContainText("0 to 100 %");
+  await deployment.getByTestId("canary-percent").fill("20");
+  await deployment.getByTestId("canary-version").selectOption("2");
+  await deployment.getByTestId("canary-start").click();
+  const canary = deployment.getByTestId("canary");
+  await expect(canary).toContainText("Canary: version 2 at 20 % of the traffic");
+  await expect(canary.getByTestId("canary-state")).toHaveText("Ready", { timeout: 90_000 });
+  // Nothing on the local stack splits traffic, and the page says so.
+  await expect(canary.getByTestId("traffic-note")).toContainText("reach version 1 only");
+  await canary.getByTestId("canary-promote").click();
+  await expect(deployment.getByTestId("canary")).toBeHidden();
+  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+
+  // The history names each step; version 1 serves again in one click.
+  await deployment.getByTestId("deployment-history").locator("summary").click();
+  await expect(deployment.getByTestId("revision")).toHaveText([
+    /^v2 promoted to 100 % — maria/,
+    /^v2 canary at 20 % — maria/,
+    /^v1 deployed — maria/,
+  ]);
+  await deployment.locator('[data-testid="rollback-to"][data-version="1"]').click();
+  await expect(deployment.getByTestId("revision").first()).toHaveText(/^v1 rolled back to — maria/);
+  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+
   // Removed, after a confirmation.
-  await row.getByRole("link", { name }).click();
-  await page.locator("body[data-hydrated]").waitFor();
   await deployment.getByTestId("undeploy").click();
   await deployment.getByTestId("undeploy-confirm").click();
   await expect(page.getByTestId("deployments-empty")).toBeVisible();
