@@ -252,14 +252,8 @@ pub fn check_artifact_path(path: &str) -> Result<String, AppError> {
     Ok(path.to_string())
 }
 
-/// Whether the person may `verb` the team's registered models.
 #[cfg(feature = "ssr")]
-async fn may_models(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str, verb: &str) -> Result<bool, AppError> {
-    use crate::platform::access::Ask;
-    let client = state.kube.for_user(who)?;
-    let ask = Ask { group: GROUP, resource: "registeredmodels", verb, namespace: Some(team), name: None };
-    state.access.may(&client, who.session_key(), ask).await
-}
+use crate::models::api::server::may_models;
 
 /// Registers a model the run logged as a new version of the registered
 /// model `name` (made if the team has none of that name). Audited.
