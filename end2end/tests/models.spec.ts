@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, type Locator, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { Shell } from "../pages/shell";
 
@@ -11,6 +11,21 @@ import { Shell } from "../pages/shell";
 // removes it.
 
 const mlflow = process.env.ATRIUM_MLFLOW__URL;
+
+/** Waits until the deployment says Ready; while it says Not ready, the
+ * reasons it gives are what a failure reports. */
+async function readyOrWhy(deployment: Locator) {
+  await expect
+    .poll(
+      async () => {
+        const state = (await deployment.getByTestId("deployment-state").textContent())?.trim();
+        const reasons = deployment.getByTestId("deployment-reasons");
+        return state === "Not ready" && (await reasons.count()) > 0 ? `Not ready: ${await reasons.textContent()}` : state;
+      },
+      { timeout: 90_000, intervals: [500] },
+    )
+    .toBe("Ready");
+}
 
 function trainedRun(team: string): [string, string] {
   const bin = process.env.STACK_MLFLOW_BIN;
@@ -77,7 +92,7 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   // Followed without a reload until KServe's controller says Ready.
   const deployment = page.locator(`[data-testid="deployment"][data-deployment="${name}"]`);
   await expect(deployment).toBeVisible();
-  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+  await readyOrWhy(deployment);
   await expect(deployment.getByTestId("deployment-url")).toHaveText(`http://${name}-team-b.models.localhost`);
   await expect(page.getByTestId("deployments-following")).toBeHidden();
 
@@ -107,7 +122,7 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(canary.getByTestId("traffic-note")).toContainText("reach version 1 only");
   await canary.getByTestId("canary-promote").click();
   await expect(deployment.getByTestId("canary")).toBeHidden();
-  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+  await readyOrWhy(deployment);
 
   // The history names each step; version 1 serves again in one click.
   await deployment.getByTestId("deployment-history").locator("summary").click();
@@ -118,7 +133,7 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   ]);
   await deployment.locator('[data-testid="rollback-to"][data-version="1"]').click();
   await expect(deployment.getByTestId("revision").first()).toHaveText(/^v1 rolled back to — maria/);
-  await expect(deployment.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
+  await readyOrWhy(deployment);
 
   // Removed, after a confirmation.
   await deployment.getByTestId("undeploy").click();

@@ -92,16 +92,23 @@ pub mod server {
             .map(|o| {
                 let name = o.metadata.name.clone().unwrap_or_default();
                 let prefix = format!("{name}-predictor");
-                let mut recent: Vec<&Event> = events
+                let ours = events
                     .iter()
                     .filter(|e| e.involved_object.name.as_deref().is_some_and(|n| n == name || n.starts_with(&prefix)))
+                    .map(|e| serving::ObjectEvent {
+                        object: (e.involved_object.kind.as_deref().unwrap_or_default(), e.involved_object.name.as_deref().unwrap_or_default()),
+                        at: e
+                            .last_timestamp
+                            .as_ref()
+                            .map(|t| t.0)
+                            .or(e.event_time.as_ref().map(|t| t.0))
+                            .map(|t| t.as_millisecond())
+                            .unwrap_or_default(),
+                        reason: e.reason.as_deref().unwrap_or_default(),
+                        message: e.message.as_deref().unwrap_or_default(),
+                    })
                     .collect();
-                recent.sort_by_key(|e| std::cmp::Reverse(e.last_timestamp.as_ref().map(|t| t.0)));
-                let refusals = recent
-                    .iter()
-                    .filter_map(|e| serving::refusal(e.reason.as_deref().unwrap_or_default(), e.message.as_deref().unwrap_or_default()))
-                    .take(3)
-                    .collect();
+                let refusals = serving::current_refusals(ours, 3);
                 serving::deployment(&serde_json::to_value(o).unwrap_or_default(), refusals, gateway_splits)
             })
             .collect())

@@ -189,6 +189,38 @@ pub fn deployment(o: &Value, refusals: Vec<String>, gateway_splits: bool) -> Dep
     }
 }
 
+/// One Kubernetes event about one of a deployment's objects.
+pub struct ObjectEvent<'a> {
+    /// The object's kind and name (`ReplicaSet/x-predictor-5d…`).
+    pub object: (&'a str, &'a str),
+    /// When it last happened (any order-preserving number).
+    pub at: i64,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+/// What keeps a deployment from running now, in words: for each of its
+/// objects only the newest event counts, so a pod refused by the quota and
+/// then created once room was made (`SuccessfulCreate`), or a pod that could
+/// not be scheduled and then was, stops being a reason. At most `most`.
+pub fn current_refusals(mut events: Vec<ObjectEvent<'_>>, most: usize) -> Vec<String> {
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let mut seen = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    for e in events {
+        if seen.contains(&e.object) {
+            continue;
+        }
+        seen.push(e.object);
+        if let Some(r) = refusal(e.reason, e.message) {
+            if !out.contains(&r) && out.len() < most {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
 /// A Kubernetes event about one of a deployment's objects, in words when it
 /// keeps the deployment from running (its pods refused by quota or Pod
 /// Security, an image that cannot be pulled), else `None`.
@@ -205,6 +237,9 @@ pub fn refusal(reason: &str, message: &str) -> Option<String> {
         "ErrImagePull" | "ImagePullBackOff" | "Failed" if message.contains("image") => {
             Some(format!("Its server image cannot be pulled: {}", message.chars().take(300).collect::<String>()))
         }
+        // KServe says InternalError too when two of its status writes cross
+        // ("the object has been modified"); it tries again by itself.
+        "InternalError" if message.contains("the object has been modified") => None,
         "InternalError" | "ServingRuntimeNotFound" => Some(message.chars().take(300).collect()),
         _ => None,
     }
@@ -422,6 +457,18 @@ mod tests {
         let q = refusal("FailedCreate", "Error creating: pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: requests.cpu=2, used: requests.cpu=15, limited: requests.cpu=16").unwrap();
         assert!(q.starts_with("Its pods would exceed the team's quota"), "{q}");
         assert!(refusal("ScalingReplicaSet", "Scaled up replica set x to 1").is_none());
+        // Seen in CI: KServe's own status writes crossing is no reason a deployment fails.
+        assert!(refusal("InternalError", "fails to update InferenceService status: Operation cannot be fulfilled on inferenceservices.serving.kserve.io \"m\": the object has been modified; please apply your changes to the latest version and try again").is_none());
+        assert!(refusal("InternalError", "fails to reconcile predictor: no runtime found").is_some());
+        // Only each object's newest event counts: a refusal made good is no reason any more.
+        let ev = |kind, name, at, reason, message| ObjectEvent { object: (kind, name), at, reason, message };
+        let quota = "Error creating: pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: pods=1, used: pods=40, limited: pods=40";
+        let made_good = vec![ev("ReplicaSet", "d-v1-predictor-1", 10, "FailedCreate", quota), ev("ReplicaSet", "d-v1-predictor-1", 20, "SuccessfulCreate", "Created pod: x")];
+        assert!(current_refusals(made_good, 3).is_empty());
+        let still = vec![ev("ReplicaSet", "d-v1-predictor-1", 30, "FailedCreate", quota), ev("ReplicaSet", "d-v1-predictor-1", 20, "SuccessfulCreate", "Created pod: x"), ev("Pod", "x", 25, "FailedScheduling", "0/3 nodes are available")];
+        let r = current_refusals(still, 3);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].contains("quota") && r[1].contains("cannot start"), "{r:?}");
         assert!(refusal("FailedCreate", "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\"").unwrap().contains("Pod Security"));
     }
 }

@@ -140,6 +140,8 @@ fn AliasEditor(team: String, name: String, aliases: Vec<(String, String)>, versi
 
 /// How often the page asks again while a deployment is starting.
 const FOLLOW_MS: u64 = 2000;
+/// A deployment that is not ready is read again every this many periods.
+const FAILING_EVERY: u32 = 5;
 
 /// The model's deployments, followed while any is starting, and the form
 /// to deploy a version (preview first, then deploy).
@@ -170,16 +172,21 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
         move || get_deployments(team.clone(), model.clone())
     });
     // Follow while something is starting (the controller's status moves
-    // within seconds on a healthy cluster).
+    // within seconds on a healthy cluster), and, less often, while something
+    // is not ready: a refusal can be made good (room in the quota, a node
+    // back) and the page should say so without a reload.
     let starting = move || {
         shown.with(|d| d.iter().any(|d| d.state == ServingState::Starting || d.canary.as_ref().is_some_and(|c| c.state == ServingState::Starting)))
     };
+    let failing = move || shown.with(|d| d.iter().any(|d| d.state == ServingState::Failing));
     #[cfg(feature = "hydrate")]
     {
         let refresh = refresh.clone();
+        let tick = std::cell::Cell::new(0u32);
         let handle = set_interval_with_handle(
             move || {
-                if starting() {
+                tick.set(tick.get().wrapping_add(1));
+                if starting() || (failing() && tick.get() % FAILING_EVERY == 0) {
                     refresh();
                 }
             },
@@ -189,7 +196,7 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
             on_cleanup(move || h.clear());
         }
     }
-    let _ = (&refresh, FOLLOW_MS);
+    let _ = (&refresh, FOLLOW_MS, FAILING_EVERY, failing);
     let t = team.clone();
     view! {
         <section class="card space-y-3" data-testid="model-deployments">
