@@ -305,6 +305,9 @@ const SCIENTISTS: &[Who] = &[Scientist];
 const SECRET_READERS: &[Who] = &[Scientist, Engineer];
 /// Deploy models (create and delete the team's InferenceServices).
 const MODEL_DEPLOYERS: &[Who] = &[MlEngineer];
+/// Change what a deployment serves (update InferenceServices): team admins
+/// too, who carry out the promotions they approve.
+const MODEL_CHANGERS: &[Who] = &[MlEngineer, TeamAdmin];
 /// Read members (RoleBindings) and the audit trail.
 const TEAM_ADMINS: &[Who] = &[TeamAdmin];
 
@@ -527,6 +530,8 @@ fn server_functions(t: &Target) -> Vec<Call> {
         // A first team admin who has never signed in.
         form(admin::CreateTeam { name: team_.clone(), display_name: "Matrix".into(), admin: nothing.clone() }, Rule::Refused(422)),
         form(admin::SetTeamCeiling { team: team_.clone(), resource: no_quota.clone(), value: "1".into() }, Rule::PlatformAdmins(422)),
+        // Marking a team that does not exist: platform admins learn so, others are refused.
+        form(admin::SetTeamPromotions { team: nothing.clone(), need_approval: true }, Rule::PlatformAdmins(404)),
         // What retiring would delete: counted by platform admins only.
         form(admin::TeamHoldings { team: team_.clone() }, team(&[], Admins::List)),
         // A confirmation that is not the team's name.
@@ -640,13 +645,15 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(models::Undeploy { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
         form(
             models::RolloutCanary { team: team_.clone(), name: nothing.clone(), version: "2".into(), percent: 20 },
-            change_of_nothing(MODEL_DEPLOYERS),
+            change_of_nothing(MODEL_CHANGERS),
         ),
         // A share over 100 %: refused before anything is asked.
         form(models::RolloutCanary { team: team_.clone(), name: nothing.clone(), version: "2".into(), percent: 150 }, Rule::Refused(422)),
-        form(models::PromoteCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
-        form(models::RollbackCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),
-        form(models::RollBackTo { team: team_.clone(), name: nothing.clone(), version: "1".into() }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::PromoteCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_CHANGERS)),
+        form(models::RollbackCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_CHANGERS)),
+        form(models::RollBackTo { team: team_.clone(), name: nothing.clone(), version: "1".into() }, change_of_nothing(MODEL_CHANGERS)),
+        // Denying a promotion without a reason: refused before anything is asked.
+        form(models::DecidePromotion { team: team_.clone(), id: -1, approve: false, reason: String::new() }, Rule::Refused(422)),
         form(
             experiments::CompareRuns {
                 team: team_.clone(),

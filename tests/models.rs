@@ -343,3 +343,132 @@ async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version
     let (status, _) = call(&maria, &base, "model-undeploy", &[("team", "team-b"), ("name", &deployment)]).await;
     assert_eq!(status, 200);
 }
+
+/// In a team marked so that promotions need approval, an ML engineer's
+/// promotion is a request a team admin approves (carried out as them, and
+/// `champion` follows) or denies; Kubernetes itself refuses the engineer a
+/// direct change of what a deployment serves there.
+#[tokio::test]
+async fn in_a_team_needing_approval_a_promotion_waits_for_a_team_admin() {
+    use app::identity::Persona;
+    use app::teams::members::SubjectKind;
+    let _port = login_port().await;
+    let portal = serving_portal().await;
+    let base = portal.base.clone();
+    let team = unique("prod");
+    let _doomed = common::notebooks::Doomed(team.clone());
+
+    // paula makes the team with tom as its admin and marks it; tom adds
+    // maria as its ML engineer; its data connection is team-b's.
+    let (tom, _) = browser();
+    sign_in(&tom, &base, "tom", "/").await;
+    let (paula, _) = browser();
+    sign_in(&paula, &base, "paula", "/").await;
+    let (status, body) = call(&paula, &base, "admin-team-create", &[("name", &team), ("display_name", "Production"), ("admin", "tom")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(&paula, &base, "admin-team-promotions", &[("team", &team), ("need_approval", "true")]).await;
+    assert_eq!(status, 200, "{body}");
+    app::teams::members_server::set_personas(&common::as_user("tom").await, &team, SubjectKind::User, "maria", &[Persona::MlEngineer])
+        .await
+        .expect("tom adds maria");
+    let admin = cluster_admin().await;
+    let secrets = kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), "team-b");
+    let mut connection = secrets.get("object-storage").await.expect("team-b's data connection");
+    connection.metadata = kube::api::ObjectMeta { name: Some("object-storage".into()), labels: connection.metadata.labels.clone(), annotations: connection.metadata.annotations.clone(), ..Default::default() };
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), &team).create(&Default::default(), &connection).await.unwrap();
+    let maria_kube = common::as_user("maria").await;
+    for _ in 0..100 {
+        if app::platform::access::may(&maria_kube, "serving.kserve.io", "inferenceservices", "create", Some(&team)).await.unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // maria registers two versions, deploys the first and tries the second as a canary.
+    let runs = trained(&team, 2).await;
+    let (maria, _) = browser();
+    sign_in(&maria, &base, "maria", "/").await;
+    let model = unique("Fraud");
+    let deployment = unique("fraud");
+    for (run, logged) in &runs {
+        let (status, body) = call(&maria, &base, "model-register", &[("team", &team), ("run", run), ("model", logged), ("name", &model)]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call_struct(&maria, &base, "model-deploy", request(&team, &model, "1", &deployment)).await;
+    assert_eq!(status, 200, "{body}");
+    deployment_when(&maria, &base, &team, &model, &deployment, |d| d["state"] == "Ready").await;
+    let (status, body) = call(&maria, &base, "model-canary", &[("team", &team), ("name", &deployment), ("version", "2"), ("percent", "20")]).await;
+    assert_eq!(status, 200, "a canary needs no approval: {body}");
+
+    // Her promotion is asked, not made: version 1 serves on.
+    let (status, body) = call(&maria, &base, "model-promote", &[("team", &team), ("name", &deployment)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Asked the team's admins to approve: version 1 serves everything until one does."), "{body}");
+    let d = deployment_when(&maria, &base, &team, &model, &deployment, |d| !d["waiting"].is_null()).await;
+    assert_eq!((d["version"].as_str(), d["canary"]["version"].as_str()), (Some("1"), Some("2")));
+    assert_eq!((d["asks_approval"].as_bool(), d["waiting"]["may_decide"].as_bool(), d["waiting"]["requested_by"].as_str()), (Some(true), Some(false), Some("maria")));
+    let id = d["waiting"]["id"].as_i64().unwrap().to_string();
+    let (status, body) = call(&maria, &base, "model-promote", &[("team", &team), ("name", &deployment)]).await;
+    assert_eq!(status, 409, "one request waits per deployment: {body}");
+    let (status, _) = call(&maria, &base, "model-promotion-decide", &[("team", &team), ("id", &id), ("approve", "true"), ("reason", "")]).await;
+    assert_eq!(status, 403, "maria may not approve her own promotion");
+
+    // Nor can she go around the portal: the API server refuses her a change of what serves.
+    let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(maria_kube.client(), &team, &app::models::serving::api_resource());
+    let refused = loop {
+        let mut direct = isvcs.get(&deployment).await.unwrap();
+        direct.data["spec"]["predictor"] = direct.data["spec"]["canary"][0]["predictor"].clone();
+        direct.data["spec"].as_object_mut().unwrap().remove("canary");
+        match isvcs.replace(&deployment, &Default::default(), &direct).await {
+            // KServe's status writes move the object's version meanwhile.
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(kube::Error::Api(s)) => break s,
+            other => panic!("maria changed what serves in a team needing approval: {other:?}"),
+        }
+    };
+    assert!(refused.message.contains("only a team admin changes the version a deployment serves"), "{refused:?}");
+
+    // tom sees it and may decide; denying needs a reason; he approves.
+    let d = deployment_when(&tom, &base, &team, &model, &deployment, |d| !d["waiting"].is_null()).await;
+    assert_eq!((d["asks_approval"].as_bool(), d["waiting"]["may_decide"].as_bool()), (Some(false), Some(true)));
+    let (status, body) = call(&tom, &base, "model-promotion-decide", &[("team", &team), ("id", &id), ("approve", "false"), ("reason", "")]).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = call(&tom, &base, "model-promotion-decide", &[("team", &team), ("id", &id), ("approve", "true"), ("reason", "")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Version 2 now serves all traffic.") && body.contains("“champion” names version 2."), "{body}");
+    let (status, body) = call(&tom, &base, "model-promotion-decide", &[("team", &team), ("id", &id), ("approve", "false"), ("reason", "too late")]).await;
+    assert_eq!(status, 409, "decided once: {body}");
+    assert!(body.contains("tom has decided this request already"), "{body}");
+    let d = deployment_when(&maria, &base, &team, &model, &deployment, |d| d["version"] == "2" && d["canary"].is_null() && d["state"] == "Ready").await;
+    assert!(d["waiting"].is_null());
+    assert_eq!(d["history"][0]["by"], "tom", "carried out as the approver");
+    let (_, html) = page(&maria, &base, &format!("/models/{team}")).await;
+    assert!(html.contains("champion → v2"), "champion moved when the promotion landed");
+
+    // Serving version 1 again is asked too; tom denies it with a reason, and version 2 serves on.
+    let (status, body) = call(&maria, &base, "model-rollback", &[("team", &team), ("name", &deployment), ("version", "1")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Asked the team's admins"), "{body}");
+    let d = deployment_when(&tom, &base, &team, &model, &deployment, |d| !d["waiting"].is_null()).await;
+    let id = d["waiting"]["id"].as_i64().unwrap().to_string();
+    let (status, body) = call(&tom, &base, "model-promotion-decide", &[("team", &team), ("id", &id), ("approve", "false"), ("reason", "v1 misses the new fraud pattern")]).await;
+    assert_eq!(status, 200, "{body}");
+    let d = deployment_when(&maria, &base, &team, &model, &deployment, |d| d["waiting"].is_null()).await;
+    assert_eq!(d["version"], "2");
+
+    // All of it in the team's audit trail.
+    let entries = portal.state.db.audit_list(&app::model::audit::AuditFilter { team: Some(team.clone()), limit: 100, ..Default::default() }).await.unwrap();
+    let has = |actor: &str, action: &str, text: &str| {
+        let found = entries.iter().any(|e| e.actor == actor && e.action == action && e.object.contains(text));
+        if !found {
+            eprintln!("not in the trail: {actor} {action} “{text}”; it holds: {:#?}", entries.iter().map(|e| (&e.actor, &e.action, &e.object)).collect::<Vec<_>>());
+        }
+        found
+    };
+    assert!(has("paula", "team.promotions", "need a team admin's approval"));
+    assert!(has("maria", "model.promote.ask", "maria asks to promote version 2"));
+    assert!(has("tom", "model.promote", "version 2 promoted (was version 1), asked by maria and approved by tom"));
+    assert!(has("tom", "model.alias", "champion → version 2"));
+    assert!(has("maria", "model.promote.ask", "maria asks to serve version 1 again"));
+    assert!(has("tom", "model.promote.deny", "v1 misses the new fraud pattern"));
+}

@@ -153,7 +153,7 @@ render_chart_rbac() {
     --show-only $t/rbac/catalog.yaml --show-only $t/rbac/personas.yaml \
     --show-only $t/rbac/platform-admins.yaml --show-only $t/rbac/impersonation.yaml \
     --show-only $t/policies/team-fence.yaml --show-only $t/policies/quota-ceiling.yaml \
-    --show-only $t/policies/platform-admin-fence.yaml >"$state/chart-rbac.yaml"
+    --show-only $t/policies/platform-admin-fence.yaml --show-only $t/policies/promotion-approval.yaml >"$state/chart-rbac.yaml"
 }
 
 keycloak_home() { echo "$state/keycloak-$KEYCLOAK_VERSION"; }

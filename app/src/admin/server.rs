@@ -78,6 +78,10 @@ pub async fn team_rows(client: &UserClient) -> AppResult<Vec<super::TeamRow>> {
                 quota: crate::teams::server::quota_lines(quotas_by.get(&team.name).map(Vec::as_slice).unwrap_or_default()),
                 members: members_by.get(&team.name).map_or(0, HashSet::len),
                 notebooks: notebooks_by.get(&team.name).copied().unwrap_or(0),
+                promotions_need_approval: {
+                    let (key, value) = crate::models::model::APPROVAL_LABEL;
+                    ns.metadata.labels.as_ref().and_then(|l| l.get(key)).is_some_and(|v| v == value)
+                },
                 team,
             }
         })
@@ -239,6 +243,22 @@ pub async fn retire_team(client: &UserClient, team: &str, typed: &str) -> AppRes
     }
     Api::<Namespace>::all(client.client())
         .delete(team, &DeleteParams::default())
+        .await
+        .map_err(|e| explain(e, "this team"))?;
+    Ok(())
+}
+
+/// Sets or removes the label that makes a team's promotions need approval.
+pub async fn set_promotions(client: &UserClient, team: &str, need_approval: bool) -> AppResult<()> {
+    let ns = Api::<Namespace>::all(client.client()).get(team).await.map_err(|e| explain(e, "this team"))?;
+    if !ns.metadata.labels.as_ref().and_then(|l| l.get(TEAM_LABEL)).is_some_and(|v| v == "true") {
+        return Err(AppError::NotFound("There is no such team.".into()));
+    }
+    let (key, value) = crate::models::model::APPROVAL_LABEL;
+    let value = if need_approval { serde_json::json!(value) } else { serde_json::Value::Null };
+    let patch = serde_json::json!({ "metadata": { "labels": { key: value } } });
+    Api::<Namespace>::all(client.client())
+        .patch(team, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| explain(e, "this team"))?;
     Ok(())

@@ -45,6 +45,10 @@ pub struct TeamRow {
     /// Users and groups holding a persona in the team.
     pub members: usize,
     pub notebooks: usize,
+    /// Whether a team admin approves every change of the version a model
+    /// deployment serves (the namespace's `atrium.io/promotions` label).
+    #[serde(default)]
+    pub promotions_need_approval: bool,
 }
 
 /// Every team with its quota use, members and notebooks: four list calls
@@ -65,6 +69,18 @@ pub async fn set_team_ceiling(team: String, resource: String, value: String) -> 
     }
     let object = format!("{resource}={}", value.trim());
     me.audited(Some(&team), "ceiling.update", &object, server::set_ceiling(&me.client, &team, &resource, value.trim())).await
+}
+
+/// Marks a team's promotions as needing a team admin's approval (its
+/// namespace's label `atrium.io/promotions=need-approval`), or unmarks it.
+/// Kubernetes then refuses anyone but the team's admins a change of the
+/// version a model deployment serves there. Audited.
+#[server(endpoint = "admin-team-promotions")]
+pub async fn set_team_promotions(team: String, need_approval: bool) -> Result<(), AppError> {
+    let me = Actor::current().await?;
+    require_platform_admin(&me.client).await?;
+    let object = format!("team {team}: promotions {}", if need_approval { "need a team admin's approval" } else { "need no approval" });
+    me.audited(Some(&team), "team.promotions", &object, server::set_promotions(&me.client, &team, need_approval)).await
 }
 
 /// What retiring the team would delete.

@@ -3,5 +3,6 @@
 //! so it compiles for the server and the browser alike.
 
 pub mod audit;
+pub mod promotion;
 pub mod quota;
 pub mod team;

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 pub mod server {
     use crate::error::AppError;
-    use crate::models::model::{DeployRequest, Deployment, DeploymentBrief};
+    use crate::models::model::{DeployRequest, Deployment, DeploymentBrief, Promotion, PromotionAction};
     use crate::models::serving;
     use crate::platform::kube::{UserClient, explain};
     use kube::api::{Api, DynamicObject, ListParams};
@@ -216,6 +216,123 @@ pub mod server {
         me.audited(Some(team), action, object, write(false)).await
     }
 
+    /// Kubernetes' own word on who approves promotions: the verb `approve`
+    /// on `promotions.atrium.io` in the team (team admins hold it). The
+    /// admission policy `promotion-approval` asks the same of the API
+    /// server, so the portal is not the only guard.
+    pub async fn may_approve(state: &crate::state::AppState, who: &crate::auth::SignedIn, team: &str) -> Result<bool, AppError> {
+        may(state, who, team, "atrium.io", "promotions", "approve").await
+    }
+
+    /// Whether the team is marked so that changing the version a deployment
+    /// serves needs a team admin (its namespace's label), read as the person.
+    pub async fn needs_approval(client: &UserClient, team: &str) -> Result<bool, AppError> {
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::ResourceExt;
+        let (key, value) = crate::models::model::APPROVAL_LABEL;
+        let ns = Api::<Namespace>::all(client.client()).get(team).await.map_err(|e| explain(e, &format!("team “{team}”")))?;
+        Ok(ns.labels().get(key).is_some_and(|v| v == value))
+    }
+
+    /// The deployments with, for the person, whether a change of version
+    /// asks approval, and the promotion each has waiting.
+    pub async fn with_approvals(state: &crate::state::AppState, who: &crate::auth::SignedIn, client: &UserClient, team: &str, mut all: Vec<Deployment>) -> Result<Vec<Deployment>, AppError> {
+        if all.is_empty() {
+            return Ok(all);
+        }
+        let (need, may, pending) = futures::join!(needs_approval(client, team), may_approve(state, who, team), state.db.promotions_pending(team));
+        let need = need.unwrap_or_else(|e| {
+            tracing::info!(error = %e, "whether promotions need approval not read");
+            false
+        });
+        let (may, pending) = (may?, pending.map_err(AppError::internal)?);
+        for d in &mut all {
+            d.asks_approval = need && !may;
+            d.waiting = pending.iter().find(|p| p.deployment == d.name).cloned().map(|mut p| {
+                p.may_decide = may;
+                p
+            });
+        }
+        Ok(all)
+    }
+
+    /// When the team's promotions need approval and the person is no team
+    /// admin: records the request (one waiting per deployment, audited) and
+    /// says so; `None` when the person may go ahead.
+    pub async fn ask_if_needed(me: &crate::audit::server::Actor, asked: Promotion) -> Result<Option<String>, AppError> {
+        let team = asked.team.clone();
+        if !needs_approval(&me.client, &team).await? || may_approve(&me.state, &me.who, &team).await? {
+            return Ok(None);
+        }
+        let db = &me.state.db;
+        let object = format!("deployment {} of model {}: {} (asked)", asked.deployment, asked.model, asked.sentence());
+        let work = async {
+            if let Some(p) = db.promotions_pending(&team).await.map_err(AppError::internal)?.into_iter().find(|p| p.deployment == asked.deployment) {
+                return Err(AppError::Conflict(format!("A request waits for the team's admins already on deployment “{}”: {}.", p.deployment, p.sentence())));
+            }
+            db.promotion_create(&asked).await.map_err(|e| match e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    AppError::Conflict(format!("A request waits for the team's admins already on deployment “{}”.", asked.deployment))
+                }
+                e => AppError::internal(e),
+            })
+        };
+        me.audited(Some(&team), "model.promote.ask", &object, work).await?;
+        Ok(Some(format!(
+            "Asked the team's admins to approve: version {} serves everything until one does.",
+            asked.from_version
+        )))
+    }
+
+    /// What promoting and serving again do once no approval is missing:
+    /// one rewrite as the person (`approved`: the request it carries out),
+    /// audited; in a team whose promotions need approval, the `champion`
+    /// alias then names the version that serves.
+    pub async fn change_version(
+        me: &crate::audit::server::Actor,
+        team: &str,
+        name: &str,
+        found: serde_json::Value,
+        model: &str,
+        action: PromotionAction,
+        version: &str,
+        approved: Option<&Promotion>,
+    ) -> Result<String, AppError> {
+        let now = crate::pipelines::api::server::now_ms();
+        let before = serving::deployment(&found, Vec::new(), true);
+        let asked = approved.map(|p| format!(", asked by {} and approved by {}", p.requested_by, me.username())).unwrap_or_default();
+        let (changed, object, action_name) = match action {
+            PromotionAction::Promote => {
+                let changed = serving::promoted(&found, me.username(), now).map_err(AppError::Conflict)?;
+                (changed, format!("deployment {name} of model {model}: version {version} promoted (was version {}){asked}", before.version), "model.promote")
+            }
+            PromotionAction::Serve => {
+                let mlflow = gate(&me.state, &me.who, team, "get").await?;
+                let storage = storage_of(me, mlflow, team, model, version).await?;
+                let changed = serving::at_version(&found, version, &storage, me.username(), now).map_err(AppError::Conflict)?;
+                (changed, format!("deployment {name} of model {model}: rolled back to version {version} (was version {}){asked}", before.version), "model.rollback")
+            }
+        };
+        replace(me, team, name, changed, action_name, &object).await?;
+        let mut said = match action {
+            PromotionAction::Promote => format!("Version {version} now serves all traffic."),
+            PromotionAction::Serve => format!("Version {version} serves again; version {} serves until it is ready.", before.version),
+        };
+        if needs_approval(&me.client, team).await.unwrap_or(false)
+            && let Ok(mlflow) = registry(&me.state)
+        {
+            let object = format!("model {model}: champion → version {version} (now serving on deployment {name})");
+            match me.audited(Some(team), "model.alias", &object, mlflow.set_alias(team, model, "champion", version)).await {
+                Ok(()) => said.push_str(&format!(" “champion” names version {version}.")),
+                Err(e) => {
+                    tracing::warn!(error = %e, "champion not moved after a promotion");
+                    said.push_str(" The “champion” alias could not be moved; set it on this page.");
+                }
+            }
+        }
+        Ok(said)
+    }
+
     /// The object as YAML, as it is sent.
     pub fn yaml(object: &DynamicObject) -> String {
         let mut value = serde_json::to_value(object).unwrap_or_default();
@@ -334,7 +451,8 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
             .into_iter()
             .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == name))
             .collect();
-        server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?
+        let found = server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?;
+        server::with_approvals(&state, &who, &client, &team, found).await?
     } else {
         Vec::new()
     };
@@ -367,7 +485,8 @@ pub async fn get_deployments(team: String, model: String) -> Result<Vec<super::m
         .into_iter()
         .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == model))
         .collect();
-    server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await
+    let found = server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?;
+    server::with_approvals(&state, &who, &client, &team, found).await
 }
 
 /// Points an alias (e.g. `champion`) at a version, moving it from the one
@@ -485,15 +604,31 @@ pub async fn rollout_canary(team: String, name: String, version: String, percent
 }
 
 /// Promotes deployment `name`'s canary to serve all traffic; the previous
-/// version's predictor goes. Audited.
+/// version's predictor goes. In a team whose promotions need approval, an
+/// ML engineer's promotion is asked of the team's admins instead. Audited.
 #[server(endpoint = "model-promote")]
-pub async fn promote_canary(team: String, name: String) -> Result<(), AppError> {
+pub async fn promote_canary(team: String, name: String) -> Result<String, AppError> {
+    use super::model::{Promotion, PromotionAction};
     let (me, found, model) = server::changing(&team, &name).await?;
     let before = super::serving::deployment(&found, Vec::new(), true);
-    let changed = super::serving::promoted(&found, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
-    let to = before.canary.map(|c| c.version).unwrap_or_default();
-    let object = format!("deployment {name} of model {model}: version {to} promoted (was version {})", before.version);
-    server::replace(&me, &team, &name, changed, "model.promote", &object).await
+    let Some(canary) = before.canary.clone() else {
+        return Err(AppError::Conflict("This deployment has no canary to promote.".into()));
+    };
+    let asked = Promotion {
+        team: team.clone(),
+        deployment: name.clone(),
+        model: model.clone(),
+        version: canary.version.clone(),
+        action: PromotionAction::Promote,
+        from_version: before.version.clone(),
+        requested_by: me.username().to_string(),
+        requested_at_ms: crate::pipelines::api::server::now_ms(),
+        ..Default::default()
+    };
+    if let Some(said) = server::ask_if_needed(&me, asked).await? {
+        return Ok(said);
+    }
+    server::change_version(&me, &team, &name, found, &model, PromotionAction::Promote, &canary.version, None).await
 }
 
 /// Removes deployment `name`'s canary; the stable version serves on. Audited.
@@ -507,15 +642,98 @@ pub async fn rollback_canary(team: String, name: String) -> Result<(), AppError>
 }
 
 /// Serves an earlier `version` again on deployment `name` (a rolling update:
-/// the current version serves until the earlier one is ready). Audited.
+/// the current version serves until the earlier one is ready). In a team
+/// whose promotions need approval, an ML engineer asks it of the team's
+/// admins. Audited.
 #[server(endpoint = "model-rollback")]
-pub async fn roll_back_to(team: String, name: String, version: String) -> Result<(), AppError> {
+pub async fn roll_back_to(team: String, name: String, version: String) -> Result<String, AppError> {
+    use super::model::{Promotion, PromotionAction};
     super::model::check_version(&version).map_err(AppError::Invalid)?;
     let (me, found, model) = server::changing(&team, &name).await?;
+    let before = super::serving::deployment(&found, Vec::new(), true);
+    if before.canary.is_some() {
+        return Err(AppError::Conflict("Promote or roll back the canary first.".into()));
+    }
+    if before.version == version {
+        return Err(AppError::Conflict(format!("Deployment “{name}” serves version {version} already.")));
+    }
+    // The version must exist and be ready before anyone is asked.
     let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
-    let storage = server::storage_of(&me, mlflow, &team, &model, &version).await?;
-    let before = super::serving::deployment(&found, Vec::new(), true).version;
-    let changed = super::serving::at_version(&found, &version, &storage, me.username(), crate::pipelines::api::server::now_ms()).map_err(AppError::Conflict)?;
-    let object = format!("deployment {name} of model {model}: rolled back to version {version} (was version {before})");
-    server::replace(&me, &team, &name, changed, "model.rollback", &object).await
+    server::storage_of(&me, mlflow, &team, &model, &version).await?;
+    let asked = Promotion {
+        team: team.clone(),
+        deployment: name.clone(),
+        model: model.clone(),
+        version: version.clone(),
+        action: PromotionAction::Serve,
+        from_version: before.version.clone(),
+        requested_by: me.username().to_string(),
+        requested_at_ms: crate::pipelines::api::server::now_ms(),
+        ..Default::default()
+    };
+    if let Some(said) = server::ask_if_needed(&me, asked).await? {
+        return Ok(said);
+    }
+    server::change_version(&me, &team, &name, found, &model, PromotionAction::Serve, &version, None).await
+}
+
+/// A team admin approves (carrying the change out as themselves) or denies
+/// a promotion an ML engineer asked for. The first decision wins; if the
+/// approved change cannot be made, what served before serves on and the
+/// request waits again. Audited.
+#[server(endpoint = "model-promotion-decide")]
+pub async fn decide_promotion(team: String, id: i64, approve: bool, reason: String) -> Result<String, AppError> {
+    use super::model::PromotionAction;
+    let reason = reason.trim().to_string();
+    if !approve && reason.chars().count() < 3 {
+        return Err(AppError::Invalid("Say why the promotion is denied; whoever asked will read it.".into()));
+    }
+    if reason.chars().count() > 500 {
+        return Err(AppError::Invalid("Keep the reason under 500 characters.".into()));
+    }
+    let me = crate::audit::server::Actor::current().await?;
+    if !server::may_approve(&me.state, &me.who, &team).await? {
+        return Err(AppError::Forbidden(format!("Only the admins of team “{team}” approve its promotions.")));
+    }
+    let db = &me.state.db;
+    let asked = db
+        .promotion_get(id)
+        .await
+        .map_err(AppError::internal)?
+        .filter(|p| p.team == team)
+        .ok_or_else(|| AppError::NotFound(format!("Team “{team}” has no such promotion request.")))?;
+    let now = crate::pipelines::api::server::now_ms();
+    if !db.promotion_decide(id, approve, me.username(), &reason, now).await.map_err(AppError::internal)? {
+        let by = db.promotion_get(id).await.ok().flatten().and_then(|p| p.decided_by).unwrap_or_else(|| "someone".into());
+        return Err(AppError::Conflict(format!("{by} has decided this request already.")));
+    }
+    if !approve {
+        let object = format!("deployment {} of model {}: {} — denied: {reason}", asked.deployment, asked.model, asked.sentence());
+        me.audited(Some(&team), "model.promote.deny", &object, async { Ok(()) }).await?;
+        return Ok(format!("Denied; version {} serves on.", asked.from_version));
+    }
+    let work = async {
+        let (found, model) = server::managed(&me, &team, &asked.deployment).await?;
+        let now = super::serving::deployment(&found, Vec::new(), true);
+        let still = match asked.action {
+            PromotionAction::Promote => now.canary.as_ref().is_some_and(|c| c.version == asked.version) && now.version == asked.from_version,
+            PromotionAction::Serve => now.canary.is_none() && now.version == asked.from_version,
+        };
+        if !still {
+            return Err(AppError::Conflict(format!(
+                "Deployment “{}” changed since this was asked (it serves version {} now); deny it and ask again.",
+                asked.deployment, now.version
+            )));
+        }
+        server::change_version(&me, &team, &asked.deployment, found, &model, asked.action, &asked.version, Some(&asked)).await
+    };
+    match work.await {
+        Ok(said) => Ok(said),
+        Err(e) => {
+            if let Err(r) = db.promotion_reopen(id).await {
+                tracing::warn!(error = %r, id, "promotion request not reopened after a failed approval");
+            }
+            Err(e)
+        }
+    }
 }

@@ -125,7 +125,18 @@ pub struct Deployment {
     pub traffic_note: Option<String>,
     /// What was done to it, newest first.
     pub history: Vec<Revision>,
+    /// Whether changing the version it serves needs a team admin's
+    /// approval (the team is marked so) and the person is no team admin.
+    pub asks_approval: bool,
+    /// A change of the version it serves, waiting for a team admin.
+    pub waiting: Option<Promotion>,
 }
+
+/// The namespace label that marks a team whose promotions need approval,
+/// and its value.
+pub const APPROVAL_LABEL: (&str, &str) = ("atrium.io/promotions", "need-approval");
+
+pub use crate::model::promotion::{Promotion, PromotionAction};
 
 /// What a person asks for when deploying a version.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -186,6 +186,8 @@ pub fn deployment(o: &Value, refusals: Vec<String>, gateway_splits: bool) -> Dep
             h.reverse();
             h
         },
+        asks_approval: false,
+        waiting: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod people_store;
 pub mod prefs_store;
 mod rbac_watch;
+pub mod promotions_store;
 pub mod requests_store;
 pub mod tokens;
 

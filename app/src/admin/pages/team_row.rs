@@ -1,7 +1,7 @@
 //! One team in the platform admin's table, with its ceilings and retiring
 //! opened on demand.
 
-use crate::admin::teams::{RetireTeam, SetTeamCeiling, TeamRow, team_holdings};
+use crate::admin::teams::{RetireTeam, SetTeamCeiling, SetTeamPromotions, TeamRow, team_holdings};
 use leptos::prelude::*;
 
 #[component]
@@ -72,6 +72,34 @@ fn Ceiling(team: String, action: ServerAction<SetTeamCeiling>) -> impl IntoView 
     }
 }
 
+/// Whether the team's promotions need a team admin's approval: a switch
+/// that says what it did.
+#[component]
+fn Promotions(team: String, initially: bool) -> impl IntoView {
+    let action = ServerAction::<SetTeamPromotions>::new();
+    let on = RwSignal::new(initially);
+    Effect::new(move |_| {
+        if let Some(Err(_)) = action.value().get() {
+            on.set(!on.get_untracked());
+        }
+    });
+    view! {
+        <label class="mt-4 flex items-center gap-2 text-sm">
+            <input type="checkbox" prop:checked=on data-testid="promotions-need-approval"
+                on:change=move |ev| {
+                    let want = event_target_checked(&ev);
+                    on.set(want);
+                    action.dispatch(SetTeamPromotions { team: team.clone(), need_approval: want });
+                }/>
+            "Production: changing the version a model deployment serves needs a team admin's approval"
+        </label>
+        {move || action.value().get().map(|r| match r {
+            Ok(()) => view! { <p class="notice-ok mt-1" role="status" data-testid="promotions-result">{if on.get_untracked() { "Promotions now need approval." } else { "Promotions need no approval now." }}</p> }.into_any(),
+            Err(e) => view! { <p class="notice-error mt-1" role="alert" data-testid="promotions-result">{e.to_string()}</p> }.into_any(),
+        })}
+    }
+}
+
 /// One team in the platform admin's list: counts, the four quotas people
 /// compare most as bars, and (opened on demand) ceilings and retiring.
 #[component]
@@ -104,6 +132,7 @@ pub(super) fn TeamRowView(row: TeamRow, ceiling: ServerAction<SetTeamCeiling>, r
                     <summary class="btn-quiet" data-testid=format!("manage-{}", row.team.name) on:click=move |_| manage.set(true)>"Manage"</summary>
                     <Show when=move || manage.get() fallback=|| ()>
                         <Ceiling team=name.clone() action=ceiling/>
+                        <Promotions team=name.clone() initially=row.promotions_need_approval/>
                         <Retire team=name.clone() retire=retire/>
                     </Show>
                 </details>

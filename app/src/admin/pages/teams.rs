@@ -200,7 +200,7 @@ mod tests {
 
     fn row(name: &str, display_name: &str) -> TeamRow {
         let team = TeamSummary { name: name.into(), display_name: display_name.into() };
-        TeamRow { team, quota: vec![], members: 0, notebooks: 0 }
+        TeamRow { team, quota: vec![], members: 0, notebooks: 0, promotions_need_approval: false }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! ready and removed here.
 
 use crate::components::error_view::ErrorView;
-use crate::models::api::{Deploy, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
+use crate::models::api::{DecidePromotion, Deploy, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
 use crate::models::model::{
-    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, ServingState, VersionRow, check_alias, check_percent, default_deployment_name,
+    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, Promotion, ServingState, VersionRow, check_alias, check_percent, default_deployment_name,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -150,12 +150,7 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
     let shown = RwSignal::new(deployments);
     let deploy = ServerAction::<Deploy>::new();
     let undeploy = ServerAction::<Undeploy>::new();
-    let acts = Acts {
-        canary: ServerAction::<RolloutCanary>::new(),
-        promote: ServerAction::<PromoteCanary>::new(),
-        rollback: ServerAction::<RollbackCanary>::new(),
-        back_to: ServerAction::<RollBackTo>::new(),
-    };
+    let acts = Acts::new();
     let refresh = {
         let (team, model) = (team.clone(), model.clone());
         move || {
@@ -209,6 +204,7 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
                 move || shown.get().into_iter().map(|d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy acts versions=versions.clone()/> }).collect_view()
             }
             {move || acts.error().map(|e| view! { <p class="notice-error" role="alert" data-testid="rollout-result">{e}</p> })}
+            {move || acts.notice().map(|n| view! { <p class="notice-ok" role="status" data-testid="rollout-notice">{n}</p> })}
             {move || match undeploy.value().get() {
                 Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="undeploy-result">{e.to_string()}</p> }),
                 _ => None,
@@ -221,27 +217,51 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
     }
 }
 
-/// The actions that change what a deployment serves.
+/// The actions that change what a deployment serves, and what the last
+/// of them said (a refusal, or e.g. that a request now waits for approval).
 #[derive(Clone, Copy)]
 struct Acts {
     canary: ServerAction<RolloutCanary>,
     promote: ServerAction<PromoteCanary>,
     rollback: ServerAction<RollbackCanary>,
     back_to: ServerAction<RollBackTo>,
+    decide: ServerAction<DecidePromotion>,
+    said: RwSignal<Option<Result<String, String>>>,
 }
 
 impl Acts {
+    fn new() -> Self {
+        let acts = Acts {
+            canary: ServerAction::new(),
+            promote: ServerAction::new(),
+            rollback: ServerAction::new(),
+            back_to: ServerAction::new(),
+            decide: ServerAction::new(),
+            said: RwSignal::new(None),
+        };
+        let said = acts.said;
+        let quiet = |r: Result<(), crate::error::AppError>| r.map(|()| String::new()).map_err(|e| e.to_string());
+        let told = |r: Result<String, crate::error::AppError>| r.map_err(|e| e.to_string());
+        Effect::new(move |_| acts.canary.value().get().map(|r| said.set(Some(quiet(r)))));
+        Effect::new(move |_| acts.rollback.value().get().map(|r| said.set(Some(quiet(r)))));
+        Effect::new(move |_| acts.promote.value().get().map(|r| said.set(Some(told(r)))));
+        Effect::new(move |_| acts.back_to.value().get().map(|r| said.set(Some(told(r)))));
+        Effect::new(move |_| acts.decide.value().get().map(|r| said.set(Some(told(r)))));
+        acts
+    }
+
     fn version(self) -> usize {
-        self.canary.version().get() + self.promote.version().get() + self.rollback.version().get() + self.back_to.version().get()
+        self.canary.version().get() + self.promote.version().get() + self.rollback.version().get() + self.back_to.version().get() + self.decide.version().get()
     }
 
     /// The refusal of the last of them, in words.
     fn error(self) -> Option<String> {
-        [self.canary.value().get(), self.promote.value().get(), self.rollback.value().get(), self.back_to.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
-            .map(|e| e.to_string())
+        self.said.get().and_then(|r| r.err())
+    }
+
+    /// What the last of them said when it went through (if anything).
+    fn notice(self) -> Option<String> {
+        self.said.get().and_then(|r| r.ok()).filter(|s| !s.is_empty())
     }
 }
 
@@ -279,8 +299,39 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
             {(!d.url.is_empty()).then(|| view! { <p class="text-sm">"Address: "<span class="mono" data-testid="deployment-url">{d.url.clone()}</span></p> })}
             <p class="text-sm muted">{format!("{}–{} replicas, each {} CPU, {} memory{gpus}; deployed by {}", d.min_replicas, d.max_replicas, d.cpu, d.memory, if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by })}</p>
             {(!d.reasons.is_empty()).then(|| view! { <ul class="list-disc pl-5 text-sm text-rose-700 dark:text-rose-300" data-testid="deployment-reasons">{reasons}</ul> })}
+            {d.asks_approval.then(|| view! { <p class="hint" data-testid="approval-note">"In this team a team admin approves every change of the version that serves: promoting asks them."</p> })}
+            {d.waiting.clone().map(|p| view! { <Waiting p acts/> })}
             <Rollout d=d.clone() team=team.clone() may_deploy acts versions/>
             {remove}
+        </div>
+    }
+}
+
+/// A change of version waiting for a team admin; those who may decide it
+/// approve (it is carried out as them) or deny it with a reason.
+#[component]
+fn Waiting(p: Promotion, acts: Acts) -> impl IntoView {
+    let reason = RwSignal::new(String::new());
+    let (team, id) = (p.team.clone(), p.id);
+    let decide = move |approve: bool| {
+        let team = team.clone();
+        move |_| {
+            acts.decide.dispatch(DecidePromotion { team: team.clone(), id, approve, reason: reason.get_untracked() });
+        }
+    };
+    let buttons = p.may_decide.then(|| view! {
+        <div class="flex flex-wrap items-end gap-2">
+            <label class="form-row grow">"Reason (needed to deny)"
+                <input class="input" prop:value=reason on:input=move |ev| reason.set(event_target_value(&ev)) data-testid="promotion-reason"/>
+            </label>
+            <button type="button" class="btn-primary" data-testid="promotion-approve" disabled=move || acts.decide.pending().get() on:click=decide(true)>"Approve"</button>
+            <button type="button" class="btn" data-testid="promotion-deny" disabled=move || acts.decide.pending().get() on:click=decide(false)>"Deny"</button>
+        </div>
+    });
+    view! {
+        <div class="rounded border border-amber-300 bg-amber-50 p-2 space-y-1 text-sm dark:border-amber-700 dark:bg-amber-950/40" data-testid="promotion-waiting">
+            <p>{format!("Waiting for a team admin: {}, {}.", p.sentence(), crate::audit::trail::format_time(p.requested_at_ms))}</p>
+            {buttons}
         </div>
     }
 }
@@ -290,13 +341,17 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
 #[component]
 fn Rollout(d: Deployment, team: String, may_deploy: bool, acts: Acts, versions: Vec<String>) -> impl IntoView {
     let name = d.name.clone();
+    // Asking is what promoting does where a team admin approves; one
+    // request waits per deployment.
+    let ask = d.asks_approval;
+    let may_deploy = may_deploy && d.waiting.is_none();
     let canary = match d.canary.clone() {
         Some(c) => {
             let (t1, n1, t2, n2) = (team.clone(), name.clone(), team.clone(), name.clone());
             let buttons = may_deploy.then(|| view! {
                 <span class="flex gap-2">
                     <button type="button" class="btn-primary" data-testid="canary-promote" disabled=move || acts.promote.pending().get()
-                        on:click=move |_| { acts.promote.dispatch(PromoteCanary { team: t1.clone(), name: n1.clone() }); }>"Promote to 100 %"</button>
+                        on:click=move |_| { acts.promote.dispatch(PromoteCanary { team: t1.clone(), name: n1.clone() }); }>{if ask { "Ask to promote to 100 %" } else { "Promote to 100 %" }}</button>
                     <button type="button" class="btn" data-testid="canary-rollback" disabled=move || acts.rollback.pending().get()
                         on:click=move |_| { acts.rollback.dispatch(RollbackCanary { team: t2.clone(), name: n2.clone() }); }>"Roll back the canary"</button>
                 </span>
@@ -360,7 +415,7 @@ fn Rollout(d: Deployment, team: String, may_deploy: bool, acts: Acts, versions: 
                     <button type="button" class="btn-quiet text-xs" data-testid="rollback-to" data-version=r.version.clone()
                         disabled=move || acts.back_to.pending().get()
                         on:click=move |_| { acts.back_to.dispatch(RollBackTo { team: t.clone(), name: n.clone(), version: v.clone() }); }>
-                        {format!("Serve version {} again", r.version)}
+                        {if ask { format!("Ask to serve version {} again", r.version) } else { format!("Serve version {} again", r.version) }}
                     </button>
                 }
             });

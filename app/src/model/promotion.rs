@@ -1,0 +1,71 @@
+//! A change of the version a model deployment serves, asked by an ML
+//! engineer in a team whose promotions need a team admin's approval (the
+//! models area's pages and the platform's store of requests share it).
+
+use serde::{Deserialize, Serialize};
+
+/// What a promotion request asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromotionAction {
+    /// The canary's version serves everything; the previous one goes.
+    #[default]
+    Promote,
+    /// An earlier version serves again.
+    Serve,
+}
+
+impl PromotionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromotionAction::Promote => "promote",
+            PromotionAction::Serve => "serve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "promote" => Some(PromotionAction::Promote),
+            "serve" => Some(PromotionAction::Serve),
+            _ => None,
+        }
+    }
+}
+
+/// A change of the version a deployment serves, asked by an ML engineer
+/// in a team whose promotions need approval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub id: i64,
+    pub team: String,
+    pub deployment: String,
+    pub model: String,
+    pub version: String,
+    pub action: PromotionAction,
+    /// The version that served when it was asked.
+    pub from_version: String,
+    pub requested_by: String,
+    pub requested_at_ms: i64,
+    /// `pending`, `approved` or `denied`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    /// Whether the person reading may approve or deny it.
+    pub may_decide: bool,
+}
+
+impl Promotion {
+    /// The request in words, e.g. "maria asks to promote version 2 (now
+    /// version 1)".
+    pub fn sentence(&self) -> String {
+        match self.action {
+            PromotionAction::Promote => format!(
+                "{} asks to promote version {} to serve all traffic (version {} serves now)",
+                self.requested_by, self.version, self.from_version
+            ),
+            PromotionAction::Serve => format!(
+                "{} asks to serve version {} again (version {} serves now)",
+                self.requested_by, self.version, self.from_version
+            ),
+        }
+    }
+}
