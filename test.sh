@@ -41,10 +41,11 @@ step "end-to-end tests (Playwright, Chromium)"
 e2e_port=${ATRIUM_E2E_PORT:-3100}
 portal_log="$logs/portal-e2e.log"
 rm -f "$repo/.stack/e2e.db"*
-# The stack's pods do not really run: the notebook spec starts a JupyterLab
-# and writes its address here, which the portal reads per request. Model
-# servers' pods (kwok's) read no files either: the bucket their files would
-# be served from is named, for KServe, as on a cluster (decision 0018).
+# The stack's pods do not really run: the notebook spec starts a JupyterLab,
+# and the models spec a real MLServer (scripts/model-server.sh), and each
+# writes its address here, which the portal reads per request. Model
+# servers' pods (kwok's) read no files: the bucket their files would be
+# served from is named, for KServe, as on a cluster (decision 0018).
 export ATRIUM_E2E_UPSTREAM_MAP="$repo/.stack/e2e-upstreams.json"
 echo '{}' >"$ATRIUM_E2E_UPSTREAM_MAP"
 set -a
@@ -53,7 +54,7 @@ set +a
 ATRIUM_LISTEN=127.0.0.1:$e2e_port ATRIUM_PUBLIC_URL=http://localhost:$e2e_port \
   ATRIUM_DATABASE_URL="sqlite://$repo/.stack/e2e.db?mode=rwc" ATRIUM_LOG_FORMAT=json \
   ATRIUM_NOTEBOOKS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" ATRIUM_SHUTDOWN_DRAIN_SECONDS=0 \
-  ATRIUM_MODELS__ARTIFACTS_URI=s3://atrium-mlflow \
+  ATRIUM_MODELS__ARTIFACTS_URI=s3://atrium-mlflow ATRIUM_MODELS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" \
   "${CARGO_TARGET_DIR:-$repo/target}/debug/atrium" >"$portal_log" 2>&1 &
 portal_pid=$!
 trap 'kill $portal_pid 2>/dev/null' EXIT

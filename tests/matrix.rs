@@ -652,6 +652,14 @@ fn server_functions(t: &Target) -> Vec<Call> {
         form(models::PromoteCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_CHANGERS)),
         form(models::RollbackCanary { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_CHANGERS)),
         form(models::RollBackTo { team: team_.clone(), name: nothing.clone(), version: "1".into() }, change_of_nothing(MODEL_CHANGERS)),
+        // Trying a deployment: those who see the team's deployments learn there is no such one.
+        form(models::PredictionExample { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
+        form(
+            models::Predict { team: team_.clone(), name: nothing.clone(), request: r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]}"#.into() },
+            change_of_nothing(MEMBERS),
+        ),
+        // A request that is not JSON: refused before anything is asked.
+        form(models::Predict { team: team_.clone(), name: nothing.clone(), request: "{".into() }, Rule::Refused(422)),
         // Denying a promotion without a reason: refused before anything is asked.
         form(models::DecidePromotion { team: team_.clone(), id: -1, approve: false, reason: String::new() }, Rule::Refused(422)),
         form(

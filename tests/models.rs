@@ -57,7 +57,50 @@ async fn trained(team: &str, n: usize) -> Vec<(String, String)> {
 /// The portal on the login port, serving model files from the bucket
 /// MLflow's artifacts would be in on a cluster (kwok's pods read none).
 async fn serving_portal() -> common::Portal {
-    start_portal(LOGIN_PORT, |c| c.models.artifacts_uri = "s3://atrium-mlflow".into()).await
+    start_portal(LOGIN_PORT, |c| {
+        c.models.artifacts_uri = "s3://atrium-mlflow".into();
+        c.models.upstream_map_file = Some(model_servers_map());
+    })
+    .await
+}
+
+/// Where this test binary's model servers are mapped (the portal's
+/// `models.upstream_map_file`).
+fn model_servers_map() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("atrium-model-servers-{}.json", std::process::id()))
+}
+
+/// A real MLServer serving `model` `version` for `team`'s deployment `name`
+/// on `port` (scripts/model-server.sh), stopped when dropped.
+struct ModelServer(String, String);
+
+impl ModelServer {
+    async fn start(team: &str, name: &str, model: &str, version: &str, port: u16) -> ModelServer {
+        let args: Vec<String> = vec![
+            "scripts/model-server.sh".into(),
+            "serve".into(),
+            team.into(),
+            name.into(),
+            model.into(),
+            version.into(),
+            port.to_string(),
+            model_servers_map().display().to_string(),
+        ];
+        let out = tokio::task::spawn_blocking(move || std::process::Command::new("bash").args(&args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap())
+            .await
+            .unwrap();
+        assert!(out.status.success(), "model server: {}", String::from_utf8_lossy(&out.stderr));
+        ModelServer(team.into(), name.into())
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .args(["scripts/model-server.sh", "stop", &self.0, &self.1])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output();
+    }
 }
 
 /// Calls a server function as the signed-in browser (form arguments).
@@ -174,6 +217,39 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert_eq!(made.status.and_then(|s| s.ready_replicas), Some(1));
     let (_, html) = page(&maria, &base, "/models/team-b").await;
     assert!(html.contains(&format!("{deployment} (v1)")), "the list says where it is served");
+
+    // Try it: a real MLServer serves version 1 (kwok's pod runs nothing);
+    // the example is filled in from what the model takes, and the answer is
+    // the model's: version 1 learnt y = x1 + x2.
+    let server = ModelServer::start("team-b", &deployment, &model, "1", 18960).await;
+    let (status, example) = call(&maria, &base, "model-predict-example", &[("team", "team-b"), ("name", &deployment)]).await;
+    assert_eq!(status, 200, "{example}");
+    let example: Value = serde_json::from_str(&serde_json::from_str::<String>(&example).unwrap()).unwrap();
+    assert_eq!((example["inputs"][0]["shape"].clone(), example["inputs"][0]["datatype"].clone()), (json!([1, 2]), json!("FP64")), "{example}");
+    let ask = |data: Value| json!({ "inputs": [{ "name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": data }] }).to_string();
+    let (status, body) = call(&maria, &base, "model-predict", &[("team", "team-b"), ("name", &deployment), ("request", &ask(json!([1.0, 2.0])))]).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    let predicted: Vec<f64> = serde_json::from_str(answer["outputs"][0][1].as_str().unwrap()).unwrap();
+    assert!((predicted[0] - 3.0).abs() < 1e-6, "the model's answer: {answer}");
+    // A request of the wrong shape: the model server's refusal, in its words.
+    let wrong = json!({ "inputs": [{ "name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1.0, 2.0, 3.0] }] }).to_string();
+    let (status, body) = call(&maria, &base, "model-predict", &[("team", "team-b"), ("name", &deployment), ("request", &wrong)]).await;
+    assert_eq!(status, 200, "{body}");
+    let refused: Value = serde_json::from_str(&body).unwrap();
+    assert!(refused["status"].as_u64().unwrap() >= 400 && refused["response"].as_str().unwrap().starts_with("The model server refused the request"), "{refused}");
+    // alice (team-a) may not send anything to team-b's deployment.
+    let (alice_b, _) = browser();
+    sign_in(&alice_b, &base, "alice", "/").await;
+    let (status, _) = call(&alice_b, &base, "model-predict", &[("team", "team-b"), ("name", &deployment), ("request", &ask(json!([1.0, 2.0])))]).await;
+    assert_eq!(status, 403);
+    // The model server goes down: said in words, with 503.
+    drop(server);
+    let (status, body) = call(&maria, &base, "model-predict", &[("team", "team-b"), ("name", &deployment), ("request", &ask(json!([1.0, 2.0])))]).await;
+    assert_eq!(status, 503, "{body}");
+    let said: app::error::AppError = serde_json::from_str(&body).unwrap();
+    assert!(said.to_string().starts_with(&format!("The model server of deployment “{deployment}” is not answering")), "{said}");
 
     // The same name again: a plain conflict, nothing changed.
     let (status, body) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "2", &deployment)).await;

@@ -161,11 +161,15 @@ pub struct ModelsConfig {
     /// versions by the canary's share (Standard mode leaves that to it).
     /// False: the page says that requests reach the stable version only.
     pub gateway_splits_traffic: bool,
+    /// A JSON file mapping "team/deployment" to the address of its model
+    /// server, read on each request (the local stack, where pods do not
+    /// really run). Otherwise the address KServe reports is used.
+    pub upstream_map_file: Option<PathBuf>,
 }
 
 impl Default for ModelsConfig {
     fn default() -> Self {
-        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into(), gateway_splits_traffic: false }
+        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into(), gateway_splits_traffic: false, upstream_map_file: None }
     }
 }
 

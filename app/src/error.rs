@@ -38,6 +38,9 @@ pub enum AppError {
     /// The MLflow tracking server did not answer in time (or at all).
     #[error("The tracking server is not answering right now. Your runs are safe; this page will show them again once it is back, and the rest of Atrium works as usual.")]
     TrackingServerUnavailable,
+    /// A deployment's model server did not answer (down, or still starting).
+    #[error("The model server of deployment “{0}” is not answering: it may be down or still starting. Its status is shown above; try again once it is Ready.")]
+    ModelServerUnavailable(String),
     /// The request could not be read (a malformed or missing argument): a
     /// client fault, answered with 400.
     #[error("This request could not be read ({0}). Reload the page and try again.")]
@@ -62,6 +65,7 @@ impl AppError {
             AppError::IdentityProviderUnavailable => 503,
             AppError::Malformed(_) => 400,
             AppError::TrackingServerUnavailable => 503,
+            AppError::ModelServerUnavailable(_) => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -80,6 +84,7 @@ impl AppError {
             AppError::IdentityProviderUnavailable => "Sign-in unavailable",
             AppError::Malformed(_) => "Cannot read the request",
             AppError::TrackingServerUnavailable => "Tracking server not answering",
+            AppError::ModelServerUnavailable(_) => "Model server not answering",
             AppError::Internal(_) => "Something went wrong",
         }
     }

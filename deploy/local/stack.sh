@@ -497,6 +497,10 @@ stop() {
 }
 
 down() {
+  # Model servers started by scripts/model-server.sh (each in its own session).
+  for pid in "$state"/model-servers/*/pid; do
+    [ -f "$pid" ] && { kill -- "-$(cat "$pid")" 2>/dev/null || true; rm -f "$pid"; }
+  done
   for name in kserve-controller workflow-controller kwok kube-scheduler kube-controller-manager kube-apiserver etcd keycloak mlflow minio; do
     stop "$name"
   done

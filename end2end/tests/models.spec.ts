@@ -12,6 +12,17 @@ import { Shell } from "../pages/shell";
 
 const mlflow = process.env.ATRIUM_MLFLOW__URL;
 
+/** Starts or stops a real model server for a deployment (scripts/model-server.sh). */
+function modelServer(...args: string[]) {
+  if (args[0] === "serve") started.push([args[1], args[2]]);
+  execFileSync("bash", ["scripts/model-server.sh", ...args], { stdio: ["ignore", "inherit", "inherit"] });
+}
+const started: [string, string][] = [];
+// A failed test still stops the model servers it started.
+test.afterAll(() => {
+  for (const [team, name] of started) execFileSync("bash", ["scripts/model-server.sh", "stop", team, name]);
+});
+
 /** Waits until the deployment says Ready; while it says Not ready, the
  * reasons it gives are what a failure reports. */
 async function readyOrWhy(deployment: Locator) {
@@ -95,6 +106,26 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await readyOrWhy(deployment);
   await expect(deployment.getByTestId("deployment-url")).toHaveText(`http://${name}-team-b.models.localhost`);
   await expect(page.getByTestId("deployments-following")).toBeHidden();
+
+  // Try it: kwok's pod runs nothing, so a real MLServer (the runtime's own
+  // server) serves version 1 on this machine, mapped to the deployment. The
+  // request is filled in from what the model takes; the answer is the model's.
+  modelServer("serve", "team-b", name, name, "1", "18950", process.env.ATRIUM_E2E_UPSTREAM_MAP!);
+  const tryIt = deployment.getByTestId("try-it");
+  await tryIt.locator("summary").click();
+  await expect(tryIt.getByTestId("predict-request")).toHaveValue(/"datatype": "FP64"/);
+  await tryIt.getByTestId("predict-request").fill("{\"inputs\": [");
+  await expect(tryIt.getByTestId("predict-problem")).toContainText("The request is not JSON");
+  await expect(tryIt.getByTestId("predict-send")).toBeDisabled();
+  await tryIt.getByTestId("predict-request").fill(JSON.stringify({ inputs: [{ name: "input-0", shape: [1, 2], datatype: "FP64", data: [1, 2] }] }));
+  await tryIt.getByTestId("predict-send").click();
+  await expect(tryIt.getByTestId("predict-status")).toHaveText("Answered");
+  await expect(tryIt.getByTestId("predict-output")).toHaveText(/^\[(2\.9999\d*|3(\.0*\d*)?)\]$/);
+  await expect(tryIt.getByTestId("predict-latency")).toHaveText(/^\d+ ms$/);
+  // The model server goes down: the panel says so.
+  modelServer("stop", "team-b", name);
+  await tryIt.getByTestId("predict-send").click();
+  await expect(tryIt.getByTestId("predict-error")).toContainText(`The model server of deployment “${name}” is not answering`);
 
   // The team's list says where it is served and what champion names.
   await shell.open("/models/team-b");

@@ -333,6 +333,62 @@ pub mod server {
         Ok(said)
     }
 
+    /// Where deployment `name`'s model server answers, once the person may
+    /// read the deployment: the address map (local stack), else the address
+    /// KServe reports inside the cluster.
+    pub async fn model_server(state: &crate::state::AppState, client: &UserClient, team: &str, name: &str) -> Result<String, AppError> {
+        let what = format!("deployment “{name}”");
+        let found = api(client.client(), team).get(name).await.map_err(|e| explain(e, &what))?;
+        if found.metadata.labels.as_ref().and_then(|l| l.get(serving::MANAGED_LABEL)).is_none() {
+            return Err(AppError::NotFound(format!("Team “{team}” has no deployment “{name}” made here.")));
+        }
+        if let Some(path) = &state.config.models.upstream_map_file
+            && let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
+            && let Some(address) = map.get(&format!("{team}/{name}"))
+        {
+            return Ok(address.clone());
+        }
+        found.data["status"]["address"]["url"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .ok_or_else(|| AppError::Conflict(format!("Deployment “{name}” has no address yet: it is still starting.")))
+    }
+
+    /// One call to a model server (V2 protocol): its metadata, or with
+    /// `request` an inference. Its status and JSON answer; not answering is
+    /// a sentence, and what went wrong goes to the log.
+    pub async fn model_server_call(address: &str, name: &str, request: Option<String>) -> Result<(u16, serde_json::Value), AppError> {
+        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client")
+        });
+        let url = format!("{}/v2/models/{name}{}", address.trim_end_matches('/'), if request.is_some() { "/infer" } else { "" });
+        let sent = match request {
+            Some(body) => HTTP.post(&url).header("content-type", "application/json").body(body).send().await,
+            None => HTTP.get(&url).send().await,
+        };
+        let res = sent.map_err(|e| {
+            tracing::info!(error = %e, %url, "model server not answering");
+            AppError::ModelServerUnavailable(name.into())
+        })?;
+        let status = res.status().as_u16();
+        let text = res.text().await.map_err(|e| {
+            tracing::info!(error = %e, %url, "model server's answer not read");
+            AppError::ModelServerUnavailable(name.into())
+        })?;
+        if matches!(status, 502..=504) {
+            return Err(AppError::ModelServerUnavailable(name.into()));
+        }
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "error": text.chars().take(500).collect::<String>() }));
+        Ok((status, value))
+    }
+
     /// The object as YAML, as it is sent.
     pub fn yaml(object: &DynamicObject) -> String {
         let mut value = serde_json::to_value(object).unwrap_or_default();
@@ -736,4 +792,33 @@ pub async fn decide_promotion(team: String, id: i64, approve: bool, reason: Stri
             Err(e)
         }
     }
+}
+
+/// A V2 inference request for deployment `name`, filled in from what its
+/// model server says it takes (its model's signature): each input with
+/// one row of zeros. Asked as the person (who must see the deployment).
+#[server(endpoint = "model-predict-example")]
+pub async fn prediction_example(team: String, name: String) -> Result<String, AppError> {
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let address = server::model_server(&state, &client, &team, &name).await?;
+    let metadata: serde_json::Value = server::model_server_call(&address, &name, None).await?.1;
+    Ok(serde_json::to_string_pretty(&super::serving::example_request(&metadata)).unwrap_or_default())
+}
+
+/// Sends `request` (V2 inference protocol JSON) to deployment `name`'s
+/// model server through the portal, as the person (who must see the
+/// deployment), and says what it answered and how long it took.
+#[server(endpoint = "model-predict")]
+pub async fn predict(team: String, name: String, request: String) -> Result<super::model::Prediction, AppError> {
+    super::model::check_inference_request(&request).map_err(AppError::Invalid)?;
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    let address = server::model_server(&state, &client, &team, &name).await?;
+    let t0 = std::time::Instant::now();
+    let (status, answer) = server::model_server_call(&address, &name, Some(request)).await?;
+    let latency_ms = t0.elapsed().as_millis() as u64;
+    Ok(super::serving::prediction(status, &answer, latency_ms))
 }

@@ -132,6 +132,43 @@ pub struct Deployment {
     pub waiting: Option<Promotion>,
 }
 
+/// What the inference panel shows of one request sent to a deployment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The model server's HTTP status.
+    pub status: u16,
+    /// Its answer, laid out (JSON), or its error in its own words.
+    pub response: String,
+    /// Each output's name and values, when it answered with outputs.
+    pub outputs: Vec<(String, String)>,
+    /// From the portal to the model server and back, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// A request the inference panel sends at most (bytes).
+pub const PREDICT_MAX_BYTES: usize = 1 << 20;
+
+/// Whether `text` can be sent to a model server as a V2 inference request:
+/// a JSON object with a non-empty `inputs` list, each with a name, shape,
+/// datatype and data. Said as a sentence when not.
+pub fn check_inference_request(text: &str) -> Result<(), String> {
+    if text.len() > PREDICT_MAX_BYTES {
+        return Err(format!("The request is {} KB; send at most {} KB at a time.", text.len() / 1024, PREDICT_MAX_BYTES / 1024));
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("The request is not JSON: {e}."))?;
+    let Some(inputs) = value.get("inputs").and_then(|i| i.as_array()).filter(|i| !i.is_empty()) else {
+        return Err("The request needs an “inputs” list (the V2 inference protocol), e.g. {\"inputs\": [{\"name\": …, \"shape\": …, \"datatype\": …, \"data\": …}]}.".into());
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        for key in ["name", "shape", "datatype", "data"] {
+            if input.get(key).is_none() {
+                return Err(format!("Input {} has no “{key}”.", i + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The namespace label that marks a team whose promotions need approval,
 /// and its value.
 pub const APPROVAL_LABEL: (&str, &str) = ("atrium.io/promotions", "need-approval");

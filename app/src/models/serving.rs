@@ -191,6 +191,55 @@ pub fn deployment(o: &Value, refusals: Vec<String>, gateway_splits: bool) -> Dep
     }
 }
 
+/// A V2 inference request with one row of zeros per input of the model
+/// server's metadata (`GET /v2/models/<name>`, its model's signature):
+/// a dimension of -1 (any number of rows) becomes 1.
+pub fn example_request(metadata: &Value) -> Value {
+    let inputs: Vec<Value> = metadata["inputs"]
+        .as_array()
+        .map(|inputs| {
+            inputs
+                .iter()
+                .map(|i| {
+                    let shape: Vec<i64> = i["shape"].as_array().map(|s| s.iter().map(|d| d.as_i64().unwrap_or(1).max(1)).collect()).unwrap_or_else(|| vec![1]);
+                    let n = shape.iter().product::<i64>().clamp(1, 10_000) as usize;
+                    let datatype = i["datatype"].as_str().unwrap_or("FP64");
+                    let zero = match datatype {
+                        "BYTES" => json!(""),
+                        "BOOL" => json!(false),
+                        t if t.starts_with("FP") => json!(0.0),
+                        _ => json!(0),
+                    };
+                    json!({ "name": i["name"], "shape": shape, "datatype": datatype, "data": vec![zero; n] })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "inputs": inputs })
+}
+
+/// What a model server answered, for the inference panel: its outputs'
+/// values in short, its error in its own words, or its answer laid out.
+pub fn prediction(status: u16, answer: &Value, latency_ms: u64) -> crate::models::model::Prediction {
+    let outputs = answer["outputs"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .map(|o| {
+                    let data = o["data"].to_string();
+                    let short = if data.chars().count() > 300 { format!("{}…", data.chars().take(300).collect::<String>()) } else { data };
+                    (o["name"].as_str().unwrap_or("output").to_string(), short)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let response = match answer["error"].as_str() {
+        Some(e) if !(200..300).contains(&status) => format!("The model server refused the request: {}", e.chars().take(500).collect::<String>()),
+        _ => serde_json::to_string_pretty(answer).unwrap_or_default(),
+    };
+    crate::models::model::Prediction { status, response, outputs, latency_ms }
+}
+
 /// One Kubernetes event about one of a deployment's objects.
 pub struct ObjectEvent<'a> {
     /// The object's kind and name (`ReplicaSet/x-predictor-5d…`).
@@ -459,6 +508,7 @@ mod tests {
         let q = refusal("FailedCreate", "Error creating: pods \"x\" is forbidden: exceeded quota: atrium-quota, requested: requests.cpu=2, used: requests.cpu=15, limited: requests.cpu=16").unwrap();
         assert!(q.starts_with("Its pods would exceed the team's quota"), "{q}");
         assert!(refusal("ScalingReplicaSet", "Scaled up replica set x to 1").is_none());
+        // (The inference panel's helpers are checked in `inference_requests_and_answers`.)
         // Seen in CI: KServe's own status writes crossing is no reason a deployment fails.
         assert!(refusal("InternalError", "fails to update InferenceService status: Operation cannot be fulfilled on inferenceservices.serving.kserve.io \"m\": the object has been modified; please apply your changes to the latest version and try again").is_none());
         assert!(refusal("InternalError", "fails to reconcile predictor: no runtime found").is_some());
@@ -472,5 +522,22 @@ mod tests {
         assert_eq!(r.len(), 2, "{r:?}");
         assert!(r[0].contains("quota") && r[1].contains("cannot start"), "{r:?}");
         assert!(refusal("FailedCreate", "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\"").unwrap().contains("Pod Security"));
+    }
+
+    #[test]
+    fn inference_requests_and_answers() {
+        // MLServer's metadata for a scikit-learn model logged with a 2-column input example.
+        let metadata = json!({ "name": "m", "inputs": [{ "name": "input-0", "datatype": "FP64", "shape": [-1, 2] }] });
+        let example = example_request(&metadata);
+        assert_eq!(example, json!({ "inputs": [{ "name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [0.0, 0.0] }] }));
+        assert!(crate::models::model::check_inference_request(&example.to_string()).is_ok());
+        assert!(crate::models::model::check_inference_request("{\"inputs\": []}").unwrap_err().contains("“inputs” list"));
+        assert!(crate::models::model::check_inference_request("{\"inputs\": [{\"name\": \"a\"}]}").unwrap_err().contains("Input 1 has no “shape”"));
+        assert!(crate::models::model::check_inference_request("[1,").unwrap_err().starts_with("The request is not JSON"));
+        let answered = prediction(200, &json!({ "model_name": "m", "outputs": [{ "name": "output-1", "shape": [1, 1], "datatype": "FP64", "data": [2.9999999999999996] }] }), 12);
+        assert_eq!((answered.outputs.clone(), answered.latency_ms), (vec![("output-1".to_string(), "[2.9999999999999996]".to_string())], 12));
+        let refused = prediction(400, &json!({ "error": "shape mismatch: expected 2 columns" }), 3);
+        assert_eq!(refused.response, "The model server refused the request: shape mismatch: expected 2 columns");
+        assert!(refused.outputs.is_empty());
     }
 }

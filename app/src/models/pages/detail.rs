@@ -4,9 +4,9 @@
 //! ready and removed here.
 
 use crate::components::error_view::ErrorView;
-use crate::models::api::{DecidePromotion, Deploy, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
+use crate::models::api::{DecidePromotion, Deploy, Predict, PredictionExample, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
 use crate::models::model::{
-    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, Promotion, ServingState, VersionRow, check_alias, check_percent, default_deployment_name,
+    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, Promotion, ServingState, VersionRow, check_inference_request, check_alias, check_percent, default_deployment_name,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -302,8 +302,68 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
             {d.asks_approval.then(|| view! { <p class="hint" data-testid="approval-note">"In this team a team admin approves every change of the version that serves: promoting asks them."</p> })}
             {d.waiting.clone().map(|p| view! { <Waiting p acts/> })}
             <Rollout d=d.clone() team=team.clone() may_deploy acts versions/>
+            {(d.state == ServingState::Ready).then(|| view! { <TryIt team=team.clone() name=d.name.clone()/> })}
             {remove}
         </div>
+    }
+}
+
+/// Try it: a V2 inference request (filled in from what the model server
+/// says it takes), sent through the portal as the person; the answer, the
+/// outputs in short and the round trip's time.
+#[component]
+fn TryIt(team: String, name: String) -> impl IntoView {
+    let example = ServerAction::<PredictionExample>::new();
+    let send = ServerAction::<Predict>::new();
+    let text = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(e)) = example.value().get() {
+            text.set(e);
+        }
+    });
+    let problem = move || {
+        let t = text.get();
+        (!t.trim().is_empty()).then(|| check_inference_request(&t).err()).flatten()
+    };
+    let (t1, n1, t2, n2) = (team.clone(), name.clone(), team, name);
+    let opened = RwSignal::new(false);
+    view! {
+        <details class="text-sm" data-testid="try-it"
+            on:toggle=move |_| if !opened.get_untracked() { opened.set(true); example.dispatch(PredictionExample { team: t1.clone(), name: n1.clone() }); }>
+            <summary>"Try it"</summary>
+            <div class="space-y-2 pt-2">
+                <p class="hint">"A request in the V2 inference protocol, filled in from what the model takes; edit the data and send it. It goes through Atrium as you."</p>
+                <textarea class="input mono text-xs w-full" rows="8" spellcheck="false" aria-label="Inference request (JSON)" data-testid="predict-request"
+                    prop:value=text on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert" data-testid="predict-problem">{p}</p> })}
+                <button type="button" class="btn" data-testid="predict-send"
+                    disabled=move || send.pending().get() || text.with(|t| t.trim().is_empty()) || problem().is_some()
+                    on:click=move |_| { send.dispatch(Predict { team: t2.clone(), name: n2.clone(), request: text.get_untracked() }); }>
+                    {move || if send.pending().get() { "Sending…" } else { "Send" }}
+                </button>
+                {move || match example.value().get() {
+                    Some(Err(e)) => Some(view! { <p class="notice-error" role="alert" data-testid="predict-error">{e.to_string()}</p> }),
+                    _ => None,
+                }}
+                {move || send.value().get().map(|r| match r {
+                    Ok(p) => {
+                        let ok = (200..300).contains(&p.status);
+                        let outputs = p.outputs.iter().map(|(n, v)| view! { <li><span class="mono">{n.clone()}</span>": "<span class="mono" data-testid="predict-output">{v.clone()}</span></li> }).collect_view();
+                        view! {
+                            <div class="space-y-1" data-testid="predict-result">
+                                <p class=if ok { "notice-ok" } else { "notice-error" } role="status">
+                                    <span data-testid="predict-status">{if ok { "Answered".to_string() } else { format!("Refused ({})", p.status) }}</span>
+                                    " in "<span data-testid="predict-latency">{format!("{} ms", p.latency_ms)}</span>
+                                </p>
+                                <ul class="list-disc pl-5">{outputs}</ul>
+                                <pre class="mono text-xs overflow-auto max-h-64" data-testid="predict-response">{p.response.clone()}</pre>
+                            </div>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="notice-error" role="alert" data-testid="predict-error">{e.to_string()}</p> }.into_any(),
+                })}
+            </div>
+        </details>
     }
 }
 
