@@ -284,6 +284,35 @@ pub mod server {
         )))
     }
 
+    /// Promoting or serving again as the person: asked of the team's admins
+    /// where that is needed (`ask_if_needed`), else done (`change_version`).
+    pub async fn ask_or_change(
+        me: &crate::audit::server::Actor,
+        name: &str,
+        found: serde_json::Value,
+        model: &str,
+        action: PromotionAction,
+        version: &str,
+        from_version: &str,
+    ) -> Result<String, AppError> {
+        let team = found["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+        let asked = Promotion {
+            team: team.clone(),
+            deployment: name.into(),
+            model: model.into(),
+            version: version.into(),
+            action,
+            from_version: from_version.into(),
+            requested_by: me.username().to_string(),
+            requested_at_ms: crate::pipelines::api::server::now_ms(),
+            ..Default::default()
+        };
+        if let Some(said) = ask_if_needed(me, asked).await? {
+            return Ok(said);
+        }
+        change_version(me, &team, name, found, model, action, version, None).await
+    }
+
     /// What promoting and serving again do once no approval is missing:
     /// one rewrite as the person (`approved`: the request it carries out),
     /// audited; in a team whose promotions need approval, the `champion`
@@ -664,27 +693,13 @@ pub async fn rollout_canary(team: String, name: String, version: String, percent
 /// ML engineer's promotion is asked of the team's admins instead. Audited.
 #[server(endpoint = "model-promote")]
 pub async fn promote_canary(team: String, name: String) -> Result<String, AppError> {
-    use super::model::{Promotion, PromotionAction};
+    use super::model::PromotionAction;
     let (me, found, model) = server::changing(&team, &name).await?;
     let before = super::serving::deployment(&found, Vec::new(), true);
     let Some(canary) = before.canary.clone() else {
         return Err(AppError::Conflict("This deployment has no canary to promote.".into()));
     };
-    let asked = Promotion {
-        team: team.clone(),
-        deployment: name.clone(),
-        model: model.clone(),
-        version: canary.version.clone(),
-        action: PromotionAction::Promote,
-        from_version: before.version.clone(),
-        requested_by: me.username().to_string(),
-        requested_at_ms: crate::pipelines::api::server::now_ms(),
-        ..Default::default()
-    };
-    if let Some(said) = server::ask_if_needed(&me, asked).await? {
-        return Ok(said);
-    }
-    server::change_version(&me, &team, &name, found, &model, PromotionAction::Promote, &canary.version, None).await
+    server::ask_or_change(&me, &name, found, &model, PromotionAction::Promote, &canary.version, &before.version).await
 }
 
 /// Removes deployment `name`'s canary; the stable version serves on. Audited.
@@ -703,7 +718,7 @@ pub async fn rollback_canary(team: String, name: String) -> Result<(), AppError>
 /// admins. Audited.
 #[server(endpoint = "model-rollback")]
 pub async fn roll_back_to(team: String, name: String, version: String) -> Result<String, AppError> {
-    use super::model::{Promotion, PromotionAction};
+    use super::model::PromotionAction;
     super::model::check_version(&version).map_err(AppError::Invalid)?;
     let (me, found, model) = server::changing(&team, &name).await?;
     let before = super::serving::deployment(&found, Vec::new(), true);
@@ -716,21 +731,7 @@ pub async fn roll_back_to(team: String, name: String, version: String) -> Result
     // The version must exist and be ready before anyone is asked.
     let mlflow = server::gate(&me.state, &me.who, &team, "get").await?;
     server::storage_of(&me, mlflow, &team, &model, &version).await?;
-    let asked = Promotion {
-        team: team.clone(),
-        deployment: name.clone(),
-        model: model.clone(),
-        version: version.clone(),
-        action: PromotionAction::Serve,
-        from_version: before.version.clone(),
-        requested_by: me.username().to_string(),
-        requested_at_ms: crate::pipelines::api::server::now_ms(),
-        ..Default::default()
-    };
-    if let Some(said) = server::ask_if_needed(&me, asked).await? {
-        return Ok(said);
-    }
-    server::change_version(&me, &team, &name, found, &model, PromotionAction::Serve, &version, None).await
+    server::ask_or_change(&me, &name, found, &model, PromotionAction::Serve, &version, &before.version).await
 }
 
 /// A team admin approves (carrying the change out as themselves) or denies

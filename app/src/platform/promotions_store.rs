@@ -72,25 +72,13 @@ impl Db {
     /// Decides a pending promotion; false when it was no longer pending
     /// (someone decided first).
     pub async fn promotion_decide(&self, id: i64, approved: bool, by: &str, reason: &str, at_ms: i64) -> Result<bool, sqlx::Error> {
-        const SQL: &str = "UPDATE promotion_requests SET status = $1, decided_by = $2, decision_reason = $3, decided_at_ms = $4 \
-                           WHERE id = $5 AND status = 'pending'";
-        let status = if approved { "approved" } else { "denied" };
-        let n = match self {
-            Db::Sqlite(p) => sqlx::query(SQL).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
-            Db::Postgres(p) => sqlx::query(SQL).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
-        };
-        Ok(n == 1)
+        self.decide_pending("promotion_requests", id, approved, by, reason, at_ms).await
     }
 
     /// Puts a decided promotion back to pending: the approval could not be
     /// carried out, so what served before serves on and it can be decided
     /// again.
     pub async fn promotion_reopen(&self, id: i64) -> Result<(), sqlx::Error> {
-        const SQL: &str = "UPDATE promotion_requests SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL \
-                           WHERE id = $1";
-        match self {
-            Db::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
-            Db::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
-        }
+        self.reopen_decided("promotion_requests", id).await
     }
 }

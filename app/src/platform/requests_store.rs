@@ -59,24 +59,33 @@ impl Db {
     /// Decides a pending request; false when it was no longer pending (someone
     /// else decided first).
     pub async fn request_decide(&self, id: i64, approved: bool, by: &str, reason: &str, at_ms: i64) -> Result<bool, sqlx::Error> {
-        const SQL: &str = "UPDATE quota_requests SET status = $1, decided_by = $2, decision_reason = $3, decided_at_ms = $4 \
-                           WHERE id = $5 AND status = 'pending'";
-        let status = if approved { "approved" } else { "denied" };
-        let n = match self {
-            Db::Sqlite(p) => sqlx::query(SQL).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
-            Db::Postgres(p) => sqlx::query(SQL).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
-        };
-        Ok(n == 1)
+        self.decide_pending("quota_requests", id, approved, by, reason, at_ms).await
     }
 
     /// Puts a decided request back to pending, undecided: its decision could
     /// not be carried out, so it can be decided again.
     pub async fn request_reopen(&self, id: i64) -> Result<(), sqlx::Error> {
-        const SQL: &str = "UPDATE quota_requests SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL \
-                           WHERE id = $1";
+        self.reopen_decided("quota_requests", id).await
+    }
+
+    /// Decides a pending row of `table` (quota or promotion requests): the
+    /// first decision wins; false when it was no longer pending.
+    pub(super) async fn decide_pending(&self, table: &'static str, id: i64, approved: bool, by: &str, reason: &str, at_ms: i64) -> Result<bool, sqlx::Error> {
+        let sql = format!("UPDATE {table} SET status = $1, decided_by = $2, decision_reason = $3, decided_at_ms = $4 WHERE id = $5 AND status = 'pending'");
+        let status = if approved { "approved" } else { "denied" };
+        let n = match self {
+            Db::Sqlite(p) => sqlx::query(&sql).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
+            Db::Postgres(p) => sqlx::query(&sql).bind(status).bind(by).bind(reason).bind(at_ms).bind(id).execute(p).await?.rows_affected(),
+        };
+        Ok(n == 1)
+    }
+
+    /// Puts a decided row of `table` back to pending, undecided.
+    pub(super) async fn reopen_decided(&self, table: &'static str, id: i64) -> Result<(), sqlx::Error> {
+        let sql = format!("UPDATE {table} SET status = 'pending', decided_by = NULL, decided_at_ms = NULL, decision_reason = NULL WHERE id = $1");
         match self {
-            Db::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
-            Db::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.map(drop),
+            Db::Sqlite(p) => sqlx::query(&sql).bind(id).execute(p).await.map(drop),
+            Db::Postgres(p) => sqlx::query(&sql).bind(id).execute(p).await.map(drop),
         }
     }
 }
