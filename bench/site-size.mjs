@@ -26,10 +26,12 @@ const BUDGET_AREA = 150 * 1000;
 // change), and the pipeline editor, which grew an Elyra import/export and a
 // YAML tab, then (2026-11-30, 287 KB) dragging to connect steps, data
 // connections and the quota check per step, and (298 KB) forms that open
-// when asked for, so a 200-step pipeline opens in under a second. Remove each once its page is
+// when asked for, so a 200-step pipeline opens in under a second; the
+// notebooks page's ceiling went from 255 to 257 KB when the models area's
+// approvals and Try-it panel made the core 0.7 KB larger. Remove each once its page is
 // back under BUDGET_PAGE.
 const ALLOWANCES = new Map([
-  ["/notebooks/team-a", 255 * 1000],
+  ["/notebooks/team-a", 257 * 1000],
   ["/pipelines/team-a/new", 300 * 1000],
 ]);
 
