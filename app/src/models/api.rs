@@ -259,9 +259,9 @@ pub mod server {
     /// When the team's promotions need approval and the person is no team
     /// admin: records the request (one waiting per deployment, audited) and
     /// says so; `None` when the person may go ahead.
-    pub async fn ask_if_needed(me: &crate::audit::server::Actor, asked: Promotion) -> Result<Option<String>, AppError> {
+    pub async fn ask_if_needed(me: &crate::audit::server::Actor, asked: Promotion, marked: bool) -> Result<Option<String>, AppError> {
         let team = asked.team.clone();
-        if !needs_approval(&me.client, &team).await? || may_approve(&me.state, &me.who, &team).await? {
+        if !marked || may_approve(&me.state, &me.who, &team).await? {
             return Ok(None);
         }
         let db = &me.state.db;
@@ -307,16 +307,19 @@ pub mod server {
             requested_at_ms: crate::pipelines::api::server::now_ms(),
             ..Default::default()
         };
-        if let Some(said) = ask_if_needed(me, asked).await? {
+        // Read once: whether to ask, and whether champion follows.
+        let marked = needs_approval(&me.client, &team).await?;
+        if let Some(said) = ask_if_needed(me, asked, marked).await? {
             return Ok(said);
         }
-        change_version(me, &team, name, found, model, action, version, None).await
+        change_version(me, &team, name, found, model, action, version, None, marked).await
     }
 
     /// What promoting and serving again do once no approval is missing:
     /// one rewrite as the person (`approved`: the request it carries out),
-    /// audited; in a team whose promotions need approval, the `champion`
-    /// alias then names the version that serves.
+    /// audited; in a team whose promotions need approval (`marked`), the
+    /// `champion` alias then names the version that serves.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_version(
         me: &crate::audit::server::Actor,
         team: &str,
@@ -326,6 +329,7 @@ pub mod server {
         action: PromotionAction,
         version: &str,
         approved: Option<&Promotion>,
+        marked: bool,
     ) -> Result<String, AppError> {
         let now = crate::pipelines::api::server::now_ms();
         let before = serving::deployment(&found, Vec::new(), true);
@@ -347,7 +351,7 @@ pub mod server {
             PromotionAction::Promote => format!("Version {version} now serves all traffic."),
             PromotionAction::Serve => format!("Version {version} serves again; version {} serves until it is ready.", before.version),
         };
-        if needs_approval(&me.client, team).await.unwrap_or(false)
+        if marked
             && let Ok(mlflow) = registry(&me.state)
         {
             let object = format!("model {model}: champion → version {version} (now serving on deployment {name})");
@@ -782,7 +786,8 @@ pub async fn decide_promotion(team: String, id: i64, approve: bool, reason: Stri
                 asked.deployment, now.version
             )));
         }
-        server::change_version(&me, &team, &asked.deployment, found, &model, asked.action, &asked.version, Some(&asked)).await
+        // Asked because the team was marked: champion follows, as promised.
+        server::change_version(&me, &team, &asked.deployment, found, &model, asked.action, &asked.version, Some(&asked), true).await
     };
     match work.await {
         Ok(said) => Ok(said),
