@@ -43,17 +43,24 @@ pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     (code, Json(body)).into_response()
 }
 
-/// `/metrics` in the Prometheus text format.
+/// `/metrics` in the OpenMetrics text format (app/src/platform/metrics.rs).
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = format!(
-        "# HELP atrium_kubernetes_calls_total Calls made to the Kubernetes API server.\n\
-         # TYPE atrium_kubernetes_calls_total counter\n\
-         atrium_kubernetes_calls_total {}\n\
-         # HELP atrium_mlflow_calls_total Calls made to the MLflow tracking server.\n\
-         # TYPE atrium_mlflow_calls_total counter\n\
-         atrium_mlflow_calls_total {}\n",
-        state.kube.calls(),
-        state.mlflow.as_ref().map_or(0, |m| m.calls())
-    );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    use app::platform::metrics::{CONTENT_TYPE, Scraped, encode};
+    let (db_open, db_idle, db_max) = state.db.pool_use();
+    let sessions = match state.db.active_sessions().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: sessions not counted");
+            None
+        }
+    };
+    let scraped = Scraped {
+        kube_calls: state.kube.calls(),
+        mlflow_calls: state.mlflow.as_ref().map_or(0, |m| m.calls()),
+        db_open,
+        db_idle,
+        db_max,
+        sessions,
+    };
+    ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], encode(&scraped))
 }

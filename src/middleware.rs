@@ -162,6 +162,17 @@ fn too_large(path: &str) -> Response {
     }
 }
 
+/// Times every request that reached a route (a page, a server function, an
+/// endpoint), labelled by the route's pattern, never by the raw path.
+pub async fn measure(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    app::platform::metrics::metrics().request(method.as_str(), route, res.status().as_u16(), started.elapsed());
+    res
+}
+
 /// Gives a server function's typed error its own status. NB: server_fn
 /// answers every error with 500, which would make a refusal (403), a missing
 /// object (404) or a refused input (422) look like a fault of ours; the

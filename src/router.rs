@@ -196,6 +196,7 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
                 move || shell(options.clone())
             },
         )
+        .route_layer(axum::middleware::from_fn(middleware::measure))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(middleware::server_function_status))
         .layer(axum::middleware::from_fn_with_state(crate::rate_limit::ServerFunctionLimit::new(&state.config), crate::rate_limit::server_functions))

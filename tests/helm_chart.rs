@@ -301,3 +301,47 @@ fn run(command: &mut Command, input: Option<&str>) -> Result<String, String> {
         Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+#[test]
+fn monitoring_is_optional_and_its_dashboard_reads_only_what_the_portal_exports() {
+    use app::platform::metrics::{OpenStream, Scraped, encode, metrics};
+    let plain = helm(&["template", "atrium", CHART]).expect("helm template");
+    assert!(!plain.contains("kind: ServiceMonitor") && !plain.contains("atrium-dashboard"), "off unless asked for");
+    let manifest = helm(&[
+        "template", "atrium", CHART,
+        "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prometheus",
+        "--set", "metrics.grafanaDashboard.enabled=true",
+        "--show-only", "templates/monitoring/servicemonitor.yaml", "--show-only", "templates/monitoring/grafana-dashboard.yaml",
+    ])
+    .expect("helm template with monitoring on");
+    assert!(manifest.contains("kind: ServiceMonitor") && manifest.contains("path: /metrics") && manifest.contains("- port: http"), "{manifest}");
+    assert!(manifest.contains("release: prometheus"), "the labels Prometheus selects by: {manifest}");
+    assert!(manifest.contains("grafana_dashboard: \"1\"") && manifest.contains("\"uid\": \"atrium-portal\""), "{manifest}");
+    let err = helm(&["template", "atrium", CHART, "--set", "metrics.serviceMonitor.interval=often"]).unwrap_err();
+    assert!(err.contains("interval"), "{err}");
+
+    // Every series a panel asks for is one the portal exports.
+    metrics().request("GET", "/".into(), 200, Duration::from_millis(1));
+    metrics().kube(&http::Method::GET, &"/api/v1/namespaces/t/pods".parse().unwrap(), Some(200), Duration::from_millis(1));
+    metrics().mlflow("runs/search", Some(200));
+    let _stream = OpenStream::new();
+    let text = encode(&Scraped { sessions: Some(1), ..Default::default() });
+    let exported: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(['{', ' ']).next().unwrap_or_default().to_string())
+        .collect();
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(repo().join(CHART).join("files/grafana-dashboard.json")).unwrap()).unwrap();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("atrium_") {
+                let name: String = expr[at..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+                assert!(exported.contains(&name), "panel “{}” reads {name}, which /metrics does not export: {exported:?}", panel["title"]);
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 10, "the panels read the portal's series");
+}

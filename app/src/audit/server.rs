@@ -24,7 +24,10 @@ pub async fn audited<T>(db: &Db, a: Action<'_>, work: impl Future<Output = AppRe
     let id = db
         .audit_begin(at_ms, a.actor, a.team, a.action, a.object)
         .await
-        .map_err(|e| AppError::internal(format!("audit entry not written, action not attempted: {e}")))?;
+        .map_err(|e| {
+            crate::platform::metrics::metrics().audit_write_failures.inc();
+            AppError::internal(format!("audit entry not written, action not attempted: {e}"))
+        })?;
     let result = work.await;
     let (outcome, detail) = match &result {
         Ok(_) => (Outcome::Succeeded, String::new()),
@@ -33,9 +36,10 @@ pub async fn audited<T>(db: &Db, a: Action<'_>, work: impl Future<Output = AppRe
         }
         Err(e) => (Outcome::Failed, e.to_string()),
     };
-    db.audit_finish(id, outcome, &detail)
-        .await
-        .map_err(|e| AppError::internal(format!("audit entry {id} not completed: {e}")))?;
+    db.audit_finish(id, outcome, &detail).await.map_err(|e| {
+        crate::platform::metrics::metrics().audit_write_failures.inc();
+        AppError::internal(format!("audit entry {id} not completed: {e}"))
+    })?;
     result
 }
 

@@ -63,9 +63,14 @@ pub async fn stream(State(state): State<AppState>, Extension(who): Extension<Sig
             return Some((event, (rx, index, teams, allowed)));
         }
     });
+    // Counted as open for as long as the stream lives.
+    let open = crate::platform::metrics::OpenStream::new();
     let events = futures::stream::once(async move { first })
         .chain(updates)
-        .map(|e| SseEvent::default().json_data(&e))
+        .map(move |e| {
+            let _open = &open;
+            SseEvent::default().json_data(&e)
+        })
         .take_until(lost)
         .take_until(tokio::time::sleep(STREAM_LIFETIME))
         // The replica is stopping: end cleanly so the browser reconnects elsewhere.

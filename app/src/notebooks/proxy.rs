@@ -145,6 +145,7 @@ impl Proxy {
 /// copied; the browser sees the connection drop (1006) and reconnects,
 /// which is checked afresh.
 async fn splice(client: OnUpgrade, upstream: OnUpgrade, ended: impl Future<Output = ()>) {
+    let _open = crate::platform::metrics::OpenStream::new();
     match tokio::try_join!(client, upstream) {
         Ok((client, upstream)) => {
             let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));

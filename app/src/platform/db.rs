@@ -44,6 +44,24 @@ impl Db {
         }
     }
 
+    /// The pool's connections: (open, idle, the most it opens).
+    pub fn pool_use(&self) -> (u32, u32, u32) {
+        match self {
+            Db::Sqlite(p) => (p.size(), p.num_idle() as u32, p.options().get_max_connections()),
+            Db::Postgres(p) => (p.size(), p.num_idle() as u32, p.options().get_max_connections()),
+        }
+    }
+
+    /// Sessions not yet expired (the session store's table).
+    pub async fn active_sessions(&self) -> Result<i64, sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM atrium_sessions WHERE expiry_date > CAST(strftime('%s', 'now') AS INTEGER)").fetch_one(p).await
+            }
+            Db::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM public.atrium_sessions WHERE expiry_date > now()").fetch_one(p).await,
+        }
+    }
+
     /// The session store on this database, with its table created.
     pub async fn session_store(&self) -> Result<Sessions, sqlx::Error> {
         Ok(match self {

@@ -20,6 +20,39 @@ use tower::{BoxError, ServiceBuilder};
 
 type SharedHttp = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
+/// Records each call to the API server (verb, resource, status, time to the
+/// answer's headers) in the process's metrics.
+#[derive(Clone)]
+struct Measured<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Measured<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let (method, uri) = (req.method().clone(), req.uri().clone());
+        let started = std::time::Instant::now();
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let res = answer.await;
+            let code = res.as_ref().ok().map(|r| r.status().as_u16());
+            crate::platform::metrics::metrics().kube(&method, &uri, code, started.elapsed());
+            res
+        })
+    }
+}
+
 /// Connection pools to the API server: one as the portal (its own watches,
 /// and impersonation), one without any client identity for people's tokens.
 #[derive(Clone)]
@@ -133,6 +166,7 @@ impl KubeGateway {
                 tracing::debug!(method = %req.method(), uri = %req.uri(), "kubernetes call");
                 req
             })
+            .layer(tower::layer::layer_fn(|inner| Measured { inner }))
             .layer(cfg.base_uri_layer())
             .option_layer(cfg.auth_layer()?)
             .layer(cfg.extra_headers_layer()?)

@@ -8,6 +8,7 @@ pub mod db;
 pub mod grants_store;
 pub mod kube;
 pub mod lease;
+pub mod metrics;
 pub mod people_store;
 pub mod prefs_store;
 mod rbac_watch;
