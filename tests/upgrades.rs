@@ -1,0 +1,131 @@
+//! Upgrading the portal's database, on SQLite and on PostgreSQL. For every
+//! earlier schema (the database as a release whose newest migration was
+//! the k-th left it, k = 0 being a fresh install), with the rows that
+//! release could have written, the current release migrates at start and
+//! reads every row back, then writes new ones. Migrations are forward-only:
+//! nothing here goes back. A new migration without data of its own here
+//! fails the test, so each one is upgraded into with something in it.
+
+use app::audit::{AuditFilter, Outcome};
+use app::platform::db::Db;
+use std::path::{Path, PathBuf};
+
+/// Rows a release could have written into the tables `migration` made.
+fn rows_of(migration: &str) -> &'static [&'static str] {
+    match migration.split_once('_').map(|(_, name)| name.trim_end_matches(".sql")) {
+        Some("audit_and_requests") => &[
+            "INSERT INTO audit_events (at_ms, actor, team, action, object, outcome, detail) \
+             VALUES (1700000000000, 'tom', 'up-team', 'member.add', 'maria', 'succeeded', '')",
+            "INSERT INTO quota_requests (team, resource, amount, reason, requested_by, requested_at_ms) \
+             VALUES ('up-team', 'requests.cpu', '8', 'training', 'tom', 1700000000001)",
+        ],
+        Some("people") => &["INSERT INTO people (username, display_name, groups_json, last_seen_ms) \
+             VALUES ('maria', 'Maria', '[\"team-b-ml-engineers\"]', 1700000000002)"],
+        Some("notebook_grants") => &["INSERT INTO portal_keys (name, value) VALUES ('jupyter-token', 'kept-key')"],
+        Some("run_columns") => &["INSERT INTO run_columns (username, team, experiment, columns_json, updated_ms) \
+             VALUES ('alice', 'up-team', '7', '[\"metrics.rmse\"]', 1700000000003)"],
+        Some("promotion_requests") => &["INSERT INTO promotion_requests \
+             (team, deployment, model, version, action, from_version, requested_by, requested_at_ms) \
+             VALUES ('up-team', 'churn', 'Churn', '2', 'promote', '1', 'maria', 1700000000004)"],
+        _ => panic!("migration {migration} has no rows in tests/upgrades.rs: add what its release could write"),
+    }
+}
+
+fn migrations(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The database as the release with the first `k` migrations left it.
+async fn earlier(db: &Db, files: &[PathBuf], k: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    for f in &files[..k] {
+        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    match db {
+        Db::Sqlite(p) => migrator.run(p).await.unwrap(),
+        Db::Postgres(p) => migrator.run(p).await.unwrap(),
+    }
+    for f in &files[..k] {
+        for sql in rows_of(&f.file_name().unwrap().to_string_lossy()) {
+            match db {
+                Db::Sqlite(p) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+                Db::Postgres(p) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+            }
+        }
+    }
+}
+
+/// What the current release reads of the rows the first `k` migrations'
+/// releases wrote, and that it can write on.
+async fn reads_back(db: &Db, files: &[PathBuf], k: usize) {
+    let had = |name: &str| files[..k].iter().any(|f| f.to_string_lossy().contains(name));
+    let audit = db.audit_list(&AuditFilter { team: Some("up-team".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let quota = db.requests_list(Some("up-team"), true).await.unwrap();
+    if had("audit_and_requests") {
+        assert_eq!(audit.len(), 1, "the audit trail, from schema {k}");
+        assert_eq!((audit[0].actor.as_str(), audit[0].object.as_str(), audit[0].outcome), ("tom", "maria", Outcome::Succeeded));
+        assert_eq!(quota.len(), 1, "the pending quota request, from schema {k}");
+        assert_eq!((quota[0].amount.as_str(), quota[0].requested_by.as_str()), ("8", "tom"));
+    } else {
+        assert!(audit.is_empty() && quota.is_empty());
+    }
+    assert_eq!(db.person_exists("maria").await.unwrap(), had("people"), "people, from schema {k}");
+    let key = db.portal_key("jupyter-token", "a-new-key").await.unwrap();
+    assert_eq!(key, if had("notebook_grants") { "kept-key" } else { "a-new-key" }, "the portal's keys, from schema {k}");
+    let columns = db.run_columns("alice", "up-team", "7").await.unwrap();
+    assert_eq!(columns, had("run_columns").then(|| vec!["metrics.rmse".to_string()]), "chosen columns, from schema {k}");
+    let waiting = db.promotions_pending("up-team").await.unwrap();
+    assert_eq!(waiting.iter().map(|p| p.deployment.as_str()).collect::<Vec<_>>(), if had("promotion_requests") { vec!["churn"] } else { vec![] });
+
+    // And the upgraded database takes new rows of every kind.
+    let id = db.audit_begin(1700000000100, "paula", Some("up-team"), "team.create", "up-team").await.unwrap();
+    db.audit_finish(id, Outcome::Succeeded, "").await.unwrap();
+    db.person_seen("tom", "Tom", &["team-a-admins".into()], 1700000000101).await.unwrap();
+    db.set_run_columns("alice", "up-team", "8", &["params.lr".into()], 1700000000102).await.unwrap();
+    assert_eq!(db.run_columns("alice", "up-team", "8").await.unwrap(), Some(vec!["params.lr".to_string()]));
+}
+
+async fn upgrade_from_every_schema(dir: &str, fresh: impl AsyncFn(usize) -> Db) {
+    let files = migrations(dir);
+    assert!(!files.is_empty());
+    for k in 0..=files.len() {
+        let db = fresh(k).await;
+        earlier(&db, &files, k).await;
+        db.migrate().await.unwrap_or_else(|e| panic!("migrating from schema {k} of {}: {e}", files.len()));
+        // A second replica starting migrates again: nothing to do.
+        db.migrate().await.unwrap();
+        reads_back(&db, &files, k).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_upgrades_from_every_earlier_schema_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    upgrade_from_every_schema("app/migrations/sqlite", async |k| {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join(format!("schema-{k}.db")).display());
+        Db::connect(&url).await.unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_upgrades_from_every_earlier_schema_keeping_its_rows() {
+    use sqlx::Connection;
+    let url = std::env::var("ATRIUM_TEST_POSTGRES_URL").expect("ATRIUM_TEST_POSTGRES_URL must name a PostgreSQL database (./test.sh starts one)");
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let base = url.rsplit_once('/').expect("a database URL").0.to_string();
+    upgrade_from_every_schema("app/migrations/postgres", async |k| {
+        let name = format!("upgrade_{stamp}_{k}");
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        Db::connect(&format!("{base}/{name}")).await.unwrap()
+    })
+    .await;
+}
