@@ -54,7 +54,7 @@ set +a
 ATRIUM_LISTEN=127.0.0.1:$e2e_port ATRIUM_PUBLIC_URL=http://localhost:$e2e_port \
   ATRIUM_DATABASE_URL="sqlite://$repo/.stack/e2e.db?mode=rwc" ATRIUM_LOG_FORMAT=json \
   ATRIUM_NOTEBOOKS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" ATRIUM_SHUTDOWN_DRAIN_SECONDS=0 \
-  ATRIUM_MODELS__ARTIFACTS_URI=s3://atrium-mlflow ATRIUM_MODELS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" \
+  ATRIUM_MODELS__UPSTREAM_MAP_FILE="$ATRIUM_E2E_UPSTREAM_MAP" \
   "${CARGO_TARGET_DIR:-$repo/target}/debug/atrium" >"$portal_log" 2>&1 &
 portal_pid=$!
 trap 'kill $portal_pid 2>/dev/null' EXIT

@@ -44,6 +44,8 @@ run="$state/run"
 # MinIO's root password and its users' secret keys, one file each.
 keys="$state/minio-keys"
 s3_endpoint="http://127.0.0.1:$minio_port"
+# MLflow's artifacts, every workspace under workspaces/<team>/.
+mlflow_bucket=atrium-mlflow
 s3_region=us-east-1
 s3_root_user=atrium-root
 
@@ -255,9 +257,9 @@ provision_minio() {
   # shellcheck disable=SC2086 # $teams: one word each.
   MINIO_ROOT_USER=$s3_root_user MINIO_ROOT_PASSWORD=$(cat "$keys/root") \
     "$(minio_py)/bin/python" "$here/minio/provision.py" "$s3_endpoint" "$s3_region" "$keys" \
-    atrium-portal atrium-logs $teams |
+    atrium-portal atrium-logs "$mlflow_bucket" $teams |
     kubectl apply --server-side --force-conflicts --field-manager=atrium-stack -f - >>"$logs/bootstrap.log"
-  say "minio provisioned: buckets atrium-logs and ${teams% } ($(( SECONDS - t0 ))s)"
+  say "minio provisioned: buckets atrium-logs, $mlflow_bucket and ${teams% } ($(( SECONDS - t0 ))s)"
 }
 
 up() {
@@ -284,19 +286,29 @@ up() {
     --hostname="https://localhost:$kc_port" --import-realm --health-enabled=false
   # MLflow, with one workspace per team (the portal makes them). Never exposed:
   # the portal is its only client (docs/decisions/0015-experiments-mlflow.md).
-  mkdir -p "$state/mlflow/artifacts"
+  mkdir -p "$state/mlflow"
   # MLflow never refreshes SQLite's planner statistics; without them sorting
   # runs by a metric takes seconds (bench/experiments.rs). Refresh them on
   # every start (on PostgreSQL, autovacuum does this).
   if [ -f "$state/mlflow/mlflow.db" ]; then
     python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("ANALYZE"); c.commit(); c.close()' "$state/mlflow/mlflow.db"
   fi
+  # Artifacts go to MinIO (bucket $mlflow_bucket, user of the same name),
+  # where model servers read registered versions from (decision 0018). The
+  # key reaches boto3 in a credentials file, never on a command line; the
+  # bucket itself is made by provision_minio, before anything is logged.
+  make_key "$mlflow_bucket"
+  (umask 077 && printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+    "$mlflow_bucket" "$(cat "$keys/$mlflow_bucket")" >"$keys/$mlflow_bucket.aws")
   # PYTHONPATH: a workaround for an MLflow race (deploy/local/mlflow/site/).
   # No job execution: its workers (GenAI scorers, trace archival, nothing the
   # portal uses) kept two cores busy for ~15 s after every start.
-  start mlflow env PYTHONPATH="$here/mlflow/site" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
+  start mlflow env PYTHONPATH="$here/mlflow/site" MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+    MLFLOW_S3_ENDPOINT_URL="$s3_endpoint" AWS_DEFAULT_REGION="$s3_region" \
+    AWS_SHARED_CREDENTIALS_FILE="$keys/$mlflow_bucket.aws" AWS_CONFIG_FILE=/dev/null \
+    "$(bash "$repo/scripts/mlflow.sh" path)/mlflow" server \
     --backend-store-uri "sqlite:///$state/mlflow/mlflow.db" --serve-artifacts \
-    --artifacts-destination "$state/mlflow/artifacts" --enable-workspaces \
+    --artifacts-destination "s3://$mlflow_bucket" --enable-workspaces \
     --host 127.0.0.1 --port "$mlflow_port" --workers 2
   # MinIO, one process on one directory. The root password reaches it as a
   # file, so it is on no command line (nor in $run/minio.cmd); were the file
@@ -473,6 +485,8 @@ STACK_BIN=$("$here/build-controlplane.sh" | tail -n 1)
 ATRIUM_MLFLOW__URL=http://127.0.0.1:$mlflow_port
 STACK_MLFLOW_BIN=$(bash "$repo/scripts/mlflow.sh" path)
 STACK_MLFLOW_DB=$state/mlflow/mlflow.db
+ATRIUM_MODELS__ARTIFACTS_URI=s3://$mlflow_bucket
+STACK_MLFLOW_BUCKET=$mlflow_bucket
 ATRIUM_OBJECT_STORE__ENDPOINT=$s3_endpoint
 ATRIUM_OBJECT_STORE__BUCKET=atrium-logs
 ATRIUM_OBJECT_STORE__REGION=$s3_region

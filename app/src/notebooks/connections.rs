@@ -56,6 +56,9 @@ pub const BUCKET_KEY: &str = "AWS_S3_BUCKET";
 pub const REGION_KEY: &str = "AWS_DEFAULT_REGION";
 pub const ACCESS_KEY: &str = "AWS_ACCESS_KEY_ID";
 pub const SECRET_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// The annotation KServe's storage initializer reads a data connection's
+/// endpoint from (scheme included: `http://` turns TLS off).
+pub const KSERVE_S3_ENDPOINT: &str = "serving.kserve.io/s3-endpoint";
 
 #[cfg(feature = "ssr")]
 pub mod server {
@@ -114,6 +117,9 @@ pub mod server {
                     ("atrium.io/connection-type".to_string(), "s3".to_string()),
                     ("atrium.io/endpoint".to_string(), form.endpoint.trim().to_string()),
                     ("atrium.io/bucket".to_string(), form.bucket.trim().to_string()),
+                    // Where KServe's storage initializer finds the endpoint
+                    // (it reads the keys, and the region, from the data).
+                    (KSERVE_S3_ENDPOINT.to_string(), form.endpoint.trim().to_string()),
                 ])),
                 ..Default::default()
             },

@@ -1,13 +1,18 @@
 """Makes the local stack's MinIO buckets, users and policies (idempotent).
 
-    provision.py ENDPOINT REGION KEYS PORTAL_USER PORTAL_BUCKET [TEAM...]
+    provision.py ENDPOINT REGION KEYS PORTAL_USER PORTAL_BUCKET MLFLOW_BUCKET [TEAM...]
 
 run by deploy/local/stack.sh with the PyPI package `minio` (pinned in
 versions.env), as MinIO's root user (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD in
 the environment, never on the command line). Each user's secret key is the
 file KEYS/<user>, which the stack made before. The portal's user may read,
-write and delete objects in its bucket and list it, nothing else; each team
-gets a bucket and a user of the same name, limited to that bucket.
+write and delete objects in its bucket and list it, nothing else. MLflow's
+user (named as its bucket) may do the same in MLFLOW_BUCKET, where MLflow
+keeps every workspace's artifacts under `workspaces/<team>/`. Each team gets
+a bucket and a user of the same name, limited to that bucket, and may read
+(never write) its own workspace's artifacts in MLflow's bucket: what a model
+server of the team, given the team's data connection, downloads a
+registered model version from (KServe's storage initializer).
 
 Prints, on stdout, the teams' data connections (a Secret `object-storage` in
 each team namespace, the shape the portal's own data connections have,
@@ -44,8 +49,24 @@ def policy(bucket, object_actions, bucket_actions=()):
     }
 
 
+def team_policy(team, mlflow_bucket):
+    """A team's own bucket, and reading its MLflow workspace's files."""
+    rules = policy(team, TEAM_ACTIONS, TEAM_BUCKET_ACTIONS)
+    prefix = f"workspaces/{team}/"
+    rules["Statement"] += [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{mlflow_bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        },
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{mlflow_bucket}/{prefix}*"]},
+    ]
+    return rules
+
+
 def main():
-    endpoint, region, keys, portal_user, portal_bucket, *teams = sys.argv[1:]
+    endpoint, region, keys, portal_user, portal_bucket, mlflow_bucket, *teams = sys.argv[1:]
     url = urlsplit(endpoint)
     root = StaticProvider(os.environ["MINIO_ROOT_USER"], os.environ["MINIO_ROOT_PASSWORD"])
     secure = url.scheme == "https"
@@ -71,9 +92,10 @@ def main():
         return secret
 
     account(portal_user, portal_bucket, policy(portal_bucket, PORTAL_ACTIONS))
+    account(mlflow_bucket, mlflow_bucket, policy(mlflow_bucket, PORTAL_ACTIONS))
     connections = []
     for team in teams:
-        secret = account(team, team, policy(team, TEAM_ACTIONS, TEAM_BUCKET_ACTIONS))
+        secret = account(team, team, team_policy(team, mlflow_bucket))
         data = {
             "AWS_S3_ENDPOINT": endpoint,
             "AWS_S3_BUCKET": team,
@@ -93,6 +115,9 @@ def main():
                     "atrium.io/connection-type": "s3",
                     "atrium.io/endpoint": endpoint,
                     "atrium.io/bucket": team,
+                    # KServe's storage initializer reads the endpoint here
+                    # (keys and region from the data).
+                    "serving.kserve.io/s3-endpoint": endpoint,
                 },
             },
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
