@@ -18,9 +18,7 @@ mod common;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, ObjectMeta, PostParams};
-use std::collections::BTreeMap;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use std::time::{Duration, Instant};
 
 const TEAM: &str = "plbench";
@@ -36,7 +34,6 @@ async fn main() {
     let views = env("ATRIUM_BENCH_VIEWS", 200);
     validation();
     let admin = common::cluster_admin().await;
-    gone(&admin).await;
     let dave = common::as_user("dave").await.subject_name("dave");
     let t = Instant::now();
     fill(&admin, runs, &dave).await;
@@ -132,20 +129,7 @@ async fn api_server_side_by_side(views: usize) {
 }
 
 async fn fill(admin: &kube::Client, runs: usize, dave: &str) {
-    let mut labels = app::teams::namespace_labels();
-    labels.insert("atrium.io/bench".into(), "true".into());
-    let ns = Namespace { metadata: ObjectMeta { name: Some(TEAM.into()), labels: Some(labels), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(admin.clone()).create(&PostParams::default(), &ns).await.unwrap();
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some("member-dave".into()),
-            labels: Some(BTreeMap::from([("atrium.io/member".into(), "true".into())])),
-            ..Default::default()
-        },
-        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: "atrium-data-engineer".into() },
-        subjects: Some(vec![Subject { kind: "User".into(), name: dave.into(), api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() }]),
-    };
-    Api::<RoleBinding>::namespaced(admin.clone(), TEAM).create(&PostParams::default(), &binding).await.unwrap();
+    common::bench_team(admin, TEAM, dave, "atrium-data-engineer").await;
     let workflows: Api<DynamicObject> = Api::namespaced_with(admin.clone(), TEAM, &app::pipelines::workflow::api_resource("Workflow"));
     let start = time::OffsetDateTime::now_utc() - time::Duration::days(30);
     let made = (0..runs).map(|i| {
@@ -171,17 +155,6 @@ async fn fill(admin: &kube::Client, runs: usize, dave: &str) {
         }
     });
     futures::stream::iter(made).buffer_unordered(16).collect::<Vec<_>>().await;
-}
-
-async fn gone(admin: &kube::Client) {
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    for _ in 0..600 {
-        if namespaces.get_opt(TEAM).await.unwrap().is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("an earlier run's bench team is still being deleted");
 }
 
 async fn clean(admin: &kube::Client) {

@@ -6,7 +6,9 @@
 # seeds 10,000 MLflow runs once (kept in .stack/mlflow) and measures the
 # portal side by side with MLflow's own REST API; the pipelines bench makes a
 # team with 5,000 finished runs and measures its runs page beside the API
-# server's own list.
+# server's own list; the models bench seeds 500 registered models of 10
+# versions once and measures a team's models page beside MLflow's registry
+# search and the API server's list of InferenceServices.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -41,7 +43,7 @@ trap 'kill $pid ${mlpid:-} 2>/dev/null' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
 sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
-for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks experiments pipelines}; do
+for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks experiments pipelines models}; do
   ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
 done
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"

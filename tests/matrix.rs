@@ -586,6 +586,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         json(pipelines::RunPipeline { team: team_.clone(), name: nothing.clone(), params: vec![] }, change_of_nothing(MEMBERS)),
         form(pipelines::GetRuns { team: team_.clone(), page: None, phase: None, pipeline: None, by: None, sort: None }, team(MEMBERS, Admins::No)),
         form(pipelines::GetRun { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
+        form(pipelines::GetRunMlflowRuns { team: team_.clone(), run: nothing.clone() }, change_of_nothing(MEMBERS)),
         // A run that is not there has "changed" from any version: answered at once.
         form(pipelines::AwaitRun { team: team_.clone(), run: nothing.clone(), seen: "1".into() }, team(MEMBERS, Admins::No)),
         // Stopping or starting again reads the run first: members learn it is not there.

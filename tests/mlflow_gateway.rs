@@ -316,3 +316,107 @@ async fn a_notebook_logs_to_its_teams_experiments_with_a_plain_mlflow_client_and
     team.retire().await;
     other.retire().await;
 }
+
+/// A pipeline step's pod as Argo made it: its main container's environment
+/// as the kubelet would give it (Secret values read, the pod's own labels
+/// put in for `fieldRef`s, `$(VAR)` of earlier variables expanded).
+async fn step_environment(team: &str, run: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::core::v1::Pod;
+    let admin = cluster_admin().await;
+    let pods = Api::<Pod>::namespaced(admin.clone(), team);
+    let of_run = kube::api::ListParams::default().labels(&format!("workflows.argoproj.io/workflow={run}"));
+    let mut pod = None;
+    for _ in 0..300 {
+        if let Some(p) = pods.list(&of_run).await.unwrap().items.into_iter().next() {
+            pod = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pod = pod.expect("Argo made the step's pod within a minute");
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let main = pod.spec.unwrap().containers.into_iter().find(|c| c.name == "main").expect("Argo's main container");
+    let secrets = Api::<Secret>::namespaced(admin.clone(), team);
+    let mut env: Vec<(String, String)> = Vec::new();
+    for var in main.env.unwrap_or_default() {
+        let from = var.value_from.clone().unwrap_or_default();
+        let value = if let Some(v) = var.value {
+            // The kubelet's expansion of variables defined before this one.
+            env.iter().fold(v, |v, (k, x)| v.replace(&format!("$({k})"), x))
+        } else if let Some(key) = from.secret_key_ref {
+            let mut value = None;
+            for _ in 0..100 {
+                if let Some(v) = secrets.get_opt(&key.name).await.unwrap().and_then(|s| s.data).and_then(|d| d.get(&key.key).cloned()) {
+                    value = Some(String::from_utf8(v.0).unwrap());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            value.unwrap_or_else(|| panic!("{} never got its {}", key.name, key.key))
+        } else if let Some(field) = from.field_ref {
+            let label = field.field_path.strip_prefix("metadata.labels['").and_then(|l| l.strip_suffix("']")).expect("a label of the pod");
+            labels.get(label).cloned().unwrap_or_default()
+        } else {
+            continue;
+        };
+        env.push((var.name, value));
+    }
+    env
+}
+
+#[tokio::test]
+async fn a_pipeline_step_logs_to_mlflow_named_by_its_run_and_each_page_links_to_the_other() {
+    let _port = common::login_port().await;
+    let portal = common::start_portal(common::LOGIN_PORT, |_| {}).await;
+    let base = portal.base.clone();
+    let (dave, _) = common::browser();
+    common::sign_in(&dave, &base, "dave", "/").await;
+    let post = |endpoint: &str, body: Value| {
+        let req = dave.post(format!("{base}/api/{endpoint}")).header("Origin", &base).json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let images = dave.post(format!("{base}/api/pipeline-images")).header("Origin", &base).form(&[("team", "team-a")]).send().await.unwrap();
+    let image = images.json::<Value>().await.unwrap()["images"][0].as_str().unwrap().to_string();
+    let name = unique("train");
+    let step = json!({
+        "name": "train", "image": image, "work": { "Command": "python train.py" },
+        "after": [], "env": [], "cpu": "100m", "memory": "128Mi", "gpus": 0, "retries": 0, "timeout_seconds": null
+    });
+    let pipeline = json!({ "name": name, "description": "", "params": [], "steps": [step] });
+    let (status, body) = post("pipeline-save", json!({ "team": "team-a", "pipeline": pipeline, "new": true })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post("pipeline-run", json!({ "team": "team-a", "name": name, "params": [] })).await;
+    assert_eq!(status, 200, "{body}");
+    let run: String = serde_json::from_str(&body).unwrap();
+
+    // The step's pod has what a plain MLflow client needs, its run's name included.
+    let env = step_environment("team-a", &run).await;
+    assert_eq!(var(&env, "MLFLOW_TRACKING_URI"), format!("{base}/mlflow/team-a"));
+    assert_eq!(var(&env, "MLFLOW_RUN_CONTEXT"), format!("{{\"atrium.pipeline-run\": \"{run}\"}}"));
+    // kwok runs no container: the step's training script runs here, with the step's variables.
+    let experiment = unique("pipeline-churn");
+    let script = format!(
+        "import mlflow\n\
+         mlflow.set_experiment('{experiment}')\n\
+         with mlflow.start_run() as run:\n\
+         \x20   mlflow.log_metric('accuracy', 0.91)\n\
+         print(run.info.run_id)\n"
+    );
+    let printed = python(&env, &script).await.expect("the step logs a run through the gateway");
+    let run_id = printed.lines().last().unwrap_or_default().to_string();
+    let (status, got) = mlflow("team-a", &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"), None).await;
+    assert_eq!(status, 200, "{got}");
+    let tags = got["run"]["data"]["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({ "key": "atrium.pipeline-run", "value": run })), "{tags:?}");
+    let exp_id = got["run"]["info"]["experiment_id"].as_str().unwrap().to_string();
+
+    // One click each way: the MLflow run's page names the pipeline run, and
+    // the pipeline run's page lists the MLflow runs its steps logged.
+    let html = dave.get(format!("{base}/experiments/team-a/{exp_id}/runs/{run_id}")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("href=\"/pipelines/team-a/runs/{run}\"")), "the MLflow run links to its pipeline run");
+    let html = dave.get(format!("{base}/pipelines/team-a/runs/{run}")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("href=\"/experiments/team-a/{exp_id}/runs/{run_id}\"")), "the pipeline run links to its MLflow run");
+}

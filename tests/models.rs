@@ -28,6 +28,11 @@ async fn trained(team: &str, n: usize) -> Vec<(String, String)> {
         unique("models")
     );
     let (uri, team) = (stack("ATRIUM_MLFLOW__URL"), team.to_string());
+    // The team's workspace, as the portal makes it on first use.
+    let http = reqwest::Client::new();
+    if http.get(format!("{uri}/api/3.0/mlflow/workspaces/{team}")).send().await.unwrap().status() == 404 {
+        http.post(format!("{uri}/api/3.0/mlflow/workspaces")).json(&json!({ "name": team })).send().await.unwrap();
+    }
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(format!("{bin}/python"))
             .env_clear()
@@ -54,11 +59,38 @@ async fn trained(team: &str, n: usize) -> Vec<(String, String)> {
     runs
 }
 
+/// The files under an `s3://bucket/prefix` storage URI, listed with the
+/// keys of `team`'s data connection (its `object-storage` Secret), as
+/// KServe's storage initializer lists them before downloading.
+async fn model_files(admin: &kube::Client, team: &str, uri: &str) -> Result<Vec<String>, object_store::Error> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    let secret = kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), team).get("object-storage").await.unwrap();
+    let data = secret.data.unwrap_or_default();
+    let get = |k: &str| String::from_utf8(data.get(k).unwrap_or_else(|| panic!("{k} in {team}'s data connection")).0.clone()).unwrap();
+    let (bucket, prefix) = uri.strip_prefix("s3://").and_then(|r| r.split_once('/')).expect("an s3:// storage URI");
+    let endpoint = get("AWS_S3_ENDPOINT");
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(endpoint.starts_with("http://"))
+        .with_bucket_name(bucket)
+        .with_region(get("AWS_DEFAULT_REGION"))
+        .with_access_key_id(get("AWS_ACCESS_KEY_ID"))
+        .with_secret_access_key(get("AWS_SECRET_ACCESS_KEY"))
+        .build()?;
+    let listed: Vec<_> = store.list(Some(&object_store::path::Path::from(prefix))).try_collect().await?;
+    // Reading, not only listing: the storage initializer downloads them.
+    for meta in &listed {
+        store.get(&meta.location).await?;
+    }
+    Ok(listed.into_iter().map(|m| m.location.to_string()).collect())
+}
+
 /// The portal on the login port, serving model files from the bucket
-/// MLflow's artifacts would be in on a cluster (kwok's pods read none).
+/// MLflow keeps its artifacts in (kwok's pods read none of them).
 async fn serving_portal() -> common::Portal {
     start_portal(LOGIN_PORT, |c| {
-        c.models.artifacts_uri = "s3://atrium-mlflow".into();
+        c.models.artifacts_uri = stack("ATRIUM_MODELS__ARTIFACTS_URI");
         c.models.upstream_map_file = Some(model_servers_map());
     })
     .await
@@ -173,6 +205,9 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     let (status, html) = page(&maria, &base, "/models/team-b").await;
     assert_eq!(status, 200);
     assert!(html.contains(&format!("data-model=\"{model}\"")) && html.contains(">v2<"), "listed with its newest version");
+    let row = &html[html.find(&format!("data-model=\"{model}\"")).unwrap()..];
+    let metrics = &row[row.find("model-metrics").unwrap()..];
+    assert!(metrics[..metrics.find("</td>").unwrap()].contains("rmse 0.25"), "the newest version's run's rmse (0.5 / 2)");
     // Its page: both versions, each linked to its run, and their metrics charted side by side.
     let (status, html) = page(&maria, &base, &format!("/models/team-b/{model}")).await;
     assert_eq!(status, 200);
@@ -217,6 +252,44 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     assert_eq!(made.status.and_then(|s| s.ready_replicas), Some(1));
     let (_, html) = page(&maria, &base, "/models/team-b").await;
     assert!(html.contains(&format!("{deployment} (v1)")), "the list says where it is served");
+    // Lineage, one click each way: run → version → deployment, and back.
+    let (_, html) = page(&maria, &base, &format!("/models/team-b/{model}")).await;
+    assert!(html.contains("id=\"v1\"") && html.contains(&format!("href=\"#deployment-{deployment}\"")), "version 1 links to the deployment serving it");
+    assert!(html.contains(&format!("id=\"deployment-{deployment}\"")) && html.contains("href=\"#v1\""), "the deployment links to its version");
+    let end = html.find(&format!("/runs/{}\"", runs[0].0)).expect("version 1 links to its run");
+    let run_page = format!("{}/runs/{}", &html[html[..end].rfind("href=\"").unwrap() + 6..end], runs[0].0);
+    let (status, run_html) = page(&maria, &base, &run_page).await;
+    assert_eq!(status, 200, "{run_page}");
+    assert!(run_html.contains(&format!("href=\"/models/team-b/{model}#v1\"")), "the run links to the version made from it");
+    assert!(!run_html.contains(&format!("/models/team-b/{model}#v2")), "and to no version made from another run");
+
+    // The files KServe's storage initializer would download are in MinIO
+    // where storageUri says, readable with team-b's own data connection
+    // (the Secret the InferenceService names) and not with team-a's.
+    let isvc = isvcs.get(&deployment).await.unwrap();
+    let uri = isvc.data["spec"]["predictor"]["model"]["storageUri"].as_str().unwrap().to_string();
+    let in_store = model_files(&admin, "team-b", &uri).await.expect("team-b reads its version's files");
+    assert!(in_store.iter().any(|f| f.ends_with("/MLmodel")) && in_store.iter().any(|f| f.rsplit('/').next().is_some_and(|n| n.starts_with("model."))), "{uri}: {in_store:?}");
+    let other = model_files(&admin, "team-a", &uri).await;
+    assert!(other.is_err(), "team-a's data connection reads no file of team-b's: {other:?}");
+    // And KServe's webhook gave the model server's pod a storage
+    // initializer that downloads them from there with those keys.
+    let pods = kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(admin.clone(), "team-b");
+    let pod = pods
+        .list(&kube::api::ListParams::default().labels(&format!("serving.kserve.io/inferenceservice={deployment}")))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .next()
+        .expect("the model server's pod");
+    let init = pod.spec.unwrap().init_containers.unwrap_or_default().into_iter().find(|c| c.name == "storage-initializer").expect("a storage initializer");
+    assert_eq!(init.args.as_ref().and_then(|a| a.first()), Some(&uri), "it downloads what storageUri names");
+    let env = init.env.unwrap_or_default();
+    let value = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value.clone());
+    let secret_of = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value_from.clone()?.secret_key_ref).map(|r| r.name);
+    assert_eq!(value("AWS_ENDPOINT_URL"), Some(stack("ATRIUM_OBJECT_STORE__ENDPOINT")), "the stack's MinIO: {env:?}");
+    assert_eq!(secret_of("AWS_ACCESS_KEY_ID").as_deref(), Some("object-storage"), "the team's data connection: {env:?}");
 
     // Try it: a real MLServer serves version 1 (kwok's pod runs nothing);
     // the example is filled in from what the model takes, and the answer is

@@ -134,6 +134,18 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(row.getByTestId("model-deployment")).toContainText(`${name} (v1)`);
   await expect(row.getByTestId("model-deployment")).toContainText("Ready");
 
+  // Lineage, one click each way: version → deployment → version → run → version.
+  await shell.open(`/models/team-b/${name}`);
+  await version.getByTestId("version-deployment").click();
+  await expect(page).toHaveURL(new RegExp(`#deployment-${name}$`));
+  await deployment.getByTestId("deployment-version").click();
+  await expect(page).toHaveURL(/#v1$/);
+  await version.getByTestId("version-run").click();
+  await expect(page.getByTestId("run-title")).toHaveText("fit");
+  await page.getByTestId("registered-version").filter({ hasText: `${name} v1` }).click();
+  await expect(page.getByTestId("model-name")).toHaveText(name);
+  await expect(page).toHaveURL(/#v1$/);
+
   // A second version, tried as a 20 % canary beside the first, then promoted.
   const [experiment2, run2] = trainedRun("team-b");
   await shell.open(`/experiments/team-b/${experiment2}/runs/${run2}`);

@@ -413,3 +413,34 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// A bench's own team (benches, not tests, use these): a team namespace
+/// labelled as a bench's, with `user` (as the API server names them) bound
+/// to the persona ClusterRole `role`, e.g. `atrium-data-engineer`. Waits
+/// first until an earlier run's namespace of that name is gone.
+pub async fn bench_team(admin: &kube::Client, team: &str, user: &str, role: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+    use kube::api::{Api, ObjectMeta, PostParams};
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let mut waited = 0;
+    while namespaces.get_opt(team).await.unwrap().is_some() {
+        assert!(waited < 600, "an earlier run's bench team {team} is still being deleted");
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let mut labels = app::teams::namespace_labels();
+    labels.insert("atrium.io/bench".into(), "true".into());
+    let ns = Namespace { metadata: ObjectMeta { name: Some(team.into()), labels: Some(labels), ..Default::default() }, ..Default::default() };
+    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let binding = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(format!("member-{}", user.rsplit(':').next().unwrap_or(user))),
+            labels: Some([("atrium.io/member".to_string(), "true".to_string())].into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name: role.into() },
+        subjects: Some(vec![Subject { kind: "User".into(), name: user.into(), api_group: Some("rbac.authorization.k8s.io".into()), ..Default::default() }]),
+    };
+    Api::<RoleBinding>::namespaced(admin.clone(), team).create(&PostParams::default(), &binding).await.unwrap();
+}

@@ -183,14 +183,22 @@ pub async fn get_run(team: String, run: String, chart: ChartView, dir: String, f
     let (state, who) = crate::auth::current().await?;
     let mlflow = gate(&state, &who, &team, "get").await?;
     let (run, experiment, description) = mlflow.run(&team, &run).await?;
-    let (experiment, artifacts, models, may_register, may_describe) = futures::join!(
+    let registered = async {
+        match may_models(&state, &who, &team, "get").await? {
+            true => mlflow.versions_of_run(&team, &run.id).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    let (experiment, artifacts, models, may_register, may_describe, registered) = futures::join!(
         mlflow.experiment(&team, &experiment),
         mlflow.artifacts(&team, &run.id, &dir),
         mlflow.logged_models(&team, &experiment, &run.id),
         may_models(&state, &who, &team, "create"),
         may(&state, &who, &team, "update"),
+        registered,
     );
-    let (experiment, artifacts, models, may_register, may_describe) = (experiment?, artifacts?, models?, may_register?, may_describe?);
+    let (experiment, artifacts, models, may_register, may_describe, registered) =
+        (experiment?, artifacts?, models?, may_register?, may_describe?, registered?);
     let ids = [run.id.clone()];
     let done = super::model::finished(&run.status);
     let keys: Vec<&String> = run.metrics.iter().map(|(k, _)| k).take(CHARTS_PER_RUN).collect();
@@ -212,7 +220,7 @@ pub async fn get_run(team: String, run: String, chart: ChartView, dir: String, f
         Some(path) => Some(preview(mlflow, &team, &run.id, path).await?),
         None => None,
     };
-    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, may_describe, preview })
+    Ok(RunDetail { team, experiment, run, description, charts, dir, artifacts, models, registered, may_register, may_describe, preview })
 }
 
 /// An artifact as the run page shows it: text (its first 64 KB), an image, or neither.

@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 pub const REMEMBER: Duration = Duration::from_secs(10);
 /// The tag naming the notebook a run was logged from.
 pub const NOTEBOOK_TAG: &str = "atrium.notebook";
+/// The ServiceAccount pipeline steps run as (their namespace's default).
+const PIPELINE_ACCOUNT: &str = "default";
 
 /// A workload, as a TokenReview named it.
 #[derive(Clone, Debug, PartialEq)]
@@ -361,12 +363,24 @@ fn failed(detail: &str) -> Response {
 
 /// A new run's request with the notebook it comes from as a tag (replacing
 /// any such tag the client sent); `None` when the body is not an object.
+/// The pipeline run a step's run names (its client sends the tag, from
+/// `MLFLOW_RUN_CONTEXT`, see `pipelines::workflow::tracking_patch`) is kept
+/// only from the ServiceAccount pipeline steps run as, and only if it is a
+/// run's name; a notebook cannot pass its runs off as a pipeline's.
 fn tag_source(body: &[u8], account: &str) -> Option<Vec<u8>> {
+    use crate::pipelines::workflow::PIPELINE_RUN_TAG;
     let mut run: serde_json::Value = serde_json::from_slice(body).ok()?;
     let obj = run.as_object_mut()?;
     let tags = obj.entry("tags").or_insert_with(|| serde_json::json!([]));
     let list = tags.as_array_mut()?;
-    list.retain(|t| t.get("key").and_then(|k| k.as_str()) != Some(NOTEBOOK_TAG));
+    let a_run_name = |v: &str| {
+        !v.is_empty() && v.len() <= 253 && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    };
+    list.retain(|t| match t.get("key").and_then(|k| k.as_str()) {
+        Some(NOTEBOOK_TAG) => false,
+        Some(PIPELINE_RUN_TAG) => account == PIPELINE_ACCOUNT && t.get("value").and_then(|v| v.as_str()).is_some_and(a_run_name),
+        _ => true,
+    });
     if let Some(notebook) = account.strip_suffix(ACCOUNT_SUFFIX) {
         list.push(serde_json::json!({ "key": NOTEBOOK_TAG, "value": notebook }));
     }
@@ -411,6 +425,18 @@ mod tests {
         ] {
             assert_eq!(needs(&m, p), None, "{m} {p}");
         }
+    }
+
+    #[test]
+    fn only_pipeline_steps_name_a_pipeline_run() {
+        let body = br#"{"experiment_id":"1","tags":[{"key":"atrium.pipeline-run","value":"train-x7k2p"}]}"#;
+        let tags = |account: &str| -> serde_json::Value { serde_json::from_slice::<serde_json::Value>(&tag_source(body, account).unwrap()).unwrap()["tags"].clone() };
+        assert_eq!(tags("default"), serde_json::json!([{ "key": "atrium.pipeline-run", "value": "train-x7k2p" }]));
+        assert_eq!(tags("churn-notebook"), serde_json::json!([{ "key": "atrium.notebook", "value": "churn" }]), "a notebook's run is the notebook's");
+        assert_eq!(tags("trainer"), serde_json::json!([]));
+        let odd = br#"{"tags":[{"key":"atrium.pipeline-run","value":"../../admin"}]}"#;
+        let kept: serde_json::Value = serde_json::from_slice(&tag_source(odd, "default").unwrap()).unwrap();
+        assert_eq!(kept["tags"], serde_json::json!([]), "not a run's name");
     }
 
     #[test]

@@ -101,7 +101,9 @@ impl Mlflow {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(unavailable)?;
+        let sent = req.send().await;
+        crate::platform::metrics::metrics().mlflow(&crate::platform::metrics::mlflow_endpoint(path), sent.as_ref().ok().map(|r| r.status().as_u16()));
+        let resp = sent.map_err(unavailable)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(unavailable)?;
         if status.is_success() {
@@ -134,7 +136,10 @@ impl Mlflow {
         if let Some(ct) = content_type {
             req = req.header(reqwest::header::CONTENT_TYPE, ct);
         }
-        req.send().await.map_err(unavailable)
+        // Workloads' calls: any path they ask for, so one label for all.
+        let sent = req.send().await;
+        crate::platform::metrics::metrics().mlflow("gateway", sent.as_ref().ok().map(|r| r.status().as_u16()));
+        sent.map_err(unavailable)
     }
 
     /// Makes sure the team's workspace exists (made on first use for teams
@@ -272,6 +277,55 @@ impl Mlflow {
         Ok((runs, got["next_page_token"].as_str().filter(|t| !t.is_empty()).map(String::from)))
     }
 
+    /// The runs a pipeline run's steps logged (tagged with its name), in any
+    /// experiment of the team, newest first: (experiment id, run id, name).
+    pub async fn runs_of_pipeline(&self, team: &str, pipeline_run: &str) -> AppResult<Vec<(String, String, String)>> {
+        let ids: Vec<String> = self.experiments(team, false).await?.into_iter().map(|e| e.id).collect();
+        let tag = crate::pipelines::workflow::PIPELINE_RUN_TAG;
+        let filter = format!("tags.`{tag}` = '{}'", pipeline_run.replace('\'', "\\'"));
+        let mut found = Vec::new();
+        for chunk in ids.chunks(100) {
+            let body = json!({
+                "experiment_ids": chunk,
+                "filter": filter,
+                "max_results": 100,
+                "order_by": ["attributes.start_time DESC"],
+                "run_view_type": "ACTIVE_ONLY",
+            });
+            let got: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/runs/search", Some(body)).await?;
+            found.extend(got["runs"].as_array().into_iter().flatten().map(|r| {
+                let row = run(r);
+                (r["info"]["experiment_id"].as_str().unwrap_or_default().to_string(), row.id, row.name)
+            }));
+        }
+        Ok(found)
+    }
+
+    /// The latest metrics of these runs (ids as MLflow gave them), wherever
+    /// in the team's experiments they are: one search per 100 runs.
+    pub async fn metrics_of_runs(&self, team: &str, runs: &[String]) -> AppResult<std::collections::HashMap<String, Vec<(String, f64)>>> {
+        let mut found = std::collections::HashMap::new();
+        if runs.is_empty() {
+            return Ok(found);
+        }
+        let ids: Vec<String> = self.experiments(team, false).await?.into_iter().map(|e| e.id).collect();
+        for chunk in runs.chunks(100) {
+            let list = chunk.iter().map(|r| format!("'{}'", r.replace('\'', ""))).collect::<Vec<_>>().join(", ");
+            let body = json!({
+                "experiment_ids": ids,
+                "filter": format!("attributes.run_id IN ({list})"),
+                "max_results": chunk.len(),
+                "run_view_type": "ACTIVE_ONLY",
+            });
+            let got: Value = self.call(Some(team), reqwest::Method::POST, "/api/2.0/mlflow/runs/search", Some(body)).await?;
+            found.extend(got["runs"].as_array().into_iter().flatten().map(|r| {
+                let row = run(r);
+                (row.id, row.metrics)
+            }));
+        }
+        Ok(found)
+    }
+
     /// These runs of the experiment (ids checked by the caller), in one search.
     pub async fn runs_by_id(&self, team: &str, experiment: &str, ids: &[String]) -> AppResult<Vec<RunRow>> {
         let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ");
@@ -314,7 +368,9 @@ impl Mlflow {
     pub async fn artifact(&self, team: &str, run: &str, path: &str) -> AppResult<reqwest::Response> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}/get-artifact?run_id={}&path={}", self.base, enc(run), enc(path));
-        let res = self.relay.get(url).header(WORKSPACE_HEADER, team).send().await.map_err(unavailable)?;
+        let sent = self.relay.get(url).header(WORKSPACE_HEADER, team).send().await;
+        crate::platform::metrics::metrics().mlflow("get-artifact", sent.as_ref().ok().map(|r| r.status().as_u16()));
+        let res = sent.map_err(unavailable)?;
         match res.status().as_u16() {
             200 => Ok(res),
             400 | 404 => Err(AppError::NotFound("There is no such file in this run.".into())),
@@ -349,7 +405,9 @@ impl Mlflow {
     async fn mlmodel(&self, team: &str, model: &str) -> AppResult<(Vec<String>, Option<String>, Option<String>)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files?artifact_file_path=MLmodel", self.base, enc(model));
-        let res = self.http.get(url).header(WORKSPACE_HEADER, team).send().await.map_err(unavailable)?;
+        let sent = self.http.get(url).header(WORKSPACE_HEADER, team).send().await;
+        crate::platform::metrics::metrics().mlflow("logged-models", sent.as_ref().ok().map(|r| r.status().as_u16()));
+        let res = sent.map_err(unavailable)?;
         if !res.status().is_success() {
             return Ok(Default::default());
         }
@@ -542,12 +600,13 @@ fn run(r: &Value) -> RunRow {
         source: tag("mlflow.source.name"),
         commit: tag("mlflow.source.git.commit"),
         notebook: tag(super::gateway::NOTEBOOK_TAG),
+        pipeline_run: tag(crate::pipelines::workflow::PIPELINE_RUN_TAG),
         params,
         metrics,
         stepped,
         tags: all
             .iter()
-            .filter(|(k, _)| !k.starts_with("mlflow.") && k != super::gateway::NOTEBOOK_TAG)
+            .filter(|(k, _)| !k.starts_with("mlflow.") && k != super::gateway::NOTEBOOK_TAG && k != crate::pipelines::workflow::PIPELINE_RUN_TAG)
             .cloned()
             .collect(),
     }

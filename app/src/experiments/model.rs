@@ -71,6 +71,10 @@ pub struct RunRow {
     pub commit: Option<String>,
     /// The portal notebook it was logged from (tagged by the MLflow gateway).
     pub notebook: Option<String>,
+    /// The pipeline run whose step logged it (tagged by the step's MLflow
+    /// client, kept by the gateway only from pipeline steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_run: Option<String>,
     pub params: Vec<(String, String)>,
     /// Latest value of each metric.
     pub metrics: Vec<(String, f64)>,
@@ -215,6 +219,9 @@ pub struct RunDetail {
     pub artifacts: Vec<ArtifactEntry>,
     /// The models the run logged.
     pub models: Vec<LoggedModel>,
+    /// The registered model versions made from them, as (model, version),
+    /// when the person may see the team's models.
+    pub registered: Vec<(String, String)>,
     /// Whether the person may register models in this team.
     pub may_register: bool,
     /// Whether the person may change the run (its description).

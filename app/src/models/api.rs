@@ -485,6 +485,18 @@ pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
             }
             Err(e) => return Err(e),
         };
+        // The newest versions' source runs: their metrics, in a few searches.
+        let runs: Vec<String> = rows.iter().filter_map(|r| r.latest_run.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        match mlflow.metrics_of_runs(&t, &runs).await {
+            Ok(metrics) => {
+                for row in &mut rows {
+                    if let Some(m) = row.latest_run.as_ref().and_then(|r| metrics.get(r)) {
+                        row.metrics = m.iter().take(LIST_METRICS).cloned().collect();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(team = %t, error = %e, "the models' source runs could not be read"),
+        }
         let briefs: Vec<_> = deployed?.unwrap_or_default().iter().map(server::brief).collect();
         for row in &mut rows {
             row.deployments = briefs.iter().filter(|(m, _)| *m == row.name).map(|(_, b)| b.clone()).collect();
@@ -497,6 +509,10 @@ pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
 
 /// One registered model: its versions (newest first, each with its source
 /// run's metrics), aliases and deployments.
+/// Metrics of a model's newest version's run shown in the list.
+#[cfg(feature = "ssr")]
+const LIST_METRICS: usize = 3;
+
 #[server(endpoint = "model")]
 pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppError> {
     use futures::StreamExt;

@@ -22,6 +22,10 @@ pub struct ModelRow {
     pub description: String,
     /// The newest version's number.
     pub latest: Option<String>,
+    /// The run the newest version came from, and that run's metrics (the
+    /// first few by name, latest values).
+    pub latest_run: Option<String>,
+    pub metrics: Vec<(String, f64)>,
     /// (alias, version), e.g. ("champion", "3").
     pub aliases: Vec<(String, String)>,
     pub updated_ms: i64,

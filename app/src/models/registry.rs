@@ -23,13 +23,14 @@ fn aliases(v: &Value) -> Vec<(String, String)> {
 }
 
 fn model_row(team: &str, m: &Value) -> ModelRow {
-    let latest = m["latest_versions"]
+    let newest = m["latest_versions"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|v| v["version"].as_str()?.parse::<u64>().ok())
-        .max()
-        .map(|v| v.to_string());
+        .filter_map(|v| Some((v["version"].as_str()?.parse::<u64>().ok()?, v)))
+        .max_by_key(|(n, _)| *n);
+    let latest = newest.map(|(n, _)| n.to_string());
+    let latest_run = newest.and_then(|(_, v)| v["run_id"].as_str()).filter(|r| !r.is_empty()).map(String::from);
     let mut aliases = aliases(&m["aliases"]);
     aliases.sort();
     ModelRow {
@@ -37,6 +38,8 @@ fn model_row(team: &str, m: &Value) -> ModelRow {
         name: m["name"].as_str().unwrap_or_default().to_string(),
         description: m["description"].as_str().unwrap_or_default().to_string(),
         latest,
+        latest_run,
+        metrics: Vec::new(),
         aliases,
         updated_ms: m["last_updated_timestamp"].as_i64().unwrap_or_default(),
         deployments: Vec::new(),
@@ -102,6 +105,24 @@ impl Mlflow {
         );
         let got: Value = self.call(Some(team), Method::GET, &path, None).await?;
         Ok(got["model_versions"].as_array().into_iter().flatten().map(version_row).collect())
+    }
+
+    /// The versions registered from a run's models, as (model, version),
+    /// newest first: the run page's way on to the registry.
+    pub async fn versions_of_run(&self, team: &str, run: &str) -> AppResult<Vec<(String, String)>> {
+        let filter = format!("run_id='{}'", run.replace('\'', "\\'"));
+        let path = format!(
+            "/api/2.0/mlflow/model-versions/search?filter={}&max_results={VERSIONS_SHOWN}&order_by={}",
+            enc(&filter),
+            enc("creation_timestamp DESC")
+        );
+        let got: Value = self.call(Some(team), Method::GET, &path, None).await?;
+        Ok(got["model_versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| Some((v["name"].as_str()?.to_string(), v["version"].as_str()?.to_string())))
+            .collect())
     }
 
     /// One version of a model.

@@ -183,6 +183,35 @@ pub mod server {
         api.create(&dry, obj).await.map_err(|e| explain(e, what))?;
         api.create(&PostParams::default(), obj).await.map_err(|e| explain(e, what))
     }
+
+    /// `object` (a run or a schedule) with its steps logging to the team's
+    /// MLflow workspace, when the portal has MLflow; makes the token Secret
+    /// they log with (of the namespace's `default` ServiceAccount, which
+    /// steps run as) if the team has none yet, as the person. Without it the
+    /// run still starts: its steps cannot log, which is logged here.
+    pub async fn tracked(state: &crate::state::AppState, client: &kube::Client, team: &str, object: serde_json::Value) -> serde_json::Value {
+        use k8s_openapi::api::core::v1::Secret;
+        use crate::pipelines::workflow::{MANAGED_BY, TRACKING_SECRET, with_tracking};
+        let Some(base) = state.config.tracking_base() else {
+            return object;
+        };
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(TRACKING_SECRET.into()),
+                annotations: Some([("kubernetes.io/service-account.name".to_string(), "default".to_string())].into()),
+                labels: Some([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())].into()),
+                ..Default::default()
+            },
+            type_: Some("kubernetes.io/service-account-token".into()),
+            ..Default::default()
+        };
+        match Api::<Secret>::namespaced(client.clone(), team).create(&PostParams::default(), &secret).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => tracing::warn!(team, error = %e, "pipeline steps get no MLflow token: the Secret could not be made"),
+        }
+        with_tracking(object, Some(&crate::notebooks::manifest::tracking_uri(&base, team)), team)
+    }
 }
 
 /// Pipelines of every team the person may see (or of `team`).
@@ -343,7 +372,8 @@ pub async fn run_pipeline(team: String, name: String, params: Vec<(String, Strin
     if let Some((unknown, _)) = params.iter().find(|(k, _)| !declared.contains(k)) {
         return Err(AppError::Invalid(format!("The pipeline has no parameter “{unknown}”.")));
     }
-    let obj: DynamicObject = serde_json::from_value(super::workflow::run_of(&name, &team, &params, me.username())).map_err(AppError::internal)?;
+    let run = server::tracked(&me.state, &client, &team, super::workflow::run_of(&name, &team, &params, me.username())).await;
+    let obj: DynamicObject = serde_json::from_value(run).map_err(AppError::internal)?;
     let api = server::api(client, &team, "Workflow");
     let work = async {
         let made = server::create_checked(&api, &obj, &format!("a run of {what}")).await?;
@@ -441,7 +471,7 @@ pub async fn resubmit_run(team: String, run: String) -> Result<String, AppError>
     use kube::api::DynamicObject;
     let me = crate::audit::server::Actor::current().await?;
     let client = me.state.kube.for_user(&me.who)?.client();
-    let api = server::api(client, &team, "Workflow");
+    let api = server::api(client.clone(), &team, "Workflow");
     let what = format!("run “{run}” in team “{team}”");
     let found = api.get(&run).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
     let Some(template) = found.data["spec"]["workflowTemplateRef"]["name"].as_str().map(String::from) else {
@@ -453,7 +483,7 @@ pub async fn resubmit_run(team: String, run: String) -> Result<String, AppError>
         .flatten()
         .map(|p| (p["name"].as_str().unwrap_or_default().to_string(), p["value"].as_str().unwrap_or_default().to_string()))
         .collect();
-    let mut value = super::workflow::run_of(&template, &team, &params, me.username());
+    let mut value = server::tracked(&me.state, &client, &team, super::workflow::run_of(&template, &team, &params, me.username())).await;
     value["metadata"]["annotations"]["atrium.io/resubmitted-from"] = serde_json::json!(run);
     let obj: DynamicObject = serde_json::from_value(value).map_err(AppError::internal)?;
     let work = async {
@@ -497,6 +527,21 @@ pub async fn get_runs(
     let token = page.filter(|p| p.parse::<usize>().is_err());
     let (rows, next) = server::list_runs(client, &team, None, token.as_deref(), RUNS_PER_PAGE).await?;
     Ok(RunList { team, rows, next, now_ms: server::now_ms(), indexed: None })
+}
+
+/// Lineage: the MLflow runs this run's steps logged, as (experiment id, run
+/// id, run name), newest first; none when the person may not see the
+/// team's experiments or the portal has no MLflow.
+#[server(endpoint = "pipeline-run-mlflow-runs")]
+pub async fn get_run_mlflow_runs(team: String, run: String) -> Result<Vec<(String, String, String)>, AppError> {
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?.client();
+    server::api(client, &team, "Workflow").get(&run).await.map_err(|e| crate::platform::kube::explain(e, &format!("run “{run}” in team “{team}”")))?;
+    let Some(mlflow) = state.mlflow.as_ref() else { return Ok(Vec::new()) };
+    if !crate::experiments::api::may(&state, &who, &team, "list").await? {
+        return Ok(Vec::new());
+    }
+    mlflow.runs_of_pipeline(&team, &run).await
 }
 
 #[server(endpoint = "pipeline-run-detail")]

@@ -176,7 +176,9 @@ pub async fn save_schedule(team: String, pipeline: String, schedule: Schedule) -
         .await
         .map_err(|e| crate::platform::kube::explain(e, &what))?;
     server::check(&schedule, &crate::pipelines::api::server::declared_params(&template))?;
-    let obj: DynamicObject = serde_json::from_value(super::workflow::schedule_of(&schedule, &pipeline, &team, me.username())).map_err(AppError::internal)?;
+    let object = super::workflow::schedule_of(&schedule, &pipeline, &team, me.username());
+    let object = crate::pipelines::api::server::tracked(&me.state, &client, &team, object).await;
+    let obj: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
     let api = crate::pipelines::api::server::api(client, &team, "CronWorkflow");
     let work = async {
         crate::pipelines::api::server::create_checked(&api, &obj, &format!("schedule “{}”", schedule.name)).await.map(drop)

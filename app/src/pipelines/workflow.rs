@@ -20,6 +20,42 @@ pub const NOTEBOOK: &str = "atrium.io/notebook";
 pub const STEP_LABEL: &str = "atrium.io/step";
 /// Where a notebook step writes the executed notebook.
 const EXECUTED: &str = "/tmp/executed.ipynb";
+/// The MLflow run tag naming the pipeline run a run was logged from
+/// (lineage: the MLflow run's page links to the pipeline run, and back).
+pub const PIPELINE_RUN_TAG: &str = "atrium.pipeline-run";
+/// The Secret holding a token of the team namespace's `default`
+/// ServiceAccount, which pipeline steps run as: their MLflow token.
+pub const TRACKING_SECRET: &str = "pipeline-mlflow";
+/// The label Argo gives a run's pods, naming the run.
+const WORKFLOW_LABEL: &str = "workflows.argoproj.io/workflow";
+
+/// Lets every step of a run log to the team's MLflow workspace with a plain
+/// MLflow client, as notebooks do: a pod spec patch (Argo applies it to each
+/// step's pod) giving the `main` container the portal's gateway address, the
+/// workspace, the token of [`TRACKING_SECRET`] and, as `MLFLOW_RUN_CONTEXT`
+/// (tags MLflow's client adds to every run it starts), the run's name read by
+/// the kubelet from the pod's own label. The saved pipeline is untouched, so
+/// its YAML still round-trips.
+pub fn tracking_patch(tracking_uri: &str, team: &str) -> String {
+    json!({ "containers": [{ "name": "main", "env": [
+        { "name": "MLFLOW_TRACKING_URI", "value": tracking_uri },
+        { "name": "MLFLOW_WORKSPACE", "value": team },
+        { "name": "MLFLOW_TRACKING_TOKEN", "valueFrom": { "secretKeyRef": { "name": TRACKING_SECRET, "key": "token", "optional": true } } },
+        { "name": "ATRIUM_PIPELINE_RUN", "valueFrom": { "fieldRef": { "fieldPath": format!("metadata.labels['{WORKFLOW_LABEL}']") } } },
+        { "name": "MLFLOW_RUN_CONTEXT", "value": format!("{{\"{PIPELINE_RUN_TAG}\": \"$(ATRIUM_PIPELINE_RUN)\"}}") },
+    ]}]})
+    .to_string()
+}
+
+/// A run (a `Workflow`, or a `CronWorkflow`'s runs) whose steps log to
+/// MLflow (see [`tracking_patch`]); unchanged without a tracking address.
+pub fn with_tracking(mut object: Value, tracking_uri: Option<&str>, team: &str) -> Value {
+    if let Some(uri) = tracking_uri {
+        let spec = if object["kind"] == "CronWorkflow" { &mut object["spec"]["workflowSpec"] } else { &mut object["spec"] };
+        spec["podSpecPatch"] = json!(tracking_patch(uri, team));
+    }
+    object
+}
 
 pub fn api_resource(kind: &str) -> kube::discovery::ApiResource {
     let plural = format!("{}s", kind.to_ascii_lowercase());
@@ -395,6 +431,24 @@ mod tests {
         t["spec"]["templates"][0] = json!({ "name": "main", "steps": [] });
         assert!(from_template(&t).unwrap_err().contains("not a DAG"));
         assert!(from_template(&json!({ "kind": "Pod" })).unwrap_err().contains("not a WorkflowTemplate"));
+    }
+
+    #[test]
+    fn runs_log_to_mlflow_as_the_team_with_their_own_name_as_a_tag() {
+        let w = with_tracking(run_of("churn", "team-a", &[], "dave"), Some("http://portal/mlflow/team-a"), "team-a");
+        let patch: Value = serde_json::from_str(w["spec"]["podSpecPatch"].as_str().unwrap()).unwrap();
+        let env = patch["containers"][0]["env"].as_array().unwrap();
+        let get = |n: &str| env.iter().find(|e| e["name"] == n).unwrap().clone();
+        assert_eq!(patch["containers"][0]["name"], "main", "Argo's main container, not its wait or init");
+        assert_eq!(get("MLFLOW_TRACKING_URI")["value"], "http://portal/mlflow/team-a");
+        assert_eq!(get("MLFLOW_TRACKING_TOKEN")["valueFrom"]["secretKeyRef"]["name"], TRACKING_SECRET);
+        // The kubelet expands $(VAR) of variables defined before it.
+        let at = |n: &str| env.iter().position(|e| e["name"] == n).unwrap();
+        assert!(at("ATRIUM_PIPELINE_RUN") < at("MLFLOW_RUN_CONTEXT"));
+        assert_eq!(get("MLFLOW_RUN_CONTEXT")["value"], "{\"atrium.pipeline-run\": \"$(ATRIUM_PIPELINE_RUN)\"}");
+        assert_eq!(get("ATRIUM_PIPELINE_RUN")["valueFrom"]["fieldRef"]["fieldPath"], "metadata.labels['workflows.argoproj.io/workflow']");
+        let plain = with_tracking(run_of("churn", "team-a", &[], "dave"), None, "team-a");
+        assert!(plain["spec"].get("podSpecPatch").is_none(), "no MLflow, no patch");
     }
 
     #[test]

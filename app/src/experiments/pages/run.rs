@@ -41,7 +41,7 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
-    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, may_register, may_describe, preview } = detail;
+    let RunDetail { team, experiment, run, description, charts, dir, artifacts, models, registered, may_register, may_describe, preview } = detail;
     let here = format!("/experiments/{team}/{}/runs/{}", experiment.id, run.id);
     let title = if run.name.is_empty() { run.id.clone() } else { run.name.clone() };
     let pairs = |items: Vec<(String, String)>, testid: &'static str, empty: &'static str| {
@@ -73,6 +73,13 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
                 <dd data-testid="run-notebook">
                     {match run.notebook.clone() {
                         Some(nb) => view! { <a href=format!("/notebooks/{team}/{nb}")>{nb.clone()}</a> }.into_any(),
+                        None => "—".into_any(),
+                    }}
+                </dd>
+                <dt class="muted">"Pipeline run"</dt>
+                <dd data-testid="run-pipeline-run">
+                    {match run.pipeline_run.clone() {
+                        Some(p) => view! { <a href=format!("/pipelines/{team}/runs/{p}")>{p.clone()}</a> }.into_any(),
                         None => "—".into_any(),
                     }}
                 </dd>
@@ -108,14 +115,25 @@ fn RunView(detail: RunDetail, chart: ChartView) -> impl IntoView {
             }}
         </section>
         <section class="card"><h2 class="section-title">"Tags"</h2>{pairs(run.tags.clone(), "run-tags", "No tags.")}</section>
-        <Models models team=team.clone() run=run.id.clone() may_register/>
+        <Models models registered team=team.clone() run=run.id.clone() may_register/>
         <Artifacts entries=artifacts dir here=here.clone()/>
         {preview.map(|p| view! { <ArtifactPreview preview=p here/> })}
     }
 }
 
 #[component]
-fn Models(models: Vec<LoggedModel>, team: String, run: String, may_register: bool) -> impl IntoView {
+fn Models(models: Vec<LoggedModel>, registered: Vec<(String, String)>, team: String, run: String, may_register: bool) -> impl IntoView {
+    let registered = (!registered.is_empty()).then(|| {
+        let links = registered
+            .into_iter()
+            .map(|(model, version)| {
+                view! {
+                    <li><a href=format!("/models/{team}/{model}#v{version}") data-testid="registered-version">{format!("{model} v{version}")}</a></li>
+                }
+            })
+            .collect_view();
+        view! { <div class="text-sm"><p class="muted">"Registered as"</p><ul class="flex flex-wrap gap-x-4">{links}</ul></div> }
+    });
     let body = if models.is_empty() {
         view! { <p class="muted">"This run logged no model."</p> }.into_any()
     } else {
@@ -139,7 +157,7 @@ fn Models(models: Vec<LoggedModel>, team: String, run: String, may_register: boo
             .collect_view()
             .into_any()
     };
-    view! { <section class="card space-y-3" data-testid="run-models"><h2 class="section-title">"Models"</h2>{body}</section> }
+    view! { <section class="card space-y-3" data-testid="run-models"><h2 class="section-title">"Models"</h2>{registered}{body}</section> }
 }
 
 /// The run's description, edited in place by those who may change the run.

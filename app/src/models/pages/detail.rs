@@ -36,6 +36,12 @@ fn Model(detail: ModelDetail) -> impl IntoView {
     let ready: Vec<String> = versions.iter().filter(|v| v.status == "READY").map(|v| v.version.clone()).collect();
     let all: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
     let tags = tags.into_iter().map(|(k, v)| view! { <span class="chip">{format!("{k}: {v}")}</span> }).collect_view();
+    // Lineage, version → deployment: which deployments serve each version
+    // (as the stable version or as a canary) when the page was made.
+    let served: Vec<(String, String)> = deployments
+        .iter()
+        .flat_map(|d| std::iter::once((d.version.clone(), d.name.clone())).chain(d.canary.iter().map(|c| (c.version.clone(), d.name.clone()))))
+        .collect();
     view! {
         <Title text=format!("{name} · Models")/>
         <p class="hint"><a href="/models">"Models"</a>" / "<a href=format!("/models/{team}")>{team.clone()}</a></p>
@@ -53,7 +59,7 @@ fn Model(detail: ModelDetail) -> impl IntoView {
         </section>
         <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy/>
         <MetricsCompare versions=versions.clone()/>
-        <Versions team=team.clone() versions/>
+        <Versions team=team.clone() versions served/>
     }
 }
 
@@ -199,10 +205,16 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
             <Show when=move || shown.with(Vec::is_empty)>
                 <p class="muted" data-testid="deployments-empty">"This model is not served anywhere yet."</p>
             </Show>
-            {
-                let versions = versions.clone();
-                move || shown.get().into_iter().map(|d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy acts versions=versions.clone()/> }).collect_view()
-            }
+            // Keyed by everything shown: a deployment that did not change
+            // keeps its card, and what was typed and answered in Try it.
+            <For
+                each=move || shown.get()
+                key=|d| format!("{d:?}")
+                children={
+                    let versions = versions.clone();
+                    move |d| view! { <DeploymentCard d team=t.clone() may_deploy undeploy acts versions=versions.clone()/> }
+                }
+            />
             {move || acts.error().map(|e| view! { <p class="notice-error" role="alert" data-testid="rollout-result">{e}</p> })}
             {move || acts.notice().map(|n| view! { <p class="notice-ok" role="status" data-testid="rollout-notice">{n}</p> })}
             {move || match undeploy.value().get() {
@@ -290,11 +302,11 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
         }
     });
     view! {
-        <div class="space-y-1 border-t pt-3 first-of-type:border-t-0" data-testid="deployment" data-deployment=d.name.clone()>
+        <div class="space-y-1 border-t pt-3 first-of-type:border-t-0" data-testid="deployment" data-deployment=d.name.clone() id=format!("deployment-{}", d.name)>
             <p class="flex flex-wrap items-center gap-2">
                 <span class="font-medium mono">{d.name.clone()}</span>
                 <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {}", d.state.badge()) data-testid="deployment-state">{d.state.label()}</span>
-                <span class="text-sm">{format!("version {}", d.version)}</span>
+                <a href=format!("#v{}", d.version) class="text-sm" data-testid="deployment-version">{format!("version {}", d.version)}</a>
             </p>
             {(!d.url.is_empty()).then(|| view! { <p class="text-sm">"Address: "<span class="mono" data-testid="deployment-url">{d.url.clone()}</span></p> })}
             <p class="text-sm muted">{format!("{}–{} replicas, each {} CPU, {} memory{gpus}; deployed by {}", d.min_replicas, d.max_replicas, d.cpu, d.memory, if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by })}</p>
@@ -652,7 +664,7 @@ fn MetricBars(key: String, values: Vec<(String, Option<f64>)>) -> impl IntoView 
 }
 
 #[component]
-fn Versions(team: String, versions: Vec<VersionRow>) -> impl IntoView {
+fn Versions(team: String, versions: Vec<VersionRow>, served: Vec<(String, String)>) -> impl IntoView {
     let rows = versions
         .into_iter()
         .map(|v| {
@@ -666,11 +678,17 @@ fn Versions(team: String, versions: Vec<VersionRow>) -> impl IntoView {
             };
             let aliases = v.aliases.iter().map(|a| view! { <span class="chip mr-1">{a.clone()}</span> }).collect_view();
             let tags = v.tags.iter().map(|(k, x)| view! { <span class="badge mr-1">{format!("{k}: {x}")}</span> }).collect_view();
+            let serving = served
+                .iter()
+                .filter(|(version, _)| *version == v.version)
+                .map(|(_, d)| view! { <a href=format!("#deployment-{d}") class="mono mr-2" data-testid="version-deployment">{d.clone()}</a> })
+                .collect_view();
             view! {
-                <tr data-testid="version-row" data-version=v.version.clone()>
+                <tr data-testid="version-row" data-version=v.version.clone() id=format!("v{}", v.version)>
                     <td class="mono">{format!("v{}", v.version)}</td>
                     <td>{aliases}</td>
                     <td>{run}</td>
+                    <td>{serving}</td>
                     <td>{v.status.clone()}</td>
                     <td class="whitespace-nowrap">{crate::audit::trail::format_time(v.created_ms)}</td>
                     <td>{v.created_by.clone()}</td>
@@ -684,7 +702,7 @@ fn Versions(team: String, versions: Vec<VersionRow>) -> impl IntoView {
             <h2 class="section-title">"Versions"</h2>
             <div class="overflow-x-auto">
                 <table class="table">
-                    <thead><tr><th>"Version"</th><th>"Aliases"</th><th>"Source run"</th><th>"Status"</th><th>"Registered"</th><th>"By"</th><th>"Notes"</th></tr></thead>
+                    <thead><tr><th>"Version"</th><th>"Aliases"</th><th>"Source run"</th><th>"Served by"</th><th>"Status"</th><th>"Registered"</th><th>"By"</th><th>"Notes"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>

@@ -83,7 +83,7 @@ fn ModelsTable(list: ModelList, many_teams: bool, query: String) -> impl IntoVie
             <div class="overflow-x-auto">
                 <table class="table" data-testid="models-table">
                     <thead><tr>
-                        <th>"Model"</th>{many_teams.then(|| view! { <th>"Team"</th> })}<th>"Newest version"</th><th>"Aliases"</th><th>"Served as"</th><th>"Updated"</th>
+                        <th>"Model"</th>{many_teams.then(|| view! { <th>"Team"</th> })}<th>"Newest version"</th><th>"Its run's metrics"</th><th>"Aliases"</th><th>"Served as"</th><th>"Updated"</th>
                     </tr></thead>
                     <tbody>{rows.into_iter().map(|r| view! { <ModelLine row=r many_teams/> }).collect_view()}</tbody>
                 </table>
@@ -125,6 +125,11 @@ fn ModelLine(row: ModelRow, many_teams: bool) -> impl IntoView {
             </td>
             {many_teams.then(|| view! { <td>{row.team.clone()}</td> })}
             <td class="mono">{row.latest.clone().map(|v| format!("v{v}")).unwrap_or_else(|| "—".into())}</td>
+            <td class="text-sm whitespace-nowrap" data-testid="model-metrics">
+                {if row.metrics.is_empty() { "—".to_string() } else {
+                    row.metrics.iter().map(|(k, v)| format!("{k} {}", crate::experiments::model::format_metric(*v))).collect::<Vec<_>>().join(" · ")
+                }}
+            </td>
             <td>{aliases}</td>
             <td>{served}</td>
             <td class="whitespace-nowrap">{crate::audit::trail::format_time(row.updated_ms)}</td>

@@ -6,7 +6,7 @@
 
 use super::duration;
 use crate::components::error_view::ErrorView;
-use crate::pipelines::api::{PodEvent, ResubmitRun, RetryRun, RunDetail, StepLog, StopRun, get_run, get_step_log};
+use crate::pipelines::api::{PodEvent, ResubmitRun, RetryRun, RunDetail, StepLog, StopRun, get_run, get_run_mlflow_runs, get_step_log};
 use crate::pipelines::diagram::{self, Node};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,6 +20,11 @@ pub fn RunPage() -> impl IntoView {
         let (team, run) = (team.clone(), run.clone());
         move || (team.clone(), run.clone())
     }, |(t, r)| get_run(t, r));
+    // Lineage: MLflow being away leaves the run's page as it is.
+    let logged = Resource::new({
+        let (team, run) = (team.clone(), run.clone());
+        move || (team.clone(), run.clone())
+    }, |(t, r)| async move { get_run_mlflow_runs(t, r).await.unwrap_or_default() });
     let log = Resource::new(move || (team.clone(), run.clone(), step.clone()), |(t, r, s)| async move {
         match s {
             Some(s) => Some((s.clone(), get_step_log(t, r, s).await)),
@@ -29,9 +34,9 @@ pub fn RunPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the run…"</p> }>
             {move || Suspend::new(async move {
-                match (data.await, log.await) {
-                    (Err(e), _) => view! { <ErrorView error=e/> }.into_any(),
-                    (Ok(d), log) => view! { <RunView detail=d log/> }.into_any(),
+                match (data.await, log.await, logged.await) {
+                    (Err(e), _, _) => view! { <ErrorView error=e/> }.into_any(),
+                    (Ok(d), log, logged) => view! { <RunView detail=d log logged/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -39,7 +44,7 @@ pub fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error::AppError>)>) -> impl IntoView {
+fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error::AppError>)>, logged: Vec<(String, String, String)>) -> impl IntoView {
     let (team, name, pipeline) = (detail.team.clone(), detail.row.name.clone(), detail.row.pipeline.clone());
     let params = detail.params.clone();
     let notebooks = detail.notebooks.clone();
@@ -54,6 +59,14 @@ fn RunView(detail: RunDetail, log: Option<(String, Result<StepLog, crate::error:
         {(!notebooks.is_empty()).then(|| view! {
             <p class="text-sm" data-testid="run-notebooks">"Notebooks this run executed: "
                 {notebooks.iter().map(|(step, path)| view! { <span class="mono">{path.clone()}</span>" ("<a href=format!("?step={step}")>{step.clone()}</a>") " }).collect_view()}
+            </p>
+        })}
+        {(!logged.is_empty()).then(|| view! {
+            <p class="text-sm" data-testid="run-mlflow-runs">"MLflow runs its steps logged: "
+                {logged.iter().map(|(e, r, n)| {
+                    let label = if n.is_empty() { r.chars().take(8).collect() } else { n.clone() };
+                    view! { <a href=format!("/experiments/{team}/{e}/runs/{r}") class="mr-2" data-testid="run-mlflow-run">{label}</a> }
+                }).collect_view()}
             </p>
         })}
         <LiveRun detail/>
