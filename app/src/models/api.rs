@@ -470,7 +470,13 @@ pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
             let deployed = async {
                 if *see { server::deployments(client, t).await } else { Ok(None) }
             };
-            let (models, deployed) = futures::join!(mlflow.registered_models(t), deployed);
+            // Each team's models with their runs' metrics, teams side by side.
+            let models = async {
+                let mut rows = mlflow.registered_models(t).await?;
+                with_run_metrics(mlflow, t, &mut rows).await;
+                Ok::<_, AppError>(rows)
+            };
+            let (models, deployed) = futures::join!(models, deployed);
             (t.clone(), models, deployed)
         }
     }))
@@ -485,18 +491,6 @@ pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
             }
             Err(e) => return Err(e),
         };
-        // The newest versions' source runs: their metrics, in a few searches.
-        let runs: Vec<String> = rows.iter().filter_map(|r| r.latest_run.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        match mlflow.metrics_of_runs(&t, &runs).await {
-            Ok(metrics) => {
-                for row in &mut rows {
-                    if let Some(m) = row.latest_run.as_ref().and_then(|r| metrics.get(r)) {
-                        row.metrics = m.iter().take(LIST_METRICS).cloned().collect();
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(team = %t, error = %e, "the models' source runs could not be read"),
-        }
         let briefs: Vec<_> = deployed?.unwrap_or_default().iter().map(server::brief).collect();
         for row in &mut rows {
             row.deployments = briefs.iter().filter(|(m, _)| *m == row.name).map(|(_, b)| b.clone()).collect();
@@ -507,12 +501,29 @@ pub async fn get_models(team: Option<String>) -> Result<ModelList, AppError> {
     Ok(list)
 }
 
-/// One registered model: its versions (newest first, each with its source
-/// run's metrics), aliases and deployments.
 /// Metrics of a model's newest version's run shown in the list.
 #[cfg(feature = "ssr")]
 const LIST_METRICS: usize = 3;
 
+/// The first metrics of each model's newest version's run, in one MLflow
+/// search per 100 runs; left out (and logged) when MLflow cannot say.
+#[cfg(feature = "ssr")]
+async fn with_run_metrics(mlflow: &crate::experiments::mlflow::Mlflow, team: &str, rows: &mut [super::model::ModelRow]) {
+    let runs: Vec<String> = rows.iter().filter_map(|r| r.latest_run.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    match mlflow.metrics_of_runs(team, &runs).await {
+        Ok(metrics) => {
+            for row in rows.iter_mut() {
+                if let Some(m) = row.latest_run.as_ref().and_then(|r| metrics.get(r)) {
+                    row.metrics = m.iter().take(LIST_METRICS).cloned().collect();
+                }
+            }
+        }
+        Err(e) => tracing::warn!(team, error = %e, "the models' source runs could not be read"),
+    }
+}
+
+/// One registered model: its versions (newest first, each with its source
+/// run's metrics), aliases and deployments.
 #[server(endpoint = "model")]
 pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppError> {
     use futures::StreamExt;
