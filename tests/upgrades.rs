@@ -6,6 +6,8 @@
 //! nothing here goes back. A new migration without data of its own here
 //! fails the test, so each one is upgraded into with something in it.
 
+mod common;
+
 use app::audit::{AuditFilter, Outcome};
 use app::platform::db::Db;
 use std::path::{Path, PathBuf};
@@ -41,18 +43,22 @@ fn migrations(dir: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The database as the release with the first `k` migrations left it.
-async fn earlier(db: &Db, files: &[PathBuf], k: usize) {
+/// The database as a release with `files` as its migrations (and `more` of
+/// its own, name and SQL) left it, with the rows its releases wrote.
+async fn migrated_by(db: &Db, files: &[PathBuf], more: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
-    for f in &files[..k] {
+    for f in files {
         std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    for (name, sql) in more {
+        std::fs::write(dir.path().join(name), sql).unwrap();
     }
     let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
     match db {
         Db::Sqlite(p) => migrator.run(p).await.unwrap(),
         Db::Postgres(p) => migrator.run(p).await.unwrap(),
     }
-    for f in &files[..k] {
+    for f in files {
         for sql in rows_of(&f.file_name().unwrap().to_string_lossy()) {
             match db {
                 Db::Sqlite(p) => drop(sqlx::query(sql).execute(p).await.unwrap()),
@@ -97,12 +103,36 @@ async fn upgrade_from_every_schema(dir: &str, fresh: impl AsyncFn(usize) -> Db) 
     assert!(!files.is_empty());
     for k in 0..=files.len() {
         let db = fresh(k).await;
-        earlier(&db, &files, k).await;
+        migrated_by(&db, &files[..k], &[]).await;
         db.migrate().await.unwrap_or_else(|e| panic!("migrating from schema {k} of {}: {e}", files.len()));
         // A second replica starting migrates again: nothing to do.
         db.migrate().await.unwrap();
         reads_back(&db, &files, k).await;
     }
+}
+
+/// A later release migrated the database (one more migration, additive as
+/// all are) and is then rolled back, or an earlier replica restarts in the
+/// middle of its rollout: this release still starts on that schema and
+/// serves from it.
+async fn starts_on_a_later_schema(dir: &str, db: Db) {
+    let files = migrations(dir);
+    migrated_by(&db, &files, &[("29991231000001_later.sql", "ALTER TABLE audit_events ADD COLUMN later_note TEXT;\n")]).await;
+    db.migrate().await.expect("this release starts on the schema of a later one");
+    reads_back(&db, &files, files.len()).await;
+}
+
+#[tokio::test]
+async fn sqlite_this_release_starts_on_a_later_releases_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("later.db").display());
+    starts_on_a_later_schema("app/migrations/sqlite", Db::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_this_release_starts_on_a_later_releases_schema() {
+    let url = common::postgres_database("later").await;
+    starts_on_a_later_schema("app/migrations/postgres", Db::connect(&url).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -117,15 +147,8 @@ async fn sqlite_upgrades_from_every_earlier_schema_keeping_its_rows() {
 
 #[tokio::test]
 async fn postgres_upgrades_from_every_earlier_schema_keeping_its_rows() {
-    use sqlx::Connection;
-    let url = std::env::var("ATRIUM_TEST_POSTGRES_URL").expect("ATRIUM_TEST_POSTGRES_URL must name a PostgreSQL database (./test.sh starts one)");
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let base = url.rsplit_once('/').expect("a database URL").0.to_string();
     upgrade_from_every_schema("app/migrations/postgres", async |k| {
-        let name = format!("upgrade_{stamp}_{k}");
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-        Db::connect(&format!("{base}/{name}")).await.unwrap()
+        Db::connect(&common::postgres_database(&format!("upgrade-{k}")).await).await.unwrap()
     })
     .await;
 }

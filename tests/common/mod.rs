@@ -353,6 +353,18 @@ pub async fn ensure_no_team_user() {
 
 pub mod forwarder;
 pub mod keycloak;
+pub mod replicas;
+
+/// A database of its own on the test PostgreSQL (`./test.sh` starts it), for
+/// a test whose portals share one; its URL.
+pub async fn postgres_database(prefix: &str) -> String {
+    use sqlx::Connection;
+    let url = std::env::var("ATRIUM_TEST_POSTGRES_URL").expect("ATRIUM_TEST_POSTGRES_URL must name a PostgreSQL database (./test.sh starts one)");
+    let name = unique(prefix).replace('-', "_");
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("PostgreSQL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    format!("{}/{name}", url.rsplit_once('/').expect("a database URL").0)
+}
 
 /// Starts another portal process on `port` sharing `first`'s database, as a
 /// second replica would: a session made on one is good on the other (the
@@ -377,9 +389,14 @@ pub struct Binary {
 
 impl Binary {
     pub async fn start(port: u16, extra: &[(&str, &str)], stdout: std::process::Stdio) -> Binary {
+        Binary::start_exe(std::path::Path::new(env!("CARGO_BIN_EXE_atrium")), port, extra, stdout).await
+    }
+
+    /// Like [`Binary::start`], with another build of the portal (an earlier release).
+    pub async fn start_exe(exe: &std::path::Path, port: u16, extra: &[(&str, &str)], stdout: std::process::Stdio) -> Binary {
         let db = tempfile::tempdir().unwrap();
         let base = format!("http://localhost:{port}");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_atrium"))
+        let mut child = std::process::Command::new(exe)
             .envs(stack_env().iter().filter(|(k, _)| k.starts_with("ATRIUM_")))
             .env("ATRIUM_LISTEN", format!("127.0.0.1:{port}"))
             .env("ATRIUM_PUBLIC_URL", &base)

@@ -5,11 +5,19 @@ use super::db::Db;
 use crate::model::audit::{AuditEntry, AuditFilter, Outcome};
 
 impl Db {
-    /// Creates or updates the portal's own tables.
+    /// Creates or updates the portal's own tables. Migrations a later
+    /// release applied are left alone: migrations are additive, so this
+    /// release runs on that schema, as it must when that release is rolled
+    /// back or while it rolls out (decision 0021).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let mut migrator = match self {
+            Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite"),
+            Db::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.set_ignore_missing(true);
         match self {
-            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
-            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+            Db::Sqlite(p) => migrator.run(p).await,
+            Db::Postgres(p) => migrator.run(p).await,
         }
     }
 
