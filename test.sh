@@ -25,6 +25,9 @@ bash scripts/jupyter.sh install || fail "JupyterLab did not install"
 step "PostgreSQL for the store tests"
 ATRIUM_TEST_POSTGRES_URL=$(bash scripts/test-postgres.sh start) || fail "PostgreSQL did not start"
 export ATRIUM_TEST_POSTGRES_URL
+step "the earlier release, for the rolling-upgrade test (built once)"
+ATRIUM_TEST_EARLIER_BINARY=$(bash scripts/earlier-release.sh) || fail "the earlier release did not build"
+export ATRIUM_TEST_EARLIER_BINARY
 
 step "unit and integration tests (cargo test)"
 cargo test --workspace --no-fail-fast --color never 2>&1 | tee "$logs/cargo-test.log"

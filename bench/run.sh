@@ -8,7 +8,8 @@
 # team with 5,000 finished runs and measures its runs page beside the API
 # server's own list; the models bench seeds 500 registered models of 10
 # versions once and measures a team's models page beside MLflow's registry
-# search and the API server's list of InferenceServices.
+# search and the API server's list of InferenceServices. ATRIUM_BENCHES=replicas
+# runs three replicas behind HAProxy under 64 people, one restarted mid-run.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -44,8 +45,18 @@ until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.3; done
 sleep 2
 echo "idle RSS of the portal: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 for bench in ${ATRIUM_BENCHES:-home_page admin_teams notebooks experiments pipelines models}; do
+  [ "$bench" = replicas ] && continue
   ATRIUM_BENCH_URL=http://localhost:$port cargo bench --bench "$bench" --quiet
 done
+# Three replicas of the same build on PostgreSQL behind HAProxy, at :3000,
+# one restarted mid-run (bench/replicas.rs; only when asked for by name).
+case " ${ATRIUM_BENCHES:-} " in
+  *" replicas "*)
+    bash scripts/replicas.sh up "$target/release/atrium"
+    ATRIUM_BENCH_URL=http://localhost:3000 cargo bench --bench replicas --quiet || true
+    bash scripts/replicas.sh down
+    ;;
+esac
 echo "RSS after load: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 # The pipelines area in Chromium: a 200-step pipeline in the editor, and how
 # soon a step's new state shows on the run page.
