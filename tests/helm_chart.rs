@@ -33,8 +33,8 @@ fn chart_lints_with_default_and_full_values() {
     // The schema and the templates refuse what the portal would not run with.
     let err = helm(&["lint", CHART, "--set", "kubernetes.identity=both"]).unwrap_err();
     assert!(err.contains("kubernetes") && err.contains("identity"), "{err}");
-    let err = helm(&["template", "atrium", CHART, "--set", "integrations.mlflow.url=http://mlflow"]).unwrap_err();
-    assert!(err.contains("does not use mlflow yet"), "{err}");
+    let err = helm(&["template", "atrium", CHART, "--set", "models.artifactsUri=/var/mlflow"]).unwrap_err();
+    assert!(err.contains("/models/artifactsUri"), "model servers read artifacts from object storage: {err}");
     let err = helm(&["template", "atrium", CHART, "--set", "notebooks.origin=https://nb.example.net/{team}/{name}"]).unwrap_err();
     assert!(err.contains("/notebooks/origin"), "a notebook origin has no path: {err}");
     // The portal takes this one, but no wildcard host covers two labels.

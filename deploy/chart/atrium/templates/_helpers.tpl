@@ -115,11 +115,3 @@ app.kubernetes.io/component: postgresql
 {{- printf "*.%s" $parts._1 -}}
 {{- end -}}
 
-{{/* Fails on values the portal does not read yet. */}}
-{{- define "atrium.checkIntegrations" -}}
-{{- range $name, $v := .Values.integrations -}}
-{{- if $v.url -}}
-{{- fail (printf "integrations.%s.url: this version of the portal does not use %s yet" $name $name) -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
