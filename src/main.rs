@@ -26,7 +26,7 @@ async fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    atrium::telemetry::init(&config.log_format);
+    let telemetry = atrium::telemetry::init(&config.log_format, &config.otel);
     tracing::info!(config = ?config, "starting");
     let listen = config.listen;
     let (router, state) = match atrium::build(config).await {
@@ -78,7 +78,7 @@ async fn serve() -> ExitCode {
             Ok(())
         }
     };
-    match served {
+    let code = match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -87,7 +87,10 @@ async fn serve() -> ExitCode {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The exporter's thread blocks while it sends: off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }
 
 #[derive(PartialEq, Eq)]

@@ -208,10 +208,28 @@ pub async fn build(config: Config) -> Result<(Router, AppState), StartError> {
         .layer(axum::middleware::from_fn_with_state(middleware::SecurityHeaders::new(&state.config), middleware::security_headers))
         // Notebooks' own origins: none of the portal's layers above apply there.
         .layer(axum::middleware::from_fn_with_state(state.clone(), app::notebooks::handover::by_host))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", request_id, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty, team = tracing::field::Empty)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    // Traces name a request by its route (no team names in span names).
+                    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |m| m.as_str());
+                    let span = tracing::info_span!("request", request_id, method = %req.method(), path = %req.uri().path(),
+                        user = tracing::field::Empty, team = tracing::field::Empty,
+                        otel.name = %format!("{} {route}", req.method()), otel.kind = "server", http.route = route,
+                        http.response.status_code = tracing::field::Empty);
+                    if let Some(caller) = crate::telemetry::caller_context(req.headers()) {
+                        use tracing_opentelemetry::OpenTelemetrySpanExt;
+                        let _ = span.set_parent(caller);
+                    }
+                    span
+                })
+                .on_response(|res: &axum::http::Response<_>, took: Duration, span: &tracing::Span| {
+                    use tower_http::trace::OnResponse;
+                    span.record("http.response.status_code", i64::from(res.status().as_u16()));
+                    tower_http::trace::DefaultOnResponse::new().on_response(res, took, span);
+                }),
+        )
         // Every request has an id (the load balancer's, or a fresh one), in its
         // log lines and in the answer, so a person's report can be found.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

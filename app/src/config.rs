@@ -88,6 +88,32 @@ pub struct Config {
     /// Then how long requests in flight may take to finish before the
     /// process exits anyway (live streams and sockets end at once).
     pub shutdown_grace_seconds: u64,
+    /// Traces to an OpenTelemetry collector; off unless an endpoint is set.
+    #[serde(default)]
+    pub otel: OtelConfig,
+}
+
+/// Traces over OTLP/HTTP (protobuf): each request's span, with the portal's
+/// calls to Kubernetes and MLflow under it, continuing a caller's trace
+/// (W3C `traceparent`). Off by default (decision 0022).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OtelConfig {
+    /// The collector's OTLP/HTTP base address, e.g.
+    /// `http://otel-collector.monitoring:4318` (traces go to `/v1/traces`).
+    /// Empty: no traces.
+    pub endpoint: String,
+    /// `service.name` of the portal's spans.
+    pub service_name: String,
+    /// The share of traces the portal starts that are kept (0 to 1); a
+    /// caller's sampling decision is followed.
+    pub sample_ratio: f64,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        OtelConfig { endpoint: String::new(), service_name: "atrium".into(), sample_ratio: 1.0 }
+    }
 }
 
 /// How the portal acts as people towards Kubernetes (decision 0012).
@@ -289,6 +315,7 @@ impl Default for Config {
             trust_forwarded_headers: false,
             shutdown_drain_seconds: 5,
             shutdown_grace_seconds: 20,
+            otel: OtelConfig::default(),
             kubeconfig: None,
             kubernetes: KubernetesConfig { identity: KubeIdentity::Impersonation, prefix: "oidc:".into() },
             oidc: OidcConfig {
@@ -382,6 +409,12 @@ impl Config {
         crate::notebooks::origin::check_apart(&origins, &self.public_url).map_err(ConfigError::Check)?;
         if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
             return Err(ConfigError::Check("session timeouts must be positive".into()));
+        }
+        if !(0.0..=1.0).contains(&self.otel.sample_ratio) {
+            return Err(ConfigError::Check(format!("otel.sample_ratio must be between 0 and 1, not {}", self.otel.sample_ratio)));
+        }
+        if !self.otel.endpoint.is_empty() && url::Url::parse(&self.otel.endpoint).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+            return Err(ConfigError::Check(format!("otel.endpoint {:?} is not an http(s) URL", self.otel.endpoint)));
         }
         let limits = &self.rate_limits;
         if self.max_body_bytes == 0 || limits.sign_ins_per_minute == 0 || limits.server_functions_per_minute == 0 {

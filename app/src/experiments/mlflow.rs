@@ -101,8 +101,10 @@ impl Mlflow {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let sent = req.send().await;
-        crate::platform::metrics::metrics().mlflow(&crate::platform::metrics::mlflow_endpoint(path), sent.as_ref().ok().map(|r| r.status().as_u16()));
+        let endpoint = crate::platform::metrics::mlflow_endpoint(path);
+        let span = tracing::info_span!("mlflow", otel.name = %format!("mlflow {endpoint}"), otel.kind = "client", mlflow.endpoint = %endpoint);
+        let sent = tracing::Instrument::instrument(req.send(), span).await;
+        crate::platform::metrics::metrics().mlflow(&endpoint, sent.as_ref().ok().map(|r| r.status().as_u16()));
         let resp = sent.map_err(unavailable)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(unavailable)?;

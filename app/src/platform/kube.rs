@@ -41,15 +41,27 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
         let (method, uri) = (req.method().clone(), req.uri().clone());
         let started = std::time::Instant::now();
+        // A client span under the request's (exported when traces are on):
+        // what was asked of which resource, and the answer's status.
+        let (verb, resource) = crate::platform::metrics::kube_call(&method, &uri);
+        let span = tracing::info_span!("kubernetes", otel.name = %format!("kubernetes {verb} {resource}"), otel.kind = "client",
+            k8s.verb = %verb, k8s.resource = %resource, http.response.status_code = tracing::field::Empty);
         let answer = self.inner.call(req);
-        Box::pin(async move {
-            let res = answer.await;
-            let code = res.as_ref().ok().map(|r| r.status().as_u16());
-            crate::platform::metrics::metrics().kube(&method, &uri, code, started.elapsed());
-            res
-        })
+        Box::pin(
+            async move {
+                let res = answer.await;
+                let code = res.as_ref().ok().map(|r| r.status().as_u16());
+                if let Some(code) = code {
+                    tracing::Span::current().record("http.response.status_code", i64::from(code));
+                }
+                crate::platform::metrics::metrics().kube(&method, &uri, code, started.elapsed());
+                res
+            }
+            .instrument(span),
+        )
     }
 }
 
