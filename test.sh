@@ -75,6 +75,13 @@ size_rc=$?
 kill $portal_pid 2>/dev/null; wait $portal_pid 2>/dev/null
 bash scripts/test-postgres.sh stop
 
+# The image is built from a debug build of the same target here, to keep a
+# cold run within its time (a release build of every crate for musl takes
+# about 20 more minutes on 2 cores); scripts/image.sh builds release by default.
+step "container image (static musl binary and the site, an OCI archive by umoci), checked"
+image=$(bash scripts/image.sh build dev) && bash scripts/image.sh check "$image"
+image_rc=$?
+
 # One closing line over both runners.
 read -r rust_passed rust_failed < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$logs/cargo-test.log" "$logs/cargo-test-impersonation.log")
 read -r e2e_passed e2e_failed < <(node -e '
@@ -85,6 +92,7 @@ failed=$((rust_failed + e2e_failed))
 [ "$cargo_rc" = 0 ] || [ "$failed" -gt 0 ] || failed=1
 [ "$e2e_rc" = 0 ] || [ "$e2e_failed" -gt 0 ] || failed=$((failed + 1))
 [ "$size_rc" = 0 ] || { echo "a page is over its size budget (see the table above)"; failed=$((failed + 1)); }
+[ "$image_rc" = 0 ] || { echo "the container image did not build or failed its check (see above)"; failed=$((failed + 1)); }
 printf '\ncargo: %s passed, %s failed; end-to-end: %s passed, %s failed; %ss in all\n' \
   "$rust_passed" "$rust_failed" "$e2e_passed" "$e2e_failed" "$((SECONDS - t0))"
 echo "$passed passed, $failed failed"
