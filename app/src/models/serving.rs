@@ -281,6 +281,15 @@ pub fn refusal(reason: &str, message: &str) -> Option<String> {
         "FailedCreate" if message.contains("exceeded quota") => {
             Some(format!("Its pods would exceed the team's quota: {}", crate::platform::kube::quota_detail(message)))
         }
+        // KServe's pod webhook gives the model server the keys of the Secret
+        // the deployment names, and refuses the pod when there is none.
+        "FailedCreate" if message.contains("denied the request: secrets \"") && message.ends_with("not found") => {
+            let name = message.split("secrets \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+            Some(format!(
+                "Its model server cannot be given the keys to read the model's files: the team has no data connection “{name}”. \
+                 Whoever manages the team's data connections can add one by that name."
+            ))
+        }
         "FailedCreate" if message.contains("violates PodSecurity") => {
             Some("Its pods break the team's Pod Security rules (restricted); the serving runtime must run as non-root.".into())
         }
@@ -522,6 +531,14 @@ mod tests {
         assert_eq!(r.len(), 2, "{r:?}");
         assert!(r[0].contains("quota") && r[1].contains("cannot start"), "{r:?}");
         assert!(refusal("FailedCreate", "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\"").unwrap().contains("Pod Security"));
+        // As KServe v0.20's pod webhook refuses a predictor's pod when the team lacks the Secret.
+        let keys = refusal(
+            "FailedCreate",
+            "Error creating: admission webhook \"inferenceservice.kserve-webhook-server.pod-mutator\" denied the request: secrets \"object-storage\" not found",
+        )
+        .unwrap();
+        assert!(keys.contains("no data connection “object-storage”"), "{keys}");
+        assert!(!keys.contains("webhook"), "no internals: {keys}");
     }
 
     #[test]
