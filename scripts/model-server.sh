@@ -5,18 +5,23 @@
 # over the V2 inference protocol, as the InferenceService's predictor would.
 #   scripts/model-server.sh serve TEAM DEPLOYMENT MODEL VERSION PORT [MAP]
 #       downloads the version from the team's MLflow registry, serves it as
-#       model DEPLOYMENT on 127.0.0.1:PORT, and (with MAP, a JSON file the
-#       portal reads as models.upstream_map_file) maps "TEAM/DEPLOYMENT" to it
-#   scripts/model-server.sh stop TEAM DEPLOYMENT
+#       model DEPLOYMENT on 127.0.0.1:PORT (gRPC on PORT+1, metrics on
+#       PORT+2), and (with MAP, a JSON file the portal reads as
+#       models.upstream_map_file) maps "TEAM/DEPLOYMENT@VERSION" to it and
+#       "TEAM/DEPLOYMENT@VERSION/metrics" to its metrics, standing in for
+#       that version's pods. A deployment's stable version and its canary
+#       each get their own server.
+#   scripts/model-server.sh stop TEAM DEPLOYMENT [VERSION]
+#       stops that version's server, or all of the deployment's
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 set -a; . "$repo/.stack/stack.env"; set +a
-dir_of() { echo "$repo/.stack/model-servers/$1--$2"; }
+dir_of() { echo "$repo/.stack/model-servers/$1--$2--v$3"; }
 
 serve() {
   local team=$1 name=$2 model=$3 version=$4 port=$5 map=${6:-}
-  local dir; dir=$(dir_of "$team" "$name")
-  stop "$team" "$name"
+  local dir; dir=$(dir_of "$team" "$name" "$version")
+  stop "$team" "$name" "$version"
   mkdir -p "$dir/$name"
   MLFLOW_TRACKING_URI=$ATRIUM_MLFLOW__URL MLFLOW_WORKSPACE=$team "$STACK_MLFLOW_BIN/python" -c '
 import sys, mlflow
@@ -33,14 +38,15 @@ JSON
   for _ in $(seq 1 120); do
     if curl -sf "http://127.0.0.1:$port/v2/models/$name/ready" >/dev/null; then
       if [ -n "$map" ]; then
-        python3 - "$map" "$team/$name" "http://127.0.0.1:$port" <<'PY'
+        python3 - "$map" "$team/$name@$version" "http://127.0.0.1:$port" "http://127.0.0.1:$((port + 2))/metrics" <<'PY'
 import json, os, sys
-path, key, address = sys.argv[1:]
+path, key, address, metrics = sys.argv[1:]
 try:
     entries = json.load(open(path))
 except (FileNotFoundError, ValueError):
     entries = {}
 entries[key] = address
+entries[key + "/metrics"] = metrics
 json.dump(entries, open(path + ".tmp", "w"))
 os.replace(path + ".tmp", path)
 PY
@@ -56,7 +62,14 @@ PY
 }
 
 stop() {
-  local dir; dir=$(dir_of "$1" "$2")
+  local dir
+  if [ -z "${3:-}" ]; then
+    for dir in "$repo/.stack/model-servers/$1--$2--v"*; do
+      [ -d "$dir" ] && stop "$1" "$2" "${dir##*--v}"
+    done
+    return 0
+  fi
+  dir=$(dir_of "$1" "$2" "$3")
   if [ -f "$dir/pid" ]; then
     local pid; pid=$(cat "$dir/pid")
     kill -- "-$pid" 2>/dev/null || true
@@ -71,5 +84,5 @@ stop() {
 case "${1:-}" in
   serve) shift; serve "$@" ;;
   stop) shift; stop "$@" ;;
-  *) echo "usage: $0 serve TEAM DEPLOYMENT MODEL VERSION PORT [MAP] | stop TEAM DEPLOYMENT" >&2; exit 2 ;;
+  *) echo "usage: $0 serve TEAM DEPLOYMENT MODEL VERSION PORT [MAP] | stop TEAM DEPLOYMENT [VERSION]" >&2; exit 2 ;;
 esac

@@ -656,11 +656,17 @@ fn server_functions(t: &Target) -> Vec<Call> {
         // Trying a deployment: those who see the team's deployments learn there is no such one.
         form(models::PredictionExample { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
         form(
-            models::Predict { team: team_.clone(), name: nothing.clone(), request: r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]}"#.into() },
+            models::Predict { team: team_.clone(), name: nothing.clone(), request: r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]}"#.into(), version: Some("1".into()) },
             change_of_nothing(MEMBERS),
         ),
-        // A request that is not JSON: refused before anything is asked.
-        form(models::Predict { team: team_.clone(), name: nothing.clone(), request: "{".into() }, Rule::Refused(422)),
+        // A request that is not JSON, or a version that is not a number: refused before anything is asked.
+        form(models::Predict { team: team_.clone(), name: nothing.clone(), request: "{".into(), version: None }, Rule::Refused(422)),
+        form(
+            models::Predict { team: team_.clone(), name: nothing.clone(), request: r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]}"#.into(), version: Some("x".into()) },
+            Rule::Refused(422),
+        ),
+        // Request counts: those who see the team's deployments learn there is no such one.
+        form(models::GetTraffic { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MEMBERS)),
         // Denying a promotion without a reason: refused before anything is asked.
         form(models::DecidePromotion { team: team_.clone(), id: -1, approve: false, reason: String::new() }, Rule::Refused(422)),
         form(

@@ -430,6 +430,66 @@ async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version
     assert_eq!((d["version"].as_str(), d["canary"]["version"].as_str(), d["canary"]["percent"].as_u64()), (Some("1"), Some("2"), Some(20)));
     assert!(d["traffic_note"].as_str().unwrap().contains("reach version 1 only"), "no gateway splits here, and the page says so: {d}");
     assert_eq!(predictors(&admin, &deployment).await, [format!("{deployment}-predictor"), format!("{deployment}-v2-predictor")]);
+
+    // Each version has its own real model server (kwok's pods run nothing:
+    // the map stands in for each version's pods, which KServe made). Try it
+    // reaches either version, and each version's count is its own.
+    let _servers = (
+        ModelServer::start("team-b", &deployment, &model, "1", 18970).await,
+        ModelServer::start("team-b", &deployment, &model, "2", 18973).await,
+    );
+    let traffic = |who: &reqwest::Client| {
+        let (who, base, deployment) = (who.clone(), base.clone(), deployment.clone());
+        async move { call(&who, &base, "model-traffic", &[("team", "team-b"), ("name", &deployment)]).await }
+    };
+    let counts = |body: &str| -> Vec<(String, bool, u64, u64, u64, u64, u64)> {
+        let t: Value = serde_json::from_str(body).unwrap();
+        t["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let n = |k: &str| v[k].as_u64().unwrap();
+                (v["version"].as_str().unwrap().to_string(), v["canary"].as_bool().unwrap(), n("asked_percent"), n("answered"), n("failed"), n("servers"), n("counted"))
+            })
+            .collect()
+    };
+    let (status, body) = traffic(&maria).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(counts(&body), [("1".to_string(), false, 80, 0, 0, 1, 1), ("2".to_string(), true, 20, 0, 0, 1, 1)], "one running pod each, nothing asked yet");
+    let ask = |data: Value| json!({ "inputs": [{ "name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": data }] }).to_string();
+    let predict = |version: &str, request: String| {
+        let (maria, base, deployment, version) = (maria.clone(), base.clone(), deployment.clone(), version.to_string());
+        async move {
+            let (status, body) = call(&maria, &base, "model-predict", &[("team", "team-b"), ("name", &deployment), ("request", &request), ("version", &version)]).await;
+            (status, serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)))
+        }
+    };
+    let answer = |p: &Value| -> Vec<f64> {
+        let values = serde_json::from_str::<Vec<f64>>(p["outputs"][0][1].as_str().unwrap_or("[]")).unwrap_or_default();
+        values.iter().map(|v| (v * 1e6).round() / 1e6).collect()
+    };
+    // Version 1 learnt y = x1 + x2, version 2 twice that.
+    for _ in 0..2 {
+        let (status, p) = predict("2", ask(json!([1.0, 2.0]))).await;
+        assert_eq!((status, answer(&p)), (200, vec![6.0]), "the canary's own answer: {p}");
+    }
+    let (status, p) = predict("1", ask(json!([1.0, 2.0]))).await;
+    assert_eq!((status, answer(&p)), (200, vec![3.0]), "the stable version's answer: {p}");
+    let wrong = json!({ "inputs": [{ "name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1.0, 2.0, 3.0] }] }).to_string();
+    let (status, p) = predict("2", wrong).await;
+    assert!(status == 200 && p["status"].as_u64().unwrap() >= 400, "refused by the canary's server: {p}");
+    let (status, p) = predict("3", ask(json!([1.0, 2.0]))).await;
+    assert_eq!(status, 404, "{p}");
+    assert!(p.to_string().contains("does not serve version 3"), "{p}");
+    let (status, body) = traffic(&maria).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(counts(&body), [("1".to_string(), false, 80, 1, 0, 1, 1), ("2".to_string(), true, 20, 2, 1, 1, 1)], "as each version's server counted them");
+    // Only those who see the deployment see its counts.
+    let (alice, _) = browser();
+    sign_in(&alice, &base, "alice", "/").await;
+    let (status, body) = traffic(&alice).await;
+    assert!(status == 403 || status == 404, "{status} {body}");
     // Another canary at once, or a rollback under it: refused in words.
     let (status, body) = call(&maria, &base, "model-rollback", &[("team", "team-b"), ("name", &deployment), ("version", "3")]).await;
     assert_eq!(status, 409, "{body}");

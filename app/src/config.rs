@@ -187,15 +187,21 @@ pub struct ModelsConfig {
     /// versions by the canary's share (Standard mode leaves that to it).
     /// False: the page says that requests reach the stable version only.
     pub gateway_splits_traffic: bool,
-    /// A JSON file mapping "team/deployment" to the address of its model
-    /// server, read on each request (the local stack, where pods do not
-    /// really run). Otherwise the address KServe reports is used.
+    /// The port on which the model servers' pods give their metrics
+    /// (MLServer: 8082, its `metrics_port`), read for the requests each
+    /// version answered.
+    pub metrics_port: u16,
+    /// A JSON file standing in for the model servers' pods (the local
+    /// stack, where pods do not really run), read on each request:
+    /// "team/deployment@version" maps to the address of the server of that
+    /// version, and "team/deployment@version/metrics" to its metrics URL.
+    /// Otherwise the addresses KServe reports and the pods' IPs are used.
     pub upstream_map_file: Option<PathBuf>,
 }
 
 impl Default for ModelsConfig {
     fn default() -> Self {
-        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into(), gateway_splits_traffic: false, upstream_map_file: None }
+        ModelsConfig { artifacts_uri: String::new(), runtime: "kserve-mlserver".into(), storage_connection: "object-storage".into(), gateway_splits_traffic: false, metrics_port: 8082, upstream_map_file: None }
     }
 }
 

@@ -38,7 +38,8 @@ async function readyOrWhy(deployment: Locator) {
     .toBe("Ready");
 }
 
-function trainedRun(team: string): [string, string] {
+/** A run whose model learnt y = factor × (x1 + x2). */
+function trainedRun(team: string, factor = 1): [string, string] {
   const bin = process.env.STACK_MLFLOW_BIN;
   if (!bin || !mlflow) throw new Error("STACK_MLFLOW_BIN and ATRIUM_MLFLOW__URL come from .stack/stack.env");
   const script = [
@@ -48,7 +49,7 @@ function trainedRun(team: string): [string, string] {
     "X = np.arange(20, dtype=float).reshape(-1, 2)",
     "with mlflow.start_run(run_name='fit') as run:",
     "    mlflow.log_metric('rmse', 0.125)",
-    "    mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1)), name='model', input_example=X[:2])",
+    `    mlflow.sklearn.log_model(LinearRegression().fit(X, X.sum(1) * ${factor}), name='model', input_example=X[:2])`,
     "print(run.info.experiment_id, run.info.run_id)",
   ].join("\n");
   const out = execFileSync(`${bin}/python`, ["-c", script], {
@@ -147,7 +148,7 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(page).toHaveURL(/#v1$/);
 
   // A second version, tried as a 20 % canary beside the first, then promoted.
-  const [experiment2, run2] = trainedRun("team-b");
+  const [experiment2, run2] = trainedRun("team-b", 2);
   await shell.open(`/experiments/team-b/${experiment2}/runs/${run2}`);
   await page.getByTestId("logged-model").getByTestId("register-name").fill(name);
   await page.getByTestId("logged-model").getByTestId("register-model").click();
@@ -163,6 +164,30 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(canary.getByTestId("canary-state")).toHaveText("Ready", { timeout: 90_000 });
   // Nothing on the local stack splits traffic, and the page says so.
   await expect(canary.getByTestId("traffic-note")).toContainText("reach version 1 only");
+  // Each version gets its own real model server (standing in for its pods).
+  // Try it reaches either one; the card counts what each answered and
+  // charts the share each served against the share asked.
+  modelServer("serve", "team-b", name, name, "1", "18950", process.env.ATRIUM_E2E_UPSTREAM_MAP!);
+  modelServer("serve", "team-b", name, name, "2", "18954", process.env.ATRIUM_E2E_UPSTREAM_MAP!);
+  const counted = (version: string) => deployment.locator(`[data-testid="traffic-version"][data-version="${version}"]`);
+  await expect(counted("2")).toHaveText("version 2 (canary): 0 requests answered, 0 failed.", { timeout: 15_000 });
+  await expect(deployment.getByTestId("traffic-asked").getByTestId("traffic-share").first()).toHaveAttribute("data-share", "80.0 %");
+  await expect(deployment.getByTestId("traffic-asked").getByTestId("traffic-share").last()).toHaveAttribute("data-share", "20.0 %");
+  const tryCanary = deployment.getByTestId("try-it");
+  await tryCanary.locator("summary").click();
+  await tryCanary.getByTestId("predict-target").selectOption("2");
+  await tryCanary.getByTestId("predict-request").fill(JSON.stringify({ inputs: [{ name: "input-0", shape: [1, 2], datatype: "FP64", data: [1, 2] }] }));
+  await tryCanary.getByTestId("predict-send").click();
+  await expect(tryCanary.getByTestId("predict-status")).toHaveText("Answered");
+  // Version 2 learnt twice what version 1 did: this is the canary's answer.
+  await expect(tryCanary.getByTestId("predict-output")).toHaveText(/^\[(5\.9999\d*|6(\.0*\d*)?)\]$/);
+  await expect(counted("2")).toHaveText("version 2 (canary): 1 request answered, 0 failed.");
+  await expect(counted("1")).toHaveText("version 1: 0 requests answered, 0 failed.");
+  await tryCanary.getByTestId("predict-target").selectOption("1");
+  await tryCanary.getByTestId("predict-send").click();
+  await expect(counted("1")).toHaveText("version 1: 1 request answered, 0 failed.");
+  await expect(deployment.getByTestId("traffic-served").getByTestId("traffic-share")).toHaveCount(2);
+  await expect(deployment.getByTestId("traffic-legend")).toHaveText("version 1: asked 80 %, served 50.0 % · version 2 (canary): asked 20 %, served 50.0 %");
   await canary.getByTestId("canary-promote").click();
   await expect(deployment.getByTestId("canary")).toBeHidden();
   await readyOrWhy(deployment);

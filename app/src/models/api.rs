@@ -366,27 +366,115 @@ pub mod server {
         Ok(said)
     }
 
-    /// Where deployment `name`'s model server answers, once the person may
-    /// read the deployment: the address map (local stack), else the address
-    /// KServe reports inside the cluster.
-    pub async fn model_server(state: &crate::state::AppState, client: &UserClient, team: &str, name: &str) -> Result<String, AppError> {
+    /// What the local stack's address map (`models.upstream_map_file`)
+    /// says for `key`, read on each request; `None` elsewhere.
+    fn mapped(state: &crate::state::AppState, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(state.config.models.upstream_map_file.as_ref()?).ok()?;
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text).ok()?.remove(key)
+    }
+
+    /// Deployment `name` as the person reads it, if the portal made it.
+    async fn made_here(client: &UserClient, team: &str, name: &str) -> Result<serde_json::Value, AppError> {
         let what = format!("deployment “{name}”");
         let found = api(client.client(), team).get(name).await.map_err(|e| explain(e, &what))?;
         if found.metadata.labels.as_ref().and_then(|l| l.get(serving::MANAGED_LABEL)).is_none() {
             return Err(AppError::NotFound(format!("Team “{team}” has no deployment “{name}” made here.")));
         }
-        if let Some(path) = &state.config.models.upstream_map_file
-            && let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
-            && let Some(address) = map.get(&format!("{team}/{name}"))
-        {
-            return Ok(address.clone());
+        serde_json::to_value(&found).map_err(AppError::internal)
+    }
+
+    /// Where deployment `name`'s model server answers, once the person may
+    /// read the deployment: for `version` (its stable one or its canary's)
+    /// that version's own server, else the deployment's address. The address
+    /// map on the local stack; else the addresses KServe reports inside the
+    /// cluster.
+    pub async fn model_server(state: &crate::state::AppState, client: &UserClient, team: &str, name: &str, version: Option<&str>) -> Result<String, AppError> {
+        let found = made_here(client, team, name).await?;
+        let d = serving::deployment(&found, Vec::new(), true);
+        let version = version.filter(|v| !v.is_empty()).unwrap_or(&d.version);
+        let canary = d.canary.filter(|c| c.version == version);
+        if version != d.version && canary.is_none() {
+            return Err(AppError::NotFound(format!("Deployment “{name}” does not serve version {version}.")));
         }
-        found.data["status"]["address"]["url"]
+        if let Some(address) = mapped(state, &format!("{team}/{name}@{version}")) {
+            return Ok(address);
+        }
+        if let Some(c) = canary {
+            return Ok(c.address);
+        }
+        found["status"]["address"]["url"]
             .as_str()
             .filter(|u| !u.is_empty())
             .map(String::from)
             .ok_or_else(|| AppError::Conflict(format!("Deployment “{name}” has no address yet: it is still starting.")))
+    }
+
+    /// The requests each version of deployment `name` answered, as its
+    /// model servers count them: the pods of each predictor are listed as
+    /// the person (running ones, by the label KServe gives them) and each
+    /// one's metrics read (on the local stack the address map stands in for
+    /// the pods' addresses), all at once, a second or two at most each.
+    pub async fn traffic(state: &crate::state::AppState, client: &UserClient, team: &str, name: &str) -> Result<crate::models::model::Traffic, AppError> {
+        use crate::models::model::{Traffic, VersionTraffic};
+        use k8s_openapi::api::core::v1::Pod;
+        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .timeout(std::time::Duration::from_secs(2))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client")
+        });
+        let found = made_here(client, team, name).await?;
+        let predictors = serving::predictors(&found);
+        let pods = Api::<Pod>::namespaced(client.client(), team)
+            .list(&ListParams::default().labels(&format!("serving.kserve.io/inferenceservice={name}")))
+            .await
+            .map_err(|e| explain(e, &format!("the model servers of deployment “{name}”")))?;
+        let port = state.config.models.metrics_port;
+        let per_version = predictors.iter().map(|p| {
+            let running: Vec<&Pod> = pods
+                .items
+                .iter()
+                .filter(|pod| pod.metadata.labels.as_ref().and_then(|l| l.get("app")) == Some(&p.app))
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none() && pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                .collect();
+            let stand_in = mapped(state, &format!("{team}/{name}@{}/metrics", p.version));
+            let sources: Vec<String> = running
+                .iter()
+                .filter_map(|pod| {
+                    let ip = pod.status.as_ref()?.pod_ip.as_deref()?;
+                    // One local server stands in for all of a version's pods.
+                    Some(stand_in.clone().unwrap_or_else(|| if ip.contains(':') { format!("http://[{ip}]:{port}/metrics") } else { format!("http://{ip}:{port}/metrics") }))
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            async move {
+                let read = futures::future::join_all(sources.iter().map(|url| async move {
+                    let res = HTTP.get(url).send().await.and_then(|r| r.error_for_status());
+                    match res {
+                        Ok(r) => r.text().await.ok().map(|t| serving::request_counts(&t)),
+                        Err(e) => {
+                            tracing::info!(error = %e, %url, "model server's metrics not read");
+                            None
+                        }
+                    }
+                }))
+                .await;
+                let counted: Vec<(u64, u64)> = read.into_iter().flatten().collect();
+                VersionTraffic {
+                    version: p.version.clone(),
+                    canary: p.canary,
+                    asked_percent: p.percent,
+                    answered: counted.iter().map(|c| c.0).sum(),
+                    failed: counted.iter().map(|c| c.1).sum(),
+                    servers: running.len() as u32,
+                    counted: if stand_in.is_some() && !counted.is_empty() { running.len() as u32 } else { counted.len() as u32 },
+                }
+            }
+        });
+        Ok(Traffic { versions: futures::future::join_all(per_version).await })
     }
 
     /// One call to a model server (V2 protocol): its metadata, or with
@@ -835,23 +923,39 @@ pub async fn prediction_example(team: String, name: String) -> Result<String, Ap
     super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
-    let address = server::model_server(&state, &client, &team, &name).await?;
+    let address = server::model_server(&state, &client, &team, &name, None).await?;
     let metadata: serde_json::Value = server::model_server_call(&address, &name, None).await?.1;
     Ok(serde_json::to_string_pretty(&super::serving::example_request(&metadata)).unwrap_or_default())
 }
 
 /// Sends `request` (V2 inference protocol JSON) to deployment `name`'s
 /// model server through the portal, as the person (who must see the
-/// deployment), and says what it answered and how long it took.
+/// deployment), and says what it answered and how long it took. With
+/// `version` (the stable one or the canary's) it goes to that version's
+/// own server, whatever the gateway would do.
 #[server(endpoint = "model-predict")]
-pub async fn predict(team: String, name: String, request: String) -> Result<super::model::Prediction, AppError> {
+pub async fn predict(team: String, name: String, request: String, version: Option<String>) -> Result<super::model::Prediction, AppError> {
     super::model::check_inference_request(&request).map_err(AppError::Invalid)?;
     super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    if let Some(v) = version.as_deref().filter(|v| !v.is_empty()) {
+        super::model::check_version(v).map_err(AppError::Invalid)?;
+    }
     let (state, who) = crate::auth::current().await?;
     let client = state.kube.for_user(&who)?;
-    let address = server::model_server(&state, &client, &team, &name).await?;
+    let address = server::model_server(&state, &client, &team, &name, version.as_deref()).await?;
     let t0 = std::time::Instant::now();
     let (status, answer) = server::model_server_call(&address, &name, Some(request)).await?;
     let latency_ms = t0.elapsed().as_millis() as u64;
     Ok(super::serving::prediction(status, &answer, latency_ms))
+}
+
+/// The requests each version of deployment `name` answered, as its model
+/// servers count them, beside the share of traffic asked for each. Read as
+/// the person, who must see the deployment and its pods.
+#[server(endpoint = "model-traffic")]
+pub async fn get_traffic(team: String, name: String) -> Result<super::model::Traffic, AppError> {
+    super::model::check_deployment_name(&name).map_err(|_| AppError::NotFound(format!("Team “{team}” has no deployment “{name}”.")))?;
+    let (state, who) = crate::auth::current().await?;
+    let client = state.kube.for_user(&who)?;
+    server::traffic(&state, &client, &team, &name).await
 }

@@ -136,6 +136,52 @@ pub struct Deployment {
     pub waiting: Option<Promotion>,
 }
 
+/// The requests a deployment's versions have answered, as their model
+/// servers count them (MLServer's `model_infer_request_*` metrics, since
+/// each server started), with the share of traffic asked for each.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// The stable version first, then the canary (if any).
+    pub versions: Vec<VersionTraffic>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionTraffic {
+    pub version: String,
+    pub canary: bool,
+    /// The share of traffic asked for it of the cluster's gateway.
+    pub asked_percent: u8,
+    pub answered: u64,
+    pub failed: u64,
+    /// Its model servers running now, and how many of them gave their counts.
+    pub servers: u32,
+    pub counted: u32,
+}
+
+impl VersionTraffic {
+    pub fn requests(&self) -> u64 {
+        self.answered + self.failed
+    }
+}
+
+impl Traffic {
+    /// Each version's share of the requests counted, in tenths of a percent
+    /// (summing to 1000), or `None` before any request was counted.
+    pub fn served_permille(&self) -> Option<Vec<u32>> {
+        let total: u64 = self.versions.iter().map(VersionTraffic::requests).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut shares: Vec<u32> = self.versions.iter().map(|v| (v.requests() * 1000 / total) as u32).collect();
+        // What integer division lost goes to the largest, so the bar is whole.
+        let lost = 1000 - shares.iter().sum::<u32>();
+        if let Some(i) = (0..shares.len()).max_by_key(|i| shares[*i]) {
+            shares[i] += lost;
+        }
+        Some(shares)
+    }
+}
+
 /// What the inference panel shows of one request sent to a deployment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {

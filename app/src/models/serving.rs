@@ -409,6 +409,63 @@ pub fn at_version(o: &Value, version: &str, storage: &str, by: &str, at_ms: i64)
     Ok(out)
 }
 
+/// One of a deployment's predictors: the version it serves, whether it is
+/// the canary, the share of traffic asked for it, and the `app` label
+/// KServe gives its pods (`isvc.<Deployment name>`).
+#[derive(Debug, PartialEq)]
+pub struct Predictor {
+    pub version: String,
+    pub canary: bool,
+    pub percent: u8,
+    pub app: String,
+}
+
+/// The stable predictor, then the canary's (if any), of an InferenceService.
+pub fn predictors(o: &Value) -> Vec<Predictor> {
+    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+    // KServe names a predictor's Deployment `<isvc>-predictor`, or
+    // `<isvc>-<predictor name>-predictor` for a named one.
+    let app = |predictor: &Value| match predictor["name"].as_str().filter(|n| !n.is_empty()) {
+        Some(p) => format!("isvc.{name}-{p}-predictor"),
+        None => format!("isvc.{name}-predictor"),
+    };
+    let canary = canary_version(o).map(|version| Predictor {
+        version,
+        canary: true,
+        percent: o["spec"]["canary"][0]["trafficPercent"].as_u64().unwrap_or_default().min(100) as u8,
+        app: app(&o["spec"]["canary"][0]["predictor"]),
+    });
+    let stable = Predictor {
+        version: annotation(o, VERSION_ANNOTATION).into(),
+        canary: false,
+        percent: 100 - canary.as_ref().map(|c| c.percent).unwrap_or_default(),
+        app: app(&o["spec"]["predictor"]),
+    };
+    std::iter::once(stable).chain(canary).collect()
+}
+
+/// The inference requests a model server has answered and failed since it
+/// started, from its Prometheus metrics (MLServer's
+/// `model_infer_request_success` and `_failure` counters, summed over its
+/// models and versions).
+pub fn request_counts(metrics: &str) -> (u64, u64) {
+    let (mut answered, mut failed) = (0.0f64, 0.0f64);
+    for line in metrics.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let rest = match line[name_end..].strip_prefix('{') {
+            Some(labelled) => labelled.rsplit_once('}').map(|(_, r)| r).unwrap_or_default(),
+            None => &line[name_end..],
+        };
+        let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0) else { continue };
+        match line[..name_end].trim_end_matches("_total") {
+            "model_infer_request_success" => answered += value,
+            "model_infer_request_failure" => failed += value,
+            _ => {}
+        }
+    }
+    (answered as u64, failed as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,6 +567,46 @@ mod tests {
         let back = at_version(&p, "3", "s3://b/v3", "maria", 5).unwrap();
         assert_eq!(back["spec"]["predictor"]["model"]["storageUri"], "s3://b/v3");
         assert_eq!(deployment(&back, vec![], false).history[0].action, "rolled back to");
+    }
+
+    #[test]
+    fn each_predictor_is_found_by_the_label_kserve_gives_its_pods() {
+        let o = inference_service(&request(), "s3://b/v3", "kserve-mlserver", "object-storage", "maria", 1);
+        let only = predictors(&o);
+        assert_eq!(only, vec![Predictor { version: "3".into(), canary: false, percent: 100, app: "isvc.flight-delays-predictor".into() }]);
+        let c = with_canary(&o, "4", "s3://b/v4", 20, "maria", 2).unwrap();
+        let both = predictors(&c);
+        assert_eq!((both[0].percent, both[1].percent), (80, 20));
+        assert_eq!((both[1].version.as_str(), both[1].canary, both[1].app.as_str()), ("4", true, "isvc.flight-delays-v4-predictor"));
+        // Promoted, the stable predictor is the canary's, by its name.
+        assert_eq!(predictors(&promoted(&c, "tom", 3).unwrap())[0].app, "isvc.flight-delays-v4-predictor");
+    }
+
+    #[test]
+    fn request_counts_come_from_the_model_servers_metrics() {
+        // As MLServer 1.7 writes them (prometheus_client), with other series around.
+        let metrics = r#"# HELP model_infer_request_success_total Model infer request success count
+# TYPE model_infer_request_success_total counter
+model_infer_request_success_total{model="flight-delays",version="3"} 41.0
+model_infer_request_success_created{model="flight-delays",version="3"} 1.7964e+09
+model_infer_request_success_total{model="flight-delays",version=""} 1.0
+# TYPE model_infer_request_failure_total counter
+model_infer_request_failure_total{model="flight-delays",version="3"} 2.0 1796400000000
+rest_server_requests_total{method="POST",path="/v2/models/flight-delays/infer",status_code="200"} 44.0
+model_infer_request_duration_count{model="flight-delays",version="3"} 43.0
+"#;
+        assert_eq!(request_counts(metrics), (42, 2));
+        assert_eq!(request_counts(""), (0, 0));
+        assert_eq!(request_counts("model_infer_request_success_total{model=\"a}b\"} NaN\nmodel_infer_request_success 5"), (5, 0));
+        let traffic = |a: u64, b: u64| crate::models::model::Traffic {
+            versions: vec![
+                crate::models::model::VersionTraffic { version: "3".into(), answered: a, ..Default::default() },
+                crate::models::model::VersionTraffic { version: "4".into(), canary: true, answered: b, ..Default::default() },
+            ],
+        };
+        assert_eq!(traffic(0, 0).served_permille(), None, "no share before any request");
+        assert_eq!(traffic(2, 1).served_permille(), Some(vec![667, 333]));
+        assert_eq!(traffic(80, 20).served_permille(), Some(vec![800, 200]));
     }
 
     #[test]

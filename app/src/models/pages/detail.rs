@@ -4,9 +4,9 @@
 //! ready and removed here.
 
 use crate::components::error_view::ErrorView;
-use crate::models::api::{DecidePromotion, Deploy, Predict, PredictionExample, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model};
+use crate::models::api::{DecidePromotion, Deploy, Predict, PredictionExample, PreviewDeployment, PromoteCanary, RemoveAlias, RollBackTo, RollbackCanary, RolloutCanary, SetAlias, Undeploy, get_deployments, get_model, get_traffic};
 use crate::models::model::{
-    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, Promotion, ServingState, VersionRow, check_inference_request, check_alias, check_percent, default_deployment_name,
+    DEFAULT_CPU, DEFAULT_MEMORY, DeployRequest, Deployment, ModelDetail, Promotion, ServingState, Traffic, VersionRow, VersionTraffic, check_inference_request, check_alias, check_percent, default_deployment_name,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -314,9 +314,148 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
             {d.asks_approval.then(|| view! { <p class="hint" data-testid="approval-note">"In this team a team admin approves every change of the version that serves: promoting asks them."</p> })}
             {d.waiting.clone().map(|p| view! { <Waiting p acts/> })}
             <Rollout d=d.clone() team=team.clone() may_deploy acts versions/>
-            {(d.state == ServingState::Ready).then(|| view! { <TryIt team=team.clone() name=d.name.clone()/> })}
+            {(d.state == ServingState::Ready).then(|| {
+                // With a canary, Try it may go to either version's own server.
+                let targets: Vec<(String, String)> = d
+                    .canary
+                    .iter()
+                    .flat_map(|c| [(d.version.clone(), format!("version {} (stable)", d.version)), (c.version.clone(), format!("version {} (canary)", c.version))])
+                    .collect();
+                let sent = RwSignal::new(0u32);
+                view! {
+                    <RequestCounts team=team.clone() name=d.name.clone() sent/>
+                    <TryIt team=team.clone() name=d.name.clone() targets sent/>
+                }
+            })}
             {remove}
         </div>
+    }
+}
+
+/// How often the request counts are read again while the card is shown.
+const TRAFFIC_MS: u64 = 5000;
+
+/// The requests each version answered, as its model servers count them,
+/// read in the browser (never while the page is made: a model server that
+/// does not answer must not hold the page) and again every few seconds and
+/// after each Try it. With a canary, the share of requests each version
+/// served is charted against the share asked for it.
+#[component]
+fn RequestCounts(team: String, name: String, sent: RwSignal<u32>) -> impl IntoView {
+    let counts: RwSignal<Option<Result<Traffic, String>>> = RwSignal::new(None);
+    let load = move || {
+        let (team, name) = (team.clone(), name.clone());
+        leptos::task::spawn_local(async move {
+            let read = get_traffic(team, name).await.map_err(|e| e.to_string());
+            counts.set(Some(read));
+        });
+    };
+    {
+        let load = load.clone();
+        Effect::new(move |_| {
+            sent.track();
+            load();
+        });
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(h) = set_interval_with_handle(load, std::time::Duration::from_millis(TRAFFIC_MS)) {
+            on_cleanup(move || h.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (load, TRAFFIC_MS);
+    view! {
+        <div class="text-sm space-y-1" data-testid="traffic">
+            {move || match counts.get() {
+                None => view! { <p class="hint">"Counting the requests answered…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="hint" data-testid="traffic-error">{format!("Request counts: {e}")}</p> }.into_any(),
+                Some(Ok(t)) => view! { <TrafficView t/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+fn version_label(v: &VersionTraffic) -> String {
+    format!("version {}{}", v.version, if v.canary { " (canary)" } else { "" })
+}
+
+/// One version's count in words.
+fn counted_sentence(v: &VersionTraffic) -> String {
+    let label = version_label(v);
+    if v.servers == 0 {
+        return format!("{label}: no model server is running.");
+    }
+    if v.counted == 0 {
+        return format!("{label}: its model servers did not give their counts.");
+    }
+    let plural = |n: u64, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
+    let mut s = format!("{label}: {} answered, {} failed", plural(v.answered, "request", "requests"), v.failed);
+    if v.counted < v.servers {
+        s.push_str(&format!(" (counted by {} of its {} servers; the others did not answer)", v.counted, v.servers));
+    }
+    s.push('.');
+    s
+}
+
+#[component]
+fn TrafficView(t: Traffic) -> impl IntoView {
+    let lines = t
+        .versions
+        .iter()
+        .map(|v| view! { <li data-testid="traffic-version" data-version=v.version.clone()>{counted_sentence(v)}</li> })
+        .collect_view();
+    let split = t.versions.len() > 1;
+    // Asked beside served, one bar each, a segment per version.
+    let bar = |testid: &'static str, title: &'static str, shares: Vec<u32>, versions: &[VersionTraffic]| {
+        let segments = versions
+            .iter()
+            .zip(shares)
+            .map(|(v, permille)| {
+                let pct = format!("{}.{} %", permille / 10, permille % 10);
+                let colour = if v.canary { "bg-amber-400 dark:bg-amber-500" } else { "bg-sky-600 dark:bg-sky-500" };
+                view! {
+                    <span class=format!("block h-full {colour}") style=format!("width: {}%", permille as f64 / 10.0)
+                        title=format!("{}: {pct}", version_label(v)) data-testid="traffic-share" data-version=v.version.clone() data-share=pct.clone()></span>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="flex items-center gap-2" data-testid=testid>
+                <span class="w-14 text-xs muted">{title}</span>
+                <span class="flex h-3 grow overflow-hidden rounded bg-slate-200 dark:bg-slate-700" role="img"
+                    aria-label=format!("{title}: {}", versions.iter().map(version_label).collect::<Vec<_>>().join(", "))>{segments}</span>
+            </div>
+        }
+    };
+    let chart = split.then(|| {
+        let asked: Vec<u32> = t.versions.iter().map(|v| v.asked_percent as u32 * 10).collect();
+        let served = t.served_permille();
+        let legend = t
+            .versions
+            .iter()
+            .zip(served.clone().unwrap_or_default().into_iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(v, s)| {
+                let served = s.map(|s| format!("{}.{} %", s / 10, s % 10)).unwrap_or_else(|| "–".into());
+                format!("{}: asked {} %, served {served}", version_label(v), v.asked_percent)
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        view! {
+            <div class="space-y-1" data-testid="traffic-chart">
+                {bar("traffic-asked", "Asked", asked, &t.versions)}
+                {match served {
+                    Some(s) => bar("traffic-served", "Served", s, &t.versions).into_any(),
+                    None => view! { <p class="hint">"Served: no request counted yet."</p> }.into_any(),
+                }}
+                <p class="hint" data-testid="traffic-legend">{legend}</p>
+            </div>
+        }
+    });
+    view! {
+        <p class="font-medium">"Requests answered since the model servers started"</p>
+        <ul class="list-disc pl-5">{lines}</ul>
+        {chart}
     }
 }
 
@@ -324,13 +463,28 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
 /// says it takes), sent through the portal as the person; the answer, the
 /// outputs in short and the round trip's time.
 #[component]
-fn TryIt(team: String, name: String) -> impl IntoView {
+fn TryIt(team: String, name: String, targets: Vec<(String, String)>, sent: RwSignal<u32>) -> impl IntoView {
     let example = ServerAction::<PredictionExample>::new();
     let send = ServerAction::<Predict>::new();
     let text = RwSignal::new(String::new());
+    let target = RwSignal::new(targets.first().map(|t| t.0.clone()).unwrap_or_default());
     Effect::new(move |_| {
         if let Some(Ok(e)) = example.value().get() {
             text.set(e);
+        }
+    });
+    // Each answer (or refusal) moves the request counts beside the panel.
+    Effect::new(move |_| {
+        if send.value().with(Option::is_some) {
+            sent.update(|n| *n += 1);
+        }
+    });
+    let choose = (!targets.is_empty()).then(|| {
+        let options = targets.iter().map(|(v, label)| view! { <option value=v.clone()>{label.clone()}</option> }).collect_view();
+        view! {
+            <label class="form-row">"Send to"
+                <select class="select input" on:change=move |ev| target.set(event_target_value(&ev)) data-testid="predict-target">{options}</select>
+            </label>
         }
     });
     let problem = move || {
@@ -345,12 +499,13 @@ fn TryIt(team: String, name: String) -> impl IntoView {
             <summary>"Try it"</summary>
             <div class="space-y-2 pt-2">
                 <p class="hint">"A request in the V2 inference protocol, filled in from what the model takes; edit the data and send it. It goes through Atrium as you."</p>
+                {choose}
                 <textarea class="input mono text-xs w-full" rows="8" spellcheck="false" aria-label="Inference request (JSON)" data-testid="predict-request"
                     prop:value=text on:input=move |ev| text.set(event_target_value(&ev))></textarea>
                 {move || problem().map(|p| view! { <p class="text-sm text-rose-700 dark:text-rose-300" role="alert" data-testid="predict-problem">{p}</p> })}
                 <button type="button" class="btn" data-testid="predict-send"
                     disabled=move || send.pending().get() || text.with(|t| t.trim().is_empty()) || problem().is_some()
-                    on:click=move |_| { send.dispatch(Predict { team: t2.clone(), name: n2.clone(), request: text.get_untracked() }); }>
+                    on:click=move |_| { send.dispatch(Predict { team: t2.clone(), name: n2.clone(), request: text.get_untracked(), version: Some(target.get_untracked()).filter(|v| !v.is_empty()) }); }>
                     {move || if send.pending().get() { "Sending…" } else { "Send" }}
                 </button>
                 {move || match example.value().get() {
