@@ -303,10 +303,11 @@ const NO_RUN: &str = "00000000000000000000000000000000";
 const SCIENTISTS: &[Who] = &[Scientist];
 /// Read the team's Secrets, hence its data connections.
 const SECRET_READERS: &[Who] = &[Scientist, Engineer];
-/// Deploy models (create and delete the team's InferenceServices).
+/// Remove model deployments (delete the team's InferenceServices).
 const MODEL_DEPLOYERS: &[Who] = &[MlEngineer];
-/// Change what a deployment serves (update InferenceServices): team admins
-/// too, who carry out the promotions they approve.
+/// Create deployments and change what one serves (create and update
+/// InferenceServices): team admins too, who carry out the deployments and
+/// promotions they approve.
 const MODEL_CHANGERS: &[Who] = &[MlEngineer, TeamAdmin];
 /// Read members (RoleBindings) and the audit trail.
 const TEAM_ADMINS: &[Who] = &[TeamAdmin];
@@ -639,8 +640,8 @@ fn server_functions(t: &Target) -> Vec<Call> {
         // `latest` names a version in MLflow: refused before anything is asked.
         form(models::SetAlias { team: team_.clone(), name: nothing.clone(), alias: "latest".into(), version: "1".into() }, Rule::Refused(422)),
         form(models::RemoveAlias { team: team_.clone(), name: nothing.clone(), alias: "champion".into() }, change_of_nothing(EXPERIMENT_WRITERS)),
-        form(models::PreviewDeployment { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
-        form(models::Deploy { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_DEPLOYERS)),
+        form(models::PreviewDeployment { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_CHANGERS)),
+        form(models::Deploy { request: deploy_request(&nothing, "1") }, change_of_nothing(MODEL_CHANGERS)),
         // No such amount of CPU: refused before anything is asked.
         form(models::Deploy { request: app::models::model::DeployRequest { cpu: "lots".into(), ..deploy_request(&nothing, "1") } }, Rule::Refused(422)),
         form(models::Undeploy { team: team_.clone(), name: nothing.clone() }, change_of_nothing(MODEL_DEPLOYERS)),

@@ -558,7 +558,7 @@ async fn a_canary_is_promoted_or_rolled_back_in_one_step_and_any_earlier_version
 /// `champion` follows) or denies; Kubernetes itself refuses the engineer a
 /// direct change of what a deployment serves there.
 #[tokio::test]
-async fn in_a_team_needing_approval_a_promotion_waits_for_a_team_admin() {
+async fn in_a_team_needing_approval_a_deployment_and_a_promotion_wait_for_a_team_admin() {
     use app::identity::Persona;
     use app::teams::members::SubjectKind;
     let _port = login_port().await;
@@ -603,9 +603,40 @@ async fn in_a_team_needing_approval_a_promotion_waits_for_a_team_admin() {
         let (status, body) = call(&maria, &base, "model-register", &[("team", &team), ("run", run), ("model", logged), ("name", &model)]).await;
         assert_eq!(status, 200, "{body}");
     }
+    // Her deployment is asked, not made: nothing serves in production that a
+    // team admin did not approve. It is listed as waiting, with what she asked.
+    let (status, body) = call_struct(&maria, &base, "model-deploy-preview", request(&team, &model, "1", &deployment)).await;
+    assert_eq!(status, 200, "her preview passes every check but the policy's dry-run: {body}");
     let (status, body) = call_struct(&maria, &base, "model-deploy", request(&team, &model, "1", &deployment)).await;
     assert_eq!(status, 200, "{body}");
-    deployment_when(&maria, &base, &team, &model, &deployment, |d| d["state"] == "Ready").await;
+    assert!(body.contains(&format!("Asked the team's admins to approve deploying version 1 as “{deployment}”")), "{body}");
+    let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(maria_kube.client(), &team, &app::models::serving::api_resource());
+    assert!(isvcs.get_opt(&deployment).await.unwrap().is_none(), "nothing created before approval");
+    let d = deployment_when(&maria, &base, &team, &model, &deployment, |d| d["state"] == "Asked").await;
+    assert_eq!((d["version"].as_str(), d["cpu"].as_str(), d["deployed_by"].as_str()), (Some("1"), Some("500m"), Some("maria")), "{d}");
+    assert_eq!((d["waiting"]["action"].as_str(), d["waiting"]["may_decide"].as_bool()), (Some("Deploy"), Some(false)), "{d}");
+    let asked_id = d["waiting"]["id"].as_i64().unwrap().to_string();
+    let (status, body) = call_struct(&maria, &base, "model-deploy", request(&team, &model, "2", &deployment)).await;
+    assert_eq!(status, 409, "one request waits per deployment: {body}");
+    // Nor can she go around the portal: the API server refuses her the creation.
+    let object: kube::api::DynamicObject = serde_json::from_value(app::models::serving::inference_service(
+        &serde_json::from_value(request(&team, &model, "1", &deployment)["request"].clone()).unwrap(),
+        "s3://atrium-mlflow/x",
+        "kserve-mlserver",
+        "object-storage",
+        "maria",
+        0,
+    ))
+    .unwrap();
+    match isvcs.create(&Default::default(), &object).await {
+        Err(kube::Error::Api(s)) => assert!(s.message.contains("only a team admin deploys a model"), "{s:?}"),
+        other => panic!("maria deployed in a team needing approval: {other:?}"),
+    }
+    // tom approves: created as him (every check again, the dry-run included); champion names version 1.
+    let (status, body) = call(&tom, &base, "model-promotion-decide", &[("team", &team), ("id", &asked_id), ("approve", "true"), ("reason", "")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("Deployment “{deployment}” created")) && body.contains("“champion” names version 1."), "{body}");
+    deployment_when(&maria, &base, &team, &model, &deployment, |d| d["state"] == "Ready" && d["waiting"].is_null()).await;
     let (status, body) = call(&maria, &base, "model-canary", &[("team", &team), ("name", &deployment), ("version", "2"), ("percent", "20")]).await;
     assert_eq!(status, 200, "a canary needs no approval: {body}");
 
@@ -623,7 +654,6 @@ async fn in_a_team_needing_approval_a_promotion_waits_for_a_team_admin() {
     assert_eq!(status, 403, "maria may not approve her own promotion");
 
     // Nor can she go around the portal: the API server refuses her a change of what serves.
-    let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(maria_kube.client(), &team, &app::models::serving::api_resource());
     let refused = loop {
         let mut direct = isvcs.get(&deployment).await.unwrap();
         direct.data["spec"]["predictor"] = direct.data["spec"]["canary"][0]["predictor"].clone();
@@ -675,6 +705,8 @@ async fn in_a_team_needing_approval_a_promotion_waits_for_a_team_admin() {
         found
     };
     assert!(has("paula", "team.promotions", "need a team admin's approval"));
+    assert!(has("maria", "model.promote.ask", &format!("maria asks to deploy version 1 as “{deployment}”")));
+    assert!(has("tom", "model.deploy", &format!("deployment {deployment} of model {model} version 1, asked by maria and approved by tom")));
     assert!(has("maria", "model.promote.ask", "maria asks to promote version 2"));
     assert!(has("tom", "model.promote", "version 2 promoted (was version 1), asked by maria and approved by tom"));
     assert!(has("tom", "model.alias", "champion → version 2"));

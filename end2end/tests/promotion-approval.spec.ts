@@ -85,15 +85,36 @@ test("tom approves maria's promotion in a production team, and champion follows"
     await maria.page.getByTestId("logged-model").getByTestId("register-model").click();
     await expect(maria.page.getByTestId("registered")).toContainText(`Registered as version ${i + 1} of “${name}”.`);
   }
-  await call(maria.page, "model-deploy", {
-    "request[team]": team, "request[model]": name, "request[version]": "1", "request[name]": name,
-    "request[cpu]": "500m", "request[memory]": "1Gi", "request[gpus]": "0", "request[min_replicas]": "1", "request[max_replicas]": "1",
-  });
+  // Deploying asks too: nothing serves in production that a team admin did
+  // not approve. The form says so; the asked deployment is listed as waiting.
+  await maria.open(`/models/${team}/${name}`);
+  const form = maria.page.getByTestId("deploy-form");
+  await expect(form.getByTestId("deploy-asks")).toBeVisible();
+  await form.getByTestId("deploy-version").selectOption("1");
+  await form.getByTestId("deploy-name").fill(name);
+  await form.getByTestId("deploy-cpu").fill("500m");
+  await form.getByTestId("deploy-memory").fill("1Gi");
+  await form.getByTestId("deploy-preview").click();
+  await expect(form.getByTestId("deploy-preview-ok")).toContainText("a team admin approves new deployments");
+  await expect(form.getByTestId("deploy-submit")).toHaveText("Ask to deploy");
+  await form.getByTestId("deploy-submit").click();
+  await expect(form.getByTestId("deploy-result")).toHaveText(`Asked the team's admins to approve deploying version 1 as “${name}”; it is listed here, and nothing is created until one does.`);
+  const mine = maria.page.locator(`[data-testid="deployment"][data-deployment="${name}"]`);
+  await expect(mine.getByTestId("deployment-state")).toHaveText("Waiting for approval");
+  await expect(mine.getByTestId("promotion-waiting")).toContainText(`maria asks to deploy version 1 as “${name}”`);
+  await expect(mine.getByTestId("undeploy")).toHaveCount(0);
+  expect(kubectl("get", "inferenceservices", "-n", team, "-o", "name")).not.toContain(name);
+
+  // tom approves it on the model's page: created as him, champion on version 1.
+  await tom.open(`/models/${team}/${name}`);
+  const asked = tom.page.locator(`[data-testid="deployment"][data-deployment="${name}"]`);
+  await asked.getByTestId("promotion-approve").click();
+  await expect(tom.page.getByTestId("rollout-notice")).toHaveText(`Deployment “${name}” created; version 1 serves once it is ready. “champion” names version 1.`);
+  await expect(asked.getByTestId("deployment-state")).toHaveText("Ready", { timeout: 90_000 });
   await call(maria.page, "model-canary", { team, name, version: "2", percent: "20" });
 
   // Her page says a team admin approves; promoting asks, and version 1 serves on.
   await maria.open(`/models/${team}/${name}`);
-  const mine = maria.page.locator(`[data-testid="deployment"][data-deployment="${name}"]`);
   await expect(mine.getByTestId("approval-note")).toBeVisible();
   await expect(mine.getByTestId("canary-state")).toHaveText("Ready", { timeout: 90_000 });
   await expect(mine.getByTestId("canary-promote")).toHaveText("Ask to promote to 100 %");

@@ -12,6 +12,8 @@ pub enum PromotionAction {
     Promote,
     /// An earlier version serves again.
     Serve,
+    /// A new deployment serves a version (what it asks for is in `spec`).
+    Deploy,
 }
 
 impl PromotionAction {
@@ -19,6 +21,7 @@ impl PromotionAction {
         match self {
             PromotionAction::Promote => "promote",
             PromotionAction::Serve => "serve",
+            PromotionAction::Deploy => "deploy",
         }
     }
 
@@ -26,6 +29,7 @@ impl PromotionAction {
         match s {
             "promote" => Some(PromotionAction::Promote),
             "serve" => Some(PromotionAction::Serve),
+            "deploy" => Some(PromotionAction::Deploy),
             _ => None,
         }
     }
@@ -49,6 +53,9 @@ pub struct Promotion {
     pub status: String,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
+    /// For a new deployment: what was asked for, as the models area writes
+    /// it (JSON), carried out as it is when approved.
+    pub spec: Option<String>,
     /// Whether the person reading may approve or deny it.
     pub may_decide: bool,
 }
@@ -66,6 +73,7 @@ impl Promotion {
                 "{} asks to serve version {} again (version {} serves now)",
                 self.requested_by, self.version, self.from_version
             ),
+            PromotionAction::Deploy => format!("{} asks to deploy version {} as “{}”", self.requested_by, self.version, self.deployment),
         }
     }
 }

@@ -117,8 +117,10 @@ pub mod server {
     /// The InferenceService for `req`, after every check that needs no
     /// write: the request in full, the person's right to deploy, the
     /// version (it exists, its files are registered), where its files are,
-    /// then Kubernetes' dry-run as the person.
-    pub async fn prepare(me: &crate::audit::server::Actor, req: &DeployRequest) -> Result<DynamicObject, AppError> {
+    /// then Kubernetes' dry-run as the person (`dry_run`; without it, only
+    /// that the name is free: where a deployment is asked of the team's
+    /// admins, the API server's approval policy would refuse the dry-run).
+    pub async fn prepare(me: &crate::audit::server::Actor, req: &DeployRequest, dry_run: bool) -> Result<DynamicObject, AppError> {
         let problems = req.problems(None);
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems.join(" ")));
@@ -136,10 +138,56 @@ pub mod server {
         let config = &me.state.config.models;
         let object = serving::inference_service(req, &storage, &config.runtime, &config.storage_connection, me.username(), crate::pipelines::api::server::now_ms());
         let object: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
-        let dry = kube::api::PostParams { dry_run: true, ..Default::default() };
         let what = format!("deployment “{}”", req.name);
-        api(me.client.client(), &req.team).create(&dry, &object).await.map_err(|e| explain(e, &what))?;
+        let api = api(me.client.client(), &req.team);
+        if dry_run {
+            let dry = kube::api::PostParams { dry_run: true, ..Default::default() };
+            api.create(&dry, &object).await.map_err(|e| explain(e, &what))?;
+        } else if api.get_opt(&req.name).await.map_err(|e| explain(e, &what))?.is_some() {
+            return Err(AppError::Conflict(format!("Team “{}” has a deployment named “{}” already; choose another name.", req.team, req.name)));
+        }
         Ok(object)
+    }
+
+    /// Creates the deployment `prepare` made, as the person (`approved`:
+    /// the request it carries out). Audited.
+    pub async fn create(me: &crate::audit::server::Actor, req: &DeployRequest, object: &DynamicObject, approved: Option<&Promotion>) -> Result<(), AppError> {
+        let what = format!("deployment “{}”", req.name);
+        let asked = approved.map(|p| format!(", asked by {} and approved by {}", p.requested_by, me.username())).unwrap_or_default();
+        let audit_object = format!("deployment {} of model {} version {}{asked}", req.name, req.model, req.version);
+        let work = async { api(me.client.client(), &req.team).create(&Default::default(), object).await.map(|_| ()).map_err(|e| explain(e, &what)) };
+        me.audited(Some(&req.team), "model.deploy", &audit_object, work).await
+    }
+
+    /// An approved deployment request, carried out as the approver: every
+    /// check `deploy` makes, the dry-run included, then the creation; then
+    /// `champion` names the version (the team is marked).
+    pub async fn deploy_approved(me: &crate::audit::server::Actor, asked: &Promotion) -> Result<String, AppError> {
+        let req: DeployRequest = serde_json::from_str(asked.spec.as_deref().unwrap_or_default()).map_err(AppError::internal)?;
+        if req.team != asked.team || req.name != asked.deployment || req.version != asked.version {
+            return Err(AppError::internal("a deployment request whose spec is not what was asked"));
+        }
+        let object = prepare(me, &req, true).await?;
+        create(me, &req, &object, Some(asked)).await?;
+        let mut said = format!("Deployment “{}” created; version {} serves once it is ready.", req.name, req.version);
+        if let Ok(mlflow) = registry(&me.state) {
+            let object = format!("model {}: champion → version {} (now serving on deployment {})", req.model, req.version, req.name);
+            match me.audited(Some(&req.team), "model.alias", &object, mlflow.set_alias(&req.team, &req.model, "champion", &req.version)).await {
+                Ok(()) => said.push_str(&format!(" “champion” names version {}.", req.version)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "champion not moved after an approved deployment");
+                    said.push_str(" The “champion” alias could not be moved; set it on this page.");
+                }
+            }
+        }
+        Ok(said)
+    }
+
+    /// Whether the person's deployments in `team` are asked of its admins
+    /// (the team is marked and they are no team admin).
+    pub async fn deploy_asks(me: &crate::audit::server::Actor, team: &str) -> Result<bool, AppError> {
+        let (marked, may) = futures::join!(needs_approval(&me.client, team), may_approve(&me.state, &me.who, team));
+        Ok(marked? && !may?)
     }
 
     /// Where a model server reads `version` of `model` from, once MLflow
@@ -236,16 +284,47 @@ pub mod server {
 
     /// The deployments with, for the person, whether a change of version
     /// asks approval, and the promotion each has waiting.
-    pub async fn with_approvals(state: &crate::state::AppState, who: &crate::auth::SignedIn, client: &UserClient, team: &str, mut all: Vec<Deployment>) -> Result<Vec<Deployment>, AppError> {
-        if all.is_empty() {
+    pub async fn with_approvals(
+        state: &crate::state::AppState,
+        who: &crate::auth::SignedIn,
+        client: &UserClient,
+        team: &str,
+        model: &str,
+        mut all: Vec<Deployment>,
+    ) -> Result<Vec<Deployment>, AppError> {
+        // (The store is at hand; Kubernetes is asked only when it matters.)
+        let pending = state.db.promotions_pending(team).await.map_err(AppError::internal)?;
+        let asked: Vec<&Promotion> = pending.iter().filter(|p| p.action == PromotionAction::Deploy && p.model == model).collect();
+        if all.is_empty() && asked.is_empty() {
             return Ok(all);
         }
-        let (need, may, pending) = futures::join!(needs_approval(client, team), may_approve(state, who, team), state.db.promotions_pending(team));
+        let (need, may) = futures::join!(needs_approval(client, team), may_approve(state, who, team));
         let need = need.unwrap_or_else(|e| {
             tracing::info!(error = %e, "whether promotions need approval not read");
             false
         });
-        let (may, pending) = (may?, pending.map_err(AppError::internal)?);
+        let may = may?;
+        // A deployment asked for and not yet decided is listed as asked.
+        for p in asked {
+            let Some(req) = p.spec.as_deref().and_then(|s| serde_json::from_str::<DeployRequest>(s).ok()) else { continue };
+            if all.iter().any(|d| d.name == req.name) {
+                continue;
+            }
+            all.push(Deployment {
+                name: req.name,
+                model: req.model,
+                version: req.version,
+                state: crate::models::model::ServingState::Asked,
+                min_replicas: req.min_replicas,
+                max_replicas: req.max_replicas,
+                cpu: req.cpu,
+                memory: req.memory,
+                gpus: req.gpus,
+                deployed_by: p.requested_by.clone(),
+                created_ms: p.requested_at_ms,
+                ..Default::default()
+            });
+        }
         for d in &mut all {
             d.asks_approval = need && !may;
             d.waiting = pending.iter().find(|p| p.deployment == d.name).cloned().map(|mut p| {
@@ -277,11 +356,15 @@ pub mod server {
                 e => AppError::internal(e),
             })
         };
+        let said = match asked.action {
+            PromotionAction::Deploy => format!(
+                "Asked the team's admins to approve deploying version {} as “{}”; it is listed here, and nothing is created until one does.",
+                asked.version, asked.deployment
+            ),
+            _ => format!("Asked the team's admins to approve: version {} serves everything until one does.", asked.from_version),
+        };
         me.audited(Some(&team), "model.promote.ask", &object, work).await?;
-        Ok(Some(format!(
-            "Asked the team's admins to approve: version {} serves everything until one does.",
-            asked.from_version
-        )))
+        Ok(Some(said))
     }
 
     /// Promoting or serving again as the person: asked of the team's admins
@@ -339,6 +422,7 @@ pub mod server {
                 let changed = serving::promoted(&found, me.username(), now).map_err(AppError::Conflict)?;
                 (changed, format!("deployment {name} of model {model}: version {version} promoted (was version {}){asked}", before.version), "model.promote")
             }
+            PromotionAction::Deploy => return Err(AppError::internal("a new deployment is no change of version")),
             PromotionAction::Serve => {
                 let mlflow = gate(&me.state, &me.who, team, "get").await?;
                 let storage = storage_of(me, mlflow, team, model, version).await?;
@@ -350,6 +434,7 @@ pub mod server {
         let mut said = match action {
             PromotionAction::Promote => format!("Version {version} now serves all traffic."),
             PromotionAction::Serve => format!("Version {version} serves again; version {} serves until it is ready.", before.version),
+            PromotionAction::Deploy => String::new(),
         };
         if marked
             && let Ok(mlflow) = registry(&me.state)
@@ -626,6 +711,10 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
         server::may_serve(&state, &who, &team, "list"),
     );
     let ((row, tags), may_alias, may_deploy, may_see) = (found?, may_alias?, may_deploy?, may_see?);
+    let deploy_asks = may_deploy && {
+        let (marked, may) = futures::join!(server::needs_approval(&client, &team), server::may_approve(&state, &who, &team));
+        marked.unwrap_or(false) && !may?
+    };
     let mut versions = mlflow.versions(&team, &name).await?;
     // The source runs of the newest versions: their metrics, to compare.
     let runs: Vec<String> = {
@@ -656,7 +745,7 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
             .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == name))
             .collect();
         let found = server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?;
-        server::with_approvals(&state, &who, &client, &team, found).await?
+        server::with_approvals(&state, &who, &client, &team, &name, found).await?
     } else {
         Vec::new()
     };
@@ -670,6 +759,7 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
         deployments,
         may_alias,
         may_deploy,
+        deploy_asks,
     })
 }
 
@@ -690,7 +780,7 @@ pub async fn get_deployments(team: String, model: String) -> Result<Vec<super::m
         .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(super::serving::MODEL_ANNOTATION)).is_some_and(|m| *m == model))
         .collect();
     let found = server::detailed(&client, &team, objects, state.config.models.gateway_splits_traffic).await?;
-    server::with_approvals(&state, &who, &client, &team, found).await
+    server::with_approvals(&state, &who, &client, &team, &model, found).await
 }
 
 /// Points an alias (e.g. `champion`) at a version, moving it from the one
@@ -730,23 +820,37 @@ pub async fn remove_alias(team: String, name: String, alias: String) -> Result<(
 #[server(endpoint = "model-deploy-preview")]
 pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppError> {
     let me = crate::audit::server::Actor::current().await?;
-    Ok(server::yaml(&server::prepare(&me, &request).await?))
+    let asks = server::deploy_asks(&me, &request.team).await?;
+    Ok(server::yaml(&server::prepare(&me, &request, !asks).await?))
 }
 
 /// Deploys a version: the InferenceService is created as the person, once
-/// everything `preview_deployment` checks passed. Audited.
+/// everything `preview_deployment` checks passed. In a team whose
+/// promotions need approval, an ML engineer's deployment is asked of the
+/// team's admins instead (kept as asked, created as the one who approves).
+/// Audited. Says what happened.
 #[server(endpoint = "model-deploy")]
 pub async fn deploy(request: DeployRequest) -> Result<String, AppError> {
+    use super::model::{Promotion, PromotionAction};
     let me = crate::audit::server::Actor::current().await?;
-    let object = server::prepare(&me, &request).await?;
-    let what = format!("deployment “{}”", request.name);
-    let api = server::api(me.client.client(), &request.team);
-    let audit_object = format!("deployment {} of model {} version {}", request.name, request.model, request.version);
-    let work = async {
-        api.create(&Default::default(), &object).await.map_err(|e| crate::platform::kube::explain(e, &what))?;
-        Ok(request.name.clone())
-    };
-    me.audited(Some(&request.team), "model.deploy", &audit_object, work).await
+    let asks = server::deploy_asks(&me, &request.team).await?;
+    let object = server::prepare(&me, &request, !asks).await?;
+    if asks {
+        let asked = Promotion {
+            team: request.team.clone(),
+            deployment: request.name.clone(),
+            model: request.model.clone(),
+            version: request.version.clone(),
+            action: PromotionAction::Deploy,
+            requested_by: me.username().to_string(),
+            requested_at_ms: crate::pipelines::api::server::now_ms(),
+            spec: Some(serde_json::to_string(&request).map_err(AppError::internal)?),
+            ..Default::default()
+        };
+        return Ok(server::ask_if_needed(&me, asked, true).await?.unwrap_or_default());
+    }
+    server::create(&me, &request, &object, None).await?;
+    Ok(format!("Deployment “{}” created; it is listed above while it starts.", request.name))
 }
 
 /// Stops serving: deletes the deployment's InferenceService as the person
@@ -886,14 +990,20 @@ pub async fn decide_promotion(team: String, id: i64, approve: bool, reason: Stri
     if !approve {
         let object = format!("deployment {} of model {}: {} — denied: {reason}", asked.deployment, asked.model, asked.sentence());
         me.audited(Some(&team), "model.promote.deny", &object, async { Ok(()) }).await?;
-        return Ok(format!("Denied; version {} serves on.", asked.from_version));
+        return Ok(match asked.action {
+            PromotionAction::Deploy => format!("Denied; nothing was deployed as “{}”.", asked.deployment),
+            _ => format!("Denied; version {} serves on.", asked.from_version),
+        });
     }
     let work = async {
+        if asked.action == PromotionAction::Deploy {
+            return server::deploy_approved(&me, &asked).await;
+        }
         let (found, model) = server::managed(&me, &team, &asked.deployment).await?;
         let now = super::serving::deployment(&found, Vec::new(), true);
         let still = match asked.action {
             PromotionAction::Promote => now.canary.as_ref().is_some_and(|c| c.version == asked.version) && now.version == asked.from_version,
-            PromotionAction::Serve => now.canary.is_none() && now.version == asked.from_version,
+            PromotionAction::Serve | PromotionAction::Deploy => now.canary.is_none() && now.version == asked.from_version,
         };
         if !still {
             return Err(AppError::Conflict(format!(

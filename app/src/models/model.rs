@@ -47,6 +47,8 @@ pub enum ServingState {
     Ready,
     /// The controller reported a failure (or a refusal keeps it from starting).
     Failing,
+    /// Asked of the team's admins; nothing is created until one approves.
+    Asked,
 }
 
 impl ServingState {
@@ -55,6 +57,7 @@ impl ServingState {
             ServingState::Starting => "Starting",
             ServingState::Ready => "Ready",
             ServingState::Failing => "Not ready",
+            ServingState::Asked => "Waiting for approval",
         }
     }
     /// Colours, as the notebooks' phases have them.
@@ -63,6 +66,7 @@ impl ServingState {
             ServingState::Starting => "bg-amber-100 text-amber-800 dark:bg-amber-900/60 dark:text-amber-200",
             ServingState::Ready => "bg-emerald-100 text-emerald-800 dark:bg-emerald-900/60 dark:text-emerald-200",
             ServingState::Failing => "bg-red-100 text-red-800 dark:bg-red-900/60 dark:text-red-200",
+            ServingState::Asked => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
         }
     }
 }
@@ -82,6 +86,9 @@ pub struct ModelDetail {
     pub may_alias: bool,
     /// Whether the person may deploy (create InferenceServices).
     pub may_deploy: bool,
+    /// Whether deploying asks the team's admins (a team whose promotions
+    /// need approval, and the person is no team admin).
+    pub deploy_asks: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -4,10 +4,10 @@
 use super::db::Db;
 use crate::model::promotion::{Promotion, PromotionAction};
 
-type Row = (i64, String, String, String, String, String, String, String, i64, String, Option<String>, Option<String>);
-const COLUMNS: &str = "id, team, deployment, model, version, action, from_version, requested_by, requested_at_ms, status, decided_by, decision_reason";
+type Row = (i64, String, String, String, String, String, String, String, i64, String, Option<String>, Option<String>, Option<String>);
+const COLUMNS: &str = "id, team, deployment, model, version, action, from_version, requested_by, requested_at_ms, status, decided_by, decision_reason, spec";
 
-fn promotion((id, team, deployment, model, version, action, from_version, requested_by, requested_at_ms, status, decided_by, decision_reason): Row) -> Promotion {
+fn promotion((id, team, deployment, model, version, action, from_version, requested_by, requested_at_ms, status, decided_by, decision_reason, spec): Row) -> Promotion {
     Promotion {
         id,
         team,
@@ -21,14 +21,15 @@ fn promotion((id, team, deployment, model, version, action, from_version, reques
         status,
         decided_by,
         decision_reason,
+        spec,
         may_decide: false,
     }
 }
 
 impl Db {
     pub async fn promotion_create(&self, p: &Promotion) -> Result<i64, sqlx::Error> {
-        const SQL: &str = "INSERT INTO promotion_requests (team, deployment, model, version, action, from_version, requested_by, requested_at_ms, status) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') RETURNING id";
+        const SQL: &str = "INSERT INTO promotion_requests (team, deployment, model, version, action, from_version, requested_by, requested_at_ms, spec, status) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending') RETURNING id";
         macro_rules! run {
             ($p:expr) => {
                 sqlx::query_scalar(SQL)
@@ -40,6 +41,7 @@ impl Db {
                     .bind(&p.from_version)
                     .bind(&p.requested_by)
                     .bind(p.requested_at_ms)
+                    .bind(&p.spec)
                     .fetch_one($p)
                     .await
             };

@@ -32,7 +32,7 @@ pub fn ModelPage() -> impl IntoView {
 
 #[component]
 fn Model(detail: ModelDetail) -> impl IntoView {
-    let ModelDetail { team, name, description, tags, versions, aliases, deployments, may_alias, may_deploy } = detail;
+    let ModelDetail { team, name, description, tags, versions, aliases, deployments, may_alias, may_deploy, deploy_asks } = detail;
     let ready: Vec<String> = versions.iter().filter(|v| v.status == "READY").map(|v| v.version.clone()).collect();
     let all: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
     let tags = tags.into_iter().map(|(k, v)| view! { <span class="chip">{format!("{k}: {v}")}</span> }).collect_view();
@@ -57,7 +57,7 @@ fn Model(detail: ModelDetail) -> impl IntoView {
                 view! { <AliasChips aliases=aliases.clone()/> }.into_any()
             }}
         </section>
-        <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy/>
+        <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy deploy_asks/>
         <MetricsCompare versions=versions.clone()/>
         <Versions team=team.clone() versions served/>
     }
@@ -152,7 +152,7 @@ const FAILING_EVERY: u32 = 5;
 /// The model's deployments, followed while any is starting, and the form
 /// to deploy a version (preview first, then deploy).
 #[island(lazy)]
-fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: Vec<String>, may_deploy: bool) -> impl IntoView {
+fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: Vec<String>, may_deploy: bool, deploy_asks: bool) -> impl IntoView {
     let shown = RwSignal::new(deployments);
     let deploy = ServerAction::<Deploy>::new();
     let undeploy = ServerAction::<Undeploy>::new();
@@ -225,7 +225,7 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
                 <p class="hint" role="status" data-testid="deployments-following">"Following the deployment while it starts…"</p>
             </Show>
         </section>
-        {may_deploy.then(|| view! { <DeployForm team=team.clone() model=model.clone() versions=versions.clone() deploy/> })}
+        {may_deploy.then(|| view! { <DeployForm team=team.clone() model=model.clone() versions=versions.clone() deploy asks=deploy_asks/> })}
     }
 }
 
@@ -283,7 +283,9 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
     let name = d.name.clone();
     let reasons = d.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view();
     let gpus = (d.gpus > 0).then(|| format!(", {} GPU", d.gpus)).unwrap_or_default();
-    let remove = may_deploy.then(|| {
+    // Asked of the team's admins: nothing exists yet to change or remove.
+    let asked = d.state == ServingState::Asked;
+    let remove = (may_deploy && !asked).then(|| {
         let (team, name) = (team.clone(), name.clone());
         view! {
             <Show when=move || confirming.get() fallback=move || view! {
@@ -309,11 +311,19 @@ fn DeploymentCard(d: Deployment, team: String, may_deploy: bool, undeploy: Serve
                 <a href=format!("#v{}", d.version) class="text-sm" data-testid="deployment-version">{format!("version {}", d.version)}</a>
             </p>
             {(!d.url.is_empty()).then(|| view! { <p class="text-sm">"Address: "<span class="mono" data-testid="deployment-url">{d.url.clone()}</span></p> })}
-            <p class="text-sm muted">{format!("{}–{} replicas, each {} CPU, {} memory{gpus}; deployed by {}", d.min_replicas, d.max_replicas, d.cpu, d.memory, if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by })}</p>
+            <p class="text-sm muted">{format!(
+                "{}–{} replicas, each {} CPU, {} memory{gpus}; {} by {}",
+                d.min_replicas,
+                d.max_replicas,
+                d.cpu,
+                d.memory,
+                if asked { "asked" } else { "deployed" },
+                if d.deployed_by.is_empty() { "someone" } else { &d.deployed_by }
+            )}</p>
             {(!d.reasons.is_empty()).then(|| view! { <ul class="list-disc pl-5 text-sm text-rose-700 dark:text-rose-300" data-testid="deployment-reasons">{reasons}</ul> })}
             {d.asks_approval.then(|| view! { <p class="hint" data-testid="approval-note">"In this team a team admin approves every change of the version that serves: promoting asks them."</p> })}
             {d.waiting.clone().map(|p| view! { <Waiting p acts/> })}
-            <Rollout d=d.clone() team=team.clone() may_deploy acts versions/>
+            {(!asked).then(|| view! { <Rollout d=d.clone() team=team.clone() may_deploy acts versions/> })}
             {(d.state == ServingState::Ready).then(|| {
                 // With a canary, Try it may go to either version's own server.
                 let targets: Vec<(String, String)> = d
@@ -664,7 +674,7 @@ fn Rollout(d: Deployment, team: String, may_deploy: bool, acts: Acts, versions: 
 }
 
 #[component]
-fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: ServerAction<Deploy>) -> impl IntoView {
+fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: ServerAction<Deploy>, asks: bool) -> impl IntoView {
     let preview = ServerAction::<PreviewDeployment>::new();
     let version = RwSignal::new(versions.first().cloned().unwrap_or_default());
     let name = RwSignal::new(default_deployment_name(&model));
@@ -737,19 +747,24 @@ fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: Server
                 <button type="button" class="btn" data-testid="deploy-preview" disabled={ let p = problems.clone(); move || preview.pending().get() || !p().is_empty() }
                     on:click=move |_| { preview.dispatch(PreviewDeployment { request: r1() }); }>"Preview"</button>
                 <button type="button" class="btn-primary" data-testid="deploy-submit" disabled={ let p = problems.clone(); move || deploy.pending().get() || !p().is_empty() }
-                    on:click=move |_| { deploy.dispatch(Deploy { request: r2() }); }>"Deploy"</button>
+                    on:click=move |_| { deploy.dispatch(Deploy { request: r2() }); }>{if asks { "Ask to deploy" } else { "Deploy" }}</button>
             </div>
+            {asks.then(|| view! { <p class="hint" data-testid="deploy-asks">"In this team a team admin approves every new deployment: deploying asks them, and it is created once one approves."</p> })}
             {move || preview.value().get().map(|r| match r {
                 Ok(yaml) => view! {
                     <div class="space-y-1">
-                        <p class="notice-ok" role="status" data-testid="deploy-preview-ok">"Kubernetes accepts this deployment (dry run). Nothing was created yet."</p>
+                        <p class="notice-ok" role="status" data-testid="deploy-preview-ok">{if asks {
+                            "Every check passed. In this team a team admin approves new deployments, and Kubernetes checks it again then. Nothing was created yet."
+                        } else {
+                            "Kubernetes accepts this deployment (dry run). Nothing was created yet."
+                        }}</p>
                         <pre class="mono text-xs overflow-auto max-h-96" data-testid="deploy-yaml">{yaml}</pre>
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="notice-error" role="alert" data-testid="deploy-preview-error">{e.to_string()}</p> }.into_any(),
             })}
             {move || deploy.value().get().map(|r| match r {
-                Ok(name) => view! { <p class="notice-ok" role="status" data-testid="deploy-result">{format!("Deployment “{name}” created; it is listed above while it starts.")}</p> }.into_any(),
+                Ok(said) => view! { <p class="notice-ok" role="status" data-testid="deploy-result">{said}</p> }.into_any(),
                 Err(e) => view! { <p class="notice-error" role="alert" data-testid="deploy-result">{e.to_string()}</p> }.into_any(),
             })}
         </section>
