@@ -175,6 +175,7 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(deployment.getByTestId("traffic-asked").getByTestId("traffic-share").last()).toHaveAttribute("data-share", "20.0 %");
   const tryCanary = deployment.getByTestId("try-it");
   await tryCanary.locator("summary").click();
+  await expect(tryCanary.getByTestId("predict-request")).toHaveValue(/"datatype": "FP64"/);
   await tryCanary.getByTestId("predict-target").selectOption("2");
   await tryCanary.getByTestId("predict-request").fill(JSON.stringify({ inputs: [{ name: "input-0", shape: [1, 2], datatype: "FP64", data: [1, 2] }] }));
   await tryCanary.getByTestId("predict-send").click();

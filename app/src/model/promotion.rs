@@ -77,3 +77,19 @@ impl Promotion {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_reads_as_a_sentence_and_its_action_survives_the_store() {
+        let asked = |action| Promotion { deployment: "fraud".into(), version: "2".into(), action, from_version: "1".into(), requested_by: "maria".into(), ..Default::default() };
+        assert_eq!(asked(PromotionAction::Deploy).sentence(), "maria asks to deploy version 2 as “fraud”");
+        assert_eq!(asked(PromotionAction::Serve).sentence(), "maria asks to serve version 2 again (version 1 serves now)");
+        for a in [PromotionAction::Promote, PromotionAction::Serve, PromotionAction::Deploy] {
+            assert_eq!(PromotionAction::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(PromotionAction::parse("launch"), None);
+    }
+}

@@ -478,8 +478,11 @@ fn TryIt(team: String, name: String, targets: Vec<(String, String)>, sent: RwSig
     let send = ServerAction::<Predict>::new();
     let text = RwSignal::new(String::new());
     let target = RwSignal::new(targets.first().map(|t| t.0.clone()).unwrap_or_default());
+    // The example fills an empty request only: what was typed meanwhile stays.
     Effect::new(move |_| {
-        if let Some(Ok(e)) = example.value().get() {
+        if let Some(Ok(e)) = example.value().get()
+            && text.with_untracked(|t| t.trim().is_empty())
+        {
             text.set(e);
         }
     });
