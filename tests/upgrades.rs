@@ -29,6 +29,9 @@ fn rows_of(migration: &str) -> &'static [&'static str] {
         Some("promotion_requests") => &["INSERT INTO promotion_requests \
              (team, deployment, model, version, action, from_version, requested_by, requested_at_ms) \
              VALUES ('up-team', 'churn', 'Churn', '2', 'promote', '1', 'maria', 1700000000004)"],
+        Some("promotion_spec") => &["INSERT INTO promotion_requests \
+             (team, deployment, model, version, action, from_version, requested_by, requested_at_ms, spec) \
+             VALUES ('up-team', 'fraud', 'Fraud', '1', 'deploy', '', 'maria', 1700000000005, '{\"name\":\"fraud\",\"cpu\":\"500m\"}')"],
         _ => panic!("migration {migration} has no rows in tests/upgrades.rs: add what its release could write"),
     }
 }
@@ -88,7 +91,14 @@ async fn reads_back(db: &Db, files: &[PathBuf], k: usize) {
     let columns = db.run_columns("alice", "up-team", "7").await.unwrap();
     assert_eq!(columns, had("run_columns").then(|| vec!["metrics.rmse".to_string()]), "chosen columns, from schema {k}");
     let waiting = db.promotions_pending("up-team").await.unwrap();
-    assert_eq!(waiting.iter().map(|p| p.deployment.as_str()).collect::<Vec<_>>(), if had("promotion_requests") { vec!["churn"] } else { vec![] });
+    let expected: Vec<(&str, Option<&str>)> = [had("promotion_requests").then_some(("churn", None)), had("promotion_spec").then_some(("fraud", Some("{\"name\":\"fraud\",\"cpu\":\"500m\"}")))]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(waiting.iter().map(|p| (p.deployment.as_str(), p.spec.as_deref())).collect::<Vec<_>>(), expected, "pending promotions and deployments, from schema {k}");
+    if had("promotion_spec") {
+        assert_eq!(waiting[1].action, app::model::promotion::PromotionAction::Deploy);
+    }
 
     // And the upgraded database takes new rows of every kind.
     let id = db.audit_begin(1700000000100, "paula", Some("up-team"), "team.create", "up-team").await.unwrap();
@@ -96,6 +106,19 @@ async fn reads_back(db: &Db, files: &[PathBuf], k: usize) {
     db.person_seen("tom", "Tom", &["team-a-admins".into()], 1700000000101).await.unwrap();
     db.set_run_columns("alice", "up-team", "8", &["params.lr".into()], 1700000000102).await.unwrap();
     assert_eq!(db.run_columns("alice", "up-team", "8").await.unwrap(), Some(vec!["params.lr".to_string()]));
+    let asked = app::model::promotion::Promotion {
+        team: "up-team".into(),
+        deployment: "new-one".into(),
+        model: "New".into(),
+        version: "3".into(),
+        action: app::model::promotion::PromotionAction::Deploy,
+        requested_by: "maria".into(),
+        requested_at_ms: 1700000000103,
+        spec: Some("{}".into()),
+        ..Default::default()
+    };
+    let id = db.promotion_create(&asked).await.unwrap();
+    assert_eq!(db.promotion_get(id).await.unwrap().map(|p| (p.action, p.spec)), Some((app::model::promotion::PromotionAction::Deploy, Some("{}".into()))));
 }
 
 async fn upgrade_from_every_schema(dir: &str, fresh: impl AsyncFn(usize) -> Db) {

@@ -117,10 +117,11 @@ pub mod server {
     /// The InferenceService for `req`, after every check that needs no
     /// write: the request in full, the person's right to deploy, the
     /// version (it exists, its files are registered), where its files are,
-    /// then Kubernetes' dry-run as the person (`dry_run`; without it, only
-    /// that the name is free: where a deployment is asked of the team's
-    /// admins, the API server's approval policy would refuse the dry-run).
-    pub async fn prepare(me: &crate::audit::server::Actor, req: &DeployRequest, dry_run: bool) -> Result<DynamicObject, AppError> {
+    /// then Kubernetes' dry-run as the person. Also whether the deployment
+    /// is to be asked of the team's admins (`deploy_asks`): then only that
+    /// the name is free is checked instead of the dry-run, which the API
+    /// server's approval policy would refuse.
+    pub async fn prepare(me: &crate::audit::server::Actor, req: &DeployRequest) -> Result<(DynamicObject, bool), AppError> {
         let problems = req.problems(None);
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems.join(" ")));
@@ -129,6 +130,7 @@ pub mod server {
         if !may_serve(&me.state, &me.who, &req.team, "create").await? {
             return Err(AppError::Forbidden(format!("You may not deploy models in team “{}”.", req.team)));
         }
+        let asks = deploy_asks(me, &req.team).await?;
         let quota = crate::pipelines::api::server::quota(&me.client, &req.team).await?;
         let problems = req.problems(Some(&quota));
         if !problems.is_empty() {
@@ -140,13 +142,13 @@ pub mod server {
         let object: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
         let what = format!("deployment “{}”", req.name);
         let api = api(me.client.client(), &req.team);
-        if dry_run {
+        if !asks {
             let dry = kube::api::PostParams { dry_run: true, ..Default::default() };
             api.create(&dry, &object).await.map_err(|e| explain(e, &what))?;
         } else if api.get_opt(&req.name).await.map_err(|e| explain(e, &what))?.is_some() {
             return Err(AppError::Conflict(format!("Team “{}” has a deployment named “{}” already; choose another name.", req.team, req.name)));
         }
-        Ok(object)
+        Ok((object, asks))
     }
 
     /// Creates the deployment `prepare` made, as the person (`approved`:
@@ -167,7 +169,10 @@ pub mod server {
         if req.team != asked.team || req.name != asked.deployment || req.version != asked.version {
             return Err(AppError::internal("a deployment request whose spec is not what was asked"));
         }
-        let object = prepare(me, &req, true).await?;
+        let (object, asks) = prepare(me, &req).await?;
+        if asks {
+            return Err(AppError::Forbidden(format!("Only the admins of team “{}” approve its deployments.", req.team)));
+        }
         create(me, &req, &object, Some(asked)).await?;
         let mut said = format!("Deployment “{}” created; version {} serves once it is ready.", req.name, req.version);
         if let Ok(mlflow) = registry(&me.state) {
@@ -820,8 +825,7 @@ pub async fn remove_alias(team: String, name: String, alias: String) -> Result<(
 #[server(endpoint = "model-deploy-preview")]
 pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppError> {
     let me = crate::audit::server::Actor::current().await?;
-    let asks = server::deploy_asks(&me, &request.team).await?;
-    Ok(server::yaml(&server::prepare(&me, &request, !asks).await?))
+    Ok(server::yaml(&server::prepare(&me, &request).await?.0))
 }
 
 /// Deploys a version: the InferenceService is created as the person, once
@@ -833,8 +837,7 @@ pub async fn preview_deployment(request: DeployRequest) -> Result<String, AppErr
 pub async fn deploy(request: DeployRequest) -> Result<String, AppError> {
     use super::model::{Promotion, PromotionAction};
     let me = crate::audit::server::Actor::current().await?;
-    let asks = server::deploy_asks(&me, &request.team).await?;
-    let object = server::prepare(&me, &request, !asks).await?;
+    let (object, asks) = server::prepare(&me, &request).await?;
     if asks {
         let asked = Promotion {
             team: request.team.clone(),
