@@ -507,14 +507,7 @@ pub mod server {
     pub async fn traffic(state: &crate::state::AppState, client: &UserClient, team: &str, name: &str) -> Result<crate::models::model::Traffic, AppError> {
         use crate::models::model::{Traffic, VersionTraffic};
         use k8s_openapi::api::core::v1::Pod;
-        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
-            reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(1))
-                .timeout(std::time::Duration::from_secs(2))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client")
-        });
+        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| model_server_client(1, 2));
         let found = made_here(client, team, name).await?;
         let predictors = serving::predictors(&found);
         let pods = Api::<Pod>::namespaced(client.client(), team)
@@ -567,18 +560,22 @@ pub mod server {
         Ok(Traffic { versions: futures::future::join_all(per_version).await })
     }
 
+    /// A client for model servers: `connect` and `total` seconds at most,
+    /// no redirects followed.
+    fn model_server_client(connect: u64, total: u64) -> reqwest::Client {
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(connect))
+            .timeout(std::time::Duration::from_secs(total))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client")
+    }
+
     /// One call to a model server (V2 protocol): its metadata, or with
     /// `request` an inference. Its status and JSON answer; not answering is
     /// a sentence, and what went wrong goes to the log.
     pub async fn model_server_call(address: &str, name: &str, request: Option<String>) -> Result<(u16, serde_json::Value), AppError> {
-        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
-            reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(3))
-                .timeout(std::time::Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client")
-        });
+        static HTTP: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| model_server_client(3, 30));
         let url = format!("{}/v2/models/{name}{}", address.trim_end_matches('/'), if request.is_some() { "/infer" } else { "" });
         let sent = match request {
             Some(body) => HTTP.post(&url).header("content-type", "application/json").body(body).send().await,
