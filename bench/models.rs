@@ -244,6 +244,7 @@ async fn deploy(admin: &kube::Client) {
             gpus: 0,
             min_replicas: 1,
             max_replicas: 1,
+            runtime: String::new(),
         };
         let object = app::models::serving::inference_service(&req, &format!("s3://atrium-mlflow/bench/bench-{i:03}/9"), "kserve-mlserver", "object-storage", "maria", 0);
         let object: DynamicObject = serde_json::from_value(object).unwrap();

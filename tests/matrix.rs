@@ -434,6 +434,7 @@ fn server_functions(t: &Target) -> Vec<Call> {
         gpus: 0,
         min_replicas: 1,
         max_replicas: 1,
+        runtime: String::new(),
     };
     let notebook_form = |name: &str| model::NotebookForm {
         team: team_.clone(),

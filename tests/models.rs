@@ -238,6 +238,60 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     let isvcs: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(admin.clone(), "team-b", &app::models::serving::api_resource());
     assert!(isvcs.get_opt(&deployment).await.unwrap().is_none(), "a preview creates nothing");
 
+    // The runtime comes from the cluster's catalog: a platform team adds a
+    // second MLflow runtime, and the form offers it after the default; one
+    // the catalog does not have is refused in words before anything is asked.
+    let runtimes = kube::Api::<kube::api::DynamicObject>::all_with(
+        admin.clone(),
+        &kube::api::ApiResource {
+            group: "serving.kserve.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "serving.kserve.io/v1alpha1".into(),
+            kind: "ClusterServingRuntime".into(),
+            plural: "clusterservingruntimes".into(),
+        },
+    );
+    let mut second = runtimes.get("kserve-mlserver").await.expect("the stack's MLServer runtime");
+    let second_name = unique("mlserver-large");
+    second.metadata = kube::api::ObjectMeta {
+        name: Some(second_name.clone()),
+        annotations: Some([("openshift.io/display-name".to_string(), "MLServer, large".to_string())].into()),
+        ..Default::default()
+    };
+    // (No priority of its own: KServe allows one runtime per format and priority.)
+    second.data["spec"]["supportedModelFormats"] = json!([{ "name": "mlflow", "version": "2" }]);
+    let mut sklearn_only = second.clone();
+    let sklearn_name = unique("sklearn-only");
+    sklearn_only.metadata = kube::api::ObjectMeta { name: Some(sklearn_name.clone()), ..Default::default() };
+    sklearn_only.data["spec"]["supportedModelFormats"] = json!([{ "name": "sklearn", "version": "1" }]);
+    struct Gone(kube::Api<kube::api::DynamicObject>, String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let (api, name) = (self.0.clone(), self.1.clone());
+            let _ = std::thread::spawn(move || tokio::runtime::Runtime::new().unwrap().block_on(api.delete(&name, &Default::default()))).join();
+        }
+    }
+    runtimes.create(&Default::default(), &second).await.unwrap();
+    let _gone = Gone(runtimes.clone(), second_name.clone());
+    runtimes.create(&Default::default(), &sklearn_only).await.unwrap();
+    let _gone_too = Gone(runtimes.clone(), sklearn_name.clone());
+    let (status, detail) = call(&maria, &base, "model", &[("team", "team-b"), ("name", &model)]).await;
+    assert_eq!(status, 200, "{detail}");
+    let offered: Vec<(String, String)> = serde_json::from_value(serde_json::from_str::<Value>(&detail).unwrap()["runtimes"].clone()).unwrap();
+    assert_eq!(offered.first().map(|r| r.0.as_str()), Some("kserve-mlserver"), "the default first: {offered:?}");
+    assert!(offered.contains(&(second_name.clone(), "MLServer, large".to_string())), "{offered:?}");
+    assert!(offered.iter().all(|(n, _)| *n != sklearn_name), "only runtimes that serve MLflow models: {offered:?}");
+    let mut on_second = request("team-b", &model, "1", &deployment);
+    on_second["request"]["runtime"] = json!(second_name);
+    let (status, yaml) = call_struct(&maria, &base, "model-deploy-preview", on_second).await;
+    assert_eq!(status, 200, "{yaml}");
+    assert!(serde_json::from_str::<String>(&yaml).unwrap().contains(&format!("runtime: {second_name}")), "{yaml}");
+    let mut unknown = request("team-b", &model, "1", &deployment);
+    unknown["request"]["runtime"] = json!("no-such-runtime");
+    let (status, body) = call_struct(&maria, &base, "model-deploy-preview", unknown).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("There is no serving runtime “no-such-runtime” for MLflow models"), "{body}");
+
     // Deployed: KServe's controller makes its Deployment, kwok runs the pod,
     // and the page reports Ready with the address KServe gives it.
     let (status, body) = call_struct(&maria, &base, "model-deploy", request("team-b", &model, "1", &deployment)).await;

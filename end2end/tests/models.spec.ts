@@ -94,6 +94,8 @@ test("maria registers a run's model, names it champion, deploys it until KServe 
   await expect(form.getByTestId("deploy-submit")).toBeDisabled();
   await form.getByTestId("deploy-memory").fill("1Gi");
   await form.getByTestId("deploy-cpu").fill("500m");
+  // The runtime comes from the cluster's catalog, the portal's default first.
+  await expect(form.getByTestId("deploy-runtime")).toHaveValue("kserve-mlserver");
   await form.getByTestId("deploy-preview").click();
   await expect(form.getByTestId("deploy-preview-ok")).toBeVisible();
   await expect(form.getByTestId("deploy-yaml")).toContainText("kind: InferenceService");

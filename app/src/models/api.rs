@@ -138,7 +138,17 @@ pub mod server {
         }
         let storage = storage_of(me, mlflow, &req.team, &req.model, &req.version).await?;
         let config = &me.state.config.models;
-        let object = serving::inference_service(req, &storage, &config.runtime, &config.storage_connection, me.username(), crate::pipelines::api::server::now_ms());
+        let runtime = match req.runtime.trim() {
+            "" => config.runtime.clone(),
+            asked if runtimes(&me.client, &config.runtime).await.iter().any(|(name, _)| name == asked) => asked.to_string(),
+            asked => {
+                return Err(AppError::Invalid(format!(
+                    "There is no serving runtime “{}” for MLflow models on this cluster; choose one the form offers.",
+                    asked.chars().take(63).collect::<String>()
+                )));
+            }
+        };
+        let object = serving::inference_service(req, &storage, &runtime, &config.storage_connection, me.username(), crate::pipelines::api::server::now_ms());
         let object: DynamicObject = serde_json::from_value(object).map_err(AppError::internal)?;
         let what = format!("deployment “{}”", req.name);
         let api = api(me.client.client(), &req.team);
@@ -193,6 +203,33 @@ pub mod server {
     pub async fn deploy_asks(me: &crate::audit::server::Actor, team: &str) -> Result<bool, AppError> {
         let (marked, may) = futures::join!(needs_approval(&me.client, team), may_approve(&me.state, &me.who, team));
         Ok(marked? && !may?)
+    }
+
+    /// The cluster's catalog of serving runtimes for MLflow models (its
+    /// ClusterServingRuntimes that serve them, read as the person: everyone
+    /// signed in may read them), `default` first. If the catalog cannot be
+    /// read, `default` alone.
+    pub async fn runtimes(client: &UserClient, default: &str) -> Vec<(String, String)> {
+        let resource = kube::api::ApiResource {
+            group: serving::GROUP.into(),
+            version: "v1alpha1".into(),
+            api_version: format!("{}/v1alpha1", serving::GROUP),
+            kind: "ClusterServingRuntime".into(),
+            plural: "clusterservingruntimes".into(),
+        };
+        let listed = Api::<DynamicObject>::all_with(client.client(), &resource).list(&ListParams::default()).await;
+        let mut offered: Vec<(String, String)> = match listed {
+            Ok(list) => list.items.iter().filter_map(|o| serving::offered_runtime(&serde_json::to_value(o).unwrap_or_default())).collect(),
+            Err(e) => {
+                tracing::info!(error = %e, "serving runtimes not read; offering the default");
+                Vec::new()
+            }
+        };
+        offered.sort_by_key(|(name, _)| (name != default, name.clone()));
+        if offered.first().is_none_or(|(name, _)| name != default) {
+            offered.insert(0, (default.to_string(), default.to_string()));
+        }
+        offered
     }
 
     /// Where a model server reads `version` of `model` from, once MLflow
@@ -713,9 +750,15 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
         server::may_serve(&state, &who, &team, "list"),
     );
     let ((row, tags), may_alias, may_deploy, may_see) = (found?, may_alias?, may_deploy?, may_see?);
-    let deploy_asks = may_deploy && {
-        let (marked, may) = futures::join!(server::needs_approval(&client, &team), server::may_approve(&state, &who, &team));
-        marked.unwrap_or(false) && !may?
+    let (deploy_asks, runtimes) = if may_deploy {
+        let (marked, may, runtimes) = futures::join!(
+            server::needs_approval(&client, &team),
+            server::may_approve(&state, &who, &team),
+            server::runtimes(&client, &state.config.models.runtime)
+        );
+        (marked.unwrap_or(false) && !may?, runtimes)
+    } else {
+        (false, Vec::new())
     };
     let mut versions = mlflow.versions(&team, &name).await?;
     // The source runs of the newest versions: their metrics, to compare.
@@ -762,6 +805,7 @@ pub async fn get_model(team: String, name: String) -> Result<ModelDetail, AppErr
         may_alias,
         may_deploy,
         deploy_asks,
+        runtimes,
     })
 }
 
@@ -900,6 +944,7 @@ pub async fn rollout_canary(team: String, name: String, version: String, percent
         gpus: now.gpus,
         min_replicas: now.min_replicas * 2,
         max_replicas: now.max_replicas.max(now.min_replicas * 2),
+        runtime: String::new(),
     };
     let quota = crate::pipelines::api::server::quota(&me.client, &team).await?;
     let over = both.problems(Some(&quota)).into_iter().filter(|p| p.contains("quota")).collect::<Vec<_>>();

@@ -89,6 +89,9 @@ pub struct ModelDetail {
     /// Whether deploying asks the team's admins (a team whose promotions
     /// need approval, and the person is no team admin).
     pub deploy_asks: bool,
+    /// The serving runtimes offered for MLflow models (name, label), the
+    /// portal's default first; empty for those who may not deploy.
+    pub runtimes: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -245,6 +248,10 @@ pub struct DeployRequest {
     pub gpus: u32,
     pub min_replicas: u32,
     pub max_replicas: u32,
+    /// The serving runtime (a ClusterServingRuntime of the cluster's
+    /// catalog that serves MLflow models); empty: the portal's default.
+    #[serde(default)]
+    pub runtime: String,
 }
 
 /// Replicas of one deployment at most (the page offers no more).
@@ -408,6 +415,7 @@ mod tests {
             gpus: 0,
             min_replicas: 1,
             max_replicas: 2,
+            runtime: String::new(),
         }
     }
 

@@ -409,6 +409,22 @@ pub fn at_version(o: &Value, version: &str, storage: &str, by: &str, at_ms: i64)
     Ok(out)
 }
 
+/// A ClusterServingRuntime as the deploy form offers it (name, label), if
+/// it serves MLflow models and is not disabled. The label is the display
+/// name its annotation gives (as Open Data Hub names runtimes), else its
+/// name.
+pub fn offered_runtime(o: &Value) -> Option<(String, String)> {
+    let spec = &o["spec"];
+    if spec["disabled"] == true {
+        return None;
+    }
+    let serves_mlflow = spec["supportedModelFormats"].as_array().is_some_and(|f| f.iter().any(|f| f["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("mlflow"))));
+    let v2 = spec["protocolVersions"].as_array().is_none_or(|p| p.iter().any(|p| p == "v2"));
+    let name = o["metadata"]["name"].as_str().filter(|n| !n.is_empty())?;
+    let label = o["metadata"]["annotations"]["openshift.io/display-name"].as_str().filter(|l| !l.trim().is_empty()).unwrap_or(name);
+    (serves_mlflow && v2).then(|| (name.to_string(), label.trim().to_string()))
+}
+
 /// One of a deployment's predictors: the version it serves, whether it is
 /// the canary, the share of traffic asked for it, and the `app` label
 /// KServe gives its pods (`isvc.<Deployment name>`).
@@ -481,6 +497,7 @@ mod tests {
             gpus: 0,
             min_replicas: 1,
             max_replicas: 3,
+            runtime: String::new(),
         }
     }
 
@@ -580,6 +597,25 @@ mod tests {
         assert_eq!((both[1].version.as_str(), both[1].canary, both[1].app.as_str()), ("4", true, "isvc.flight-delays-v4-predictor"));
         // Promoted, the stable predictor is the canary's, by its name.
         assert_eq!(predictors(&promoted(&c, "tom", 3).unwrap())[0].app, "isvc.flight-delays-v4-predictor");
+    }
+
+    #[test]
+    fn the_catalog_offers_runtimes_that_serve_mlflow_models_over_v2() {
+        let runtime = |name: &str, formats: Value, extra: Value| {
+            let mut o = json!({ "metadata": { "name": name }, "spec": { "supportedModelFormats": formats, "protocolVersions": ["v2"] } });
+            if let (Some(spec), Some(extra)) = (o["spec"].as_object_mut(), extra.as_object()) {
+                spec.extend(extra.clone());
+            }
+            o
+        };
+        let mlserver = runtime("kserve-mlserver", json!([{ "name": "sklearn" }, { "name": "mlflow", "version": "2" }]), json!({}));
+        assert_eq!(offered_runtime(&mlserver), Some(("kserve-mlserver".into(), "kserve-mlserver".into())));
+        let mut labelled = mlserver.clone();
+        labelled["metadata"]["annotations"] = json!({ "openshift.io/display-name": "MLServer (GPU)" });
+        assert_eq!(offered_runtime(&labelled).unwrap().1, "MLServer (GPU)");
+        assert_eq!(offered_runtime(&runtime("kserve-sklearnserver", json!([{ "name": "sklearn" }]), json!({}))), None, "no MLflow");
+        assert_eq!(offered_runtime(&runtime("off", json!([{ "name": "mlflow" }]), json!({ "disabled": true }))), None, "disabled");
+        assert_eq!(offered_runtime(&runtime("v1-only", json!([{ "name": "mlflow" }]), json!({ "protocolVersions": ["v1"] }))), None, "the panel speaks V2");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn ModelPage() -> impl IntoView {
 
 #[component]
 fn Model(detail: ModelDetail) -> impl IntoView {
-    let ModelDetail { team, name, description, tags, versions, aliases, deployments, may_alias, may_deploy, deploy_asks } = detail;
+    let ModelDetail { team, name, description, tags, versions, aliases, deployments, may_alias, may_deploy, deploy_asks, runtimes } = detail;
     let ready: Vec<String> = versions.iter().filter(|v| v.status == "READY").map(|v| v.version.clone()).collect();
     let all: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
     let tags = tags.into_iter().map(|(k, v)| view! { <span class="chip">{format!("{k}: {v}")}</span> }).collect_view();
@@ -57,7 +57,7 @@ fn Model(detail: ModelDetail) -> impl IntoView {
                 view! { <AliasChips aliases=aliases.clone()/> }.into_any()
             }}
         </section>
-        <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy deploy_asks/>
+        <Serving team=team.clone() model=name.clone() deployments versions=ready may_deploy deploy_asks runtimes/>
         <MetricsCompare versions=versions.clone()/>
         <Versions team=team.clone() versions served/>
     }
@@ -152,7 +152,7 @@ const FAILING_EVERY: u32 = 5;
 /// The model's deployments, followed while any is starting, and the form
 /// to deploy a version (preview first, then deploy).
 #[island(lazy)]
-fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: Vec<String>, may_deploy: bool, deploy_asks: bool) -> impl IntoView {
+fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: Vec<String>, may_deploy: bool, deploy_asks: bool, runtimes: Vec<(String, String)>) -> impl IntoView {
     let shown = RwSignal::new(deployments);
     let deploy = ServerAction::<Deploy>::new();
     let undeploy = ServerAction::<Undeploy>::new();
@@ -225,7 +225,7 @@ fn Serving(team: String, model: String, deployments: Vec<Deployment>, versions: 
                 <p class="hint" role="status" data-testid="deployments-following">"Following the deployment while it starts…"</p>
             </Show>
         </section>
-        {may_deploy.then(|| view! { <DeployForm team=team.clone() model=model.clone() versions=versions.clone() deploy asks=deploy_asks/> })}
+        {may_deploy.then(|| view! { <DeployForm team=team.clone() model=model.clone() versions=versions.clone() deploy asks=deploy_asks runtimes=runtimes.clone()/> })}
     }
 }
 
@@ -677,7 +677,7 @@ fn Rollout(d: Deployment, team: String, may_deploy: bool, acts: Acts, versions: 
 }
 
 #[component]
-fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: ServerAction<Deploy>, asks: bool) -> impl IntoView {
+fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: ServerAction<Deploy>, asks: bool, runtimes: Vec<(String, String)>) -> impl IntoView {
     let preview = ServerAction::<PreviewDeployment>::new();
     let version = RwSignal::new(versions.first().cloned().unwrap_or_default());
     let name = RwSignal::new(default_deployment_name(&model));
@@ -686,6 +686,8 @@ fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: Server
     let gpus = RwSignal::new(0u32);
     let min = RwSignal::new(1u32);
     let max = RwSignal::new(1u32);
+    // The portal's default runtime comes first.
+    let runtime = RwSignal::new(runtimes.first().map(|r| r.0.clone()).unwrap_or_default());
     let request = move || DeployRequest {
         team: team.clone(),
         model: model.clone(),
@@ -696,6 +698,7 @@ fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: Server
         gpus: gpus.get(),
         min_replicas: min.get(),
         max_replicas: max.get(),
+        runtime: runtime.get(),
     };
     let problems = {
         let request = request.clone();
@@ -720,6 +723,11 @@ fn DeployForm(team: String, model: String, versions: Vec<String>, deploy: Server
                 </label>
                 <label class="form-row">"Deployment name"
                     <input class="input" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) data-testid="deploy-name"/>
+                </label>
+                <label class="form-row">"Serving runtime"
+                    <select class="select input" on:change=move |ev| runtime.set(event_target_value(&ev)) data-testid="deploy-runtime">
+                        {runtimes.iter().map(|(n, label)| view! { <option value=n.clone()>{if label == n { n.clone() } else { format!("{label} ({n})") }}</option> }).collect_view()}
+                    </select>
                 </label>
                 <label class="form-row">"CPU per replica"
                     <input class="input" prop:value=cpu on:input=move |ev| cpu.set(event_target_value(&ev)) data-testid="deploy-cpu"/>
