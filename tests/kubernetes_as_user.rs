@@ -72,7 +72,7 @@ async fn navigation_is_what_kubernetes_allows_each_persona() {
         ("alice", vec![NavArea::Notebooks, NavArea::Experiments]),
         ("dave", vec![NavArea::Pipelines]),
         ("maria", vec![NavArea::Experiments, NavArea::Models]),
-        ("tom", vec![NavArea::Team]),
+        ("tom", vec![NavArea::Models, NavArea::Team]),
         ("paula", vec![NavArea::Team, NavArea::Admin]),
     ];
     for (user, areas) in expect {

@@ -12,7 +12,8 @@ const personas = [
   { user: "alice", name: "Alice Scientist", nav: ["Notebooks", "Experiments"], personas: ["Data scientist"], teams: ["Team A"], team: "team-a", tabs: some },
   { user: "dave", name: "Dave Engineer", nav: ["Pipelines"], personas: ["Data engineer"], teams: ["Team A"], team: "team-a", tabs: some },
   { user: "maria", name: "Maria Mlops", nav: ["Experiments", "Models"], personas: ["ML engineer"], teams: ["Team B"], team: "team-b", tabs: some },
-  { user: "tom", name: "Tom Admin", nav: ["Team"], personas: ["Team admin"], teams: ["Team A"], team: "team-a", tabs: all },
+  // Team admins deploy what they approve, so Models is theirs too.
+  { user: "tom", name: "Tom Admin", nav: ["Models", "Team"], personas: ["Team admin"], teams: ["Team A"], team: "team-a", tabs: all },
   { user: "paula", name: "Paula Platform", nav: ["Team", "Admin"], personas: ["Platform admin"], teams: ["Team A", "Team B"], team: "team-a", tabs: all },
 ];
 
