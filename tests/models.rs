@@ -264,17 +264,33 @@ async fn an_ml_engineer_registers_aliases_deploys_and_removes_a_model_that_kserv
     let sklearn_name = unique("sklearn-only");
     sklearn_only.metadata = kube::api::ObjectMeta { name: Some(sklearn_name.clone()), ..Default::default() };
     sklearn_only.data["spec"]["supportedModelFormats"] = json!([{ "name": "sklearn", "version": "1" }]);
-    struct Gone(kube::Api<kube::api::DynamicObject>, String);
+    // Removed however the test ends: on a runtime of its own, with a client
+    // of its own (the test's client is driven by the test's runtime, which
+    // waits here).
+    struct Gone(String);
     impl Drop for Gone {
         fn drop(&mut self) {
-            let (api, name) = (self.0.clone(), self.1.clone());
-            let _ = std::thread::spawn(move || tokio::runtime::Runtime::new().unwrap().block_on(api.delete(&name, &Default::default()))).join();
+            let name = self.0.clone();
+            let resource = kube::api::ApiResource {
+                group: "serving.kserve.io".into(),
+                version: "v1alpha1".into(),
+                api_version: "serving.kserve.io/v1alpha1".into(),
+                kind: "ClusterServingRuntime".into(),
+                plural: "clusterservingruntimes".into(),
+            };
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Runtime::new().unwrap().block_on(async {
+                    let api = kube::Api::<kube::api::DynamicObject>::all_with(cluster_admin().await, &resource);
+                    api.delete(&name, &Default::default()).await
+                })
+            })
+            .join();
         }
     }
     runtimes.create(&Default::default(), &second).await.unwrap();
-    let _gone = Gone(runtimes.clone(), second_name.clone());
+    let _gone = Gone(second_name.clone());
     runtimes.create(&Default::default(), &sklearn_only).await.unwrap();
-    let _gone_too = Gone(runtimes.clone(), sklearn_name.clone());
+    let _gone_too = Gone(sklearn_name.clone());
     let (status, detail) = call(&maria, &base, "model", &[("team", "team-b"), ("name", &model)]).await;
     assert_eq!(status, 200, "{detail}");
     let offered: Vec<(String, String)> = serde_json::from_value(serde_json::from_str::<Value>(&detail).unwrap()["runtimes"].clone()).unwrap();
