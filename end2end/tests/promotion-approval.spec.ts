@@ -54,7 +54,7 @@ function trainedRun(team: string, slope: number): [string, string] {
   return [experiment, run];
 }
 
-test("tom approves maria's promotion in a production team, and champion follows", async ({ browser }) => {
+test("tom approves maria's deployment, then her promotion, in a production team, and champion follows", async ({ browser }) => {
   test.setTimeout(300_000);
   const maria = await signedIn(browser, "maria");
   const tom = await signedIn(browser, "tom");
