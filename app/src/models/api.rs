@@ -184,18 +184,23 @@ pub mod server {
             return Err(AppError::Forbidden(format!("Only the admins of team “{}” approve its deployments.", req.team)));
         }
         create(me, &req, &object, Some(asked)).await?;
-        let mut said = format!("Deployment “{}” created; version {} serves once it is ready.", req.name, req.version);
-        if let Ok(mlflow) = registry(&me.state) {
-            let object = format!("model {}: champion → version {} (now serving on deployment {})", req.model, req.version, req.name);
-            match me.audited(Some(&req.team), "model.alias", &object, mlflow.set_alias(&req.team, &req.model, "champion", &req.version)).await {
-                Ok(()) => said.push_str(&format!(" “champion” names version {}.", req.version)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "champion not moved after an approved deployment");
-                    said.push_str(" The “champion” alias could not be moved; set it on this page.");
-                }
+        let said = format!("Deployment “{}” created; version {} serves once it is ready.", req.name, req.version);
+        Ok(said + &champion_follows(me, &req.team, &req.model, &req.version, &req.name).await)
+    }
+
+    /// Points `champion` at the version deployment `name` now serves in a
+    /// team whose promotions need approval (audited), and says so; if
+    /// MLflow refuses, what was done stands and the sentence says to set it.
+    async fn champion_follows(me: &crate::audit::server::Actor, team: &str, model: &str, version: &str, name: &str) -> String {
+        let Ok(mlflow) = registry(&me.state) else { return String::new() };
+        let object = format!("model {model}: champion → version {version} (now serving on deployment {name})");
+        match me.audited(Some(team), "model.alias", &object, mlflow.set_alias(team, model, "champion", version)).await {
+            Ok(()) => format!(" “champion” names version {version}."),
+            Err(e) => {
+                tracing::warn!(error = %e, "champion not moved after a change of what serves");
+                " The “champion” alias could not be moved; set it on this page.".into()
             }
         }
-        Ok(said)
     }
 
     /// Whether the person's deployments in `team` are asked of its admins
@@ -478,17 +483,8 @@ pub mod server {
             PromotionAction::Serve => format!("Version {version} serves again; version {} serves until it is ready.", before.version),
             PromotionAction::Deploy => String::new(),
         };
-        if marked
-            && let Ok(mlflow) = registry(&me.state)
-        {
-            let object = format!("model {model}: champion → version {version} (now serving on deployment {name})");
-            match me.audited(Some(team), "model.alias", &object, mlflow.set_alias(team, model, "champion", version)).await {
-                Ok(()) => said.push_str(&format!(" “champion” names version {version}.")),
-                Err(e) => {
-                    tracing::warn!(error = %e, "champion not moved after a promotion");
-                    said.push_str(" The “champion” alias could not be moved; set it on this page.");
-                }
-            }
+        if marked {
+            said.push_str(&champion_follows(me, team, model, version, name).await);
         }
         Ok(said)
     }
